@@ -1,0 +1,127 @@
+"""Per-clip analysis cache: atomic, lock-protected, keyed by the clip and the stage's config.
+
+Entries are ``.npz`` (numpy arrays, ``allow_pickle=False``) or ``.json`` files under
+``<cache root>/clips/<clip key>/<stage>-<config hash>/``. A write goes to a temp file that is
+renamed into place, so an interrupted run never leaves a corrupt entry; a ``filelock`` guards
+writers so two runs on the same clip can share the cache. Stages that produce many frames store
+chunks (``chunk_00000.npz``...) so an interrupted run resumes from the last complete chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from filelock import FileLock
+
+from autofocuspull.core.hub import cache_dir
+
+
+def config_hash(config: Any) -> str:
+    """Short stable hash of a JSON-able config (dataclasses are converted with ``vars``)."""
+    blob = json.dumps(config, sort_keys=True, default=lambda o: getattr(o, "__dict__", str(o)))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def clip_key(path: str | os.PathLike[str]) -> str:
+    """Key of a clip from its content fingerprint (size + first/last MiB), not its name."""
+    p = Path(path)
+    size = p.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with open(p, "rb") as f:
+        h.update(f.read(1 << 20))
+        if size > 2 << 20:
+            f.seek(-(1 << 20), os.SEEK_END)
+            h.update(f.read(1 << 20))
+    return h.hexdigest()[:24]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class StageCache:
+    """Cache folder of one stage for one clip and one config. ``enabled=False`` makes a no-op cache."""
+
+    def __init__(self, root: Path | None, enabled: bool = True) -> None:
+        self.root = root
+        self.enabled = enabled and root is not None
+
+    @classmethod
+    def for_clip(
+        cls,
+        video_path: str | os.PathLike[str],
+        stage: str,
+        config: Any,
+        root: str | os.PathLike[str] | None = None,
+        enabled: bool = True,
+    ) -> StageCache:
+        base = Path(root) if root is not None else cache_dir()
+        folder = base / "clips" / clip_key(video_path) / f"{stage}-{config_hash(config)}"
+        return cls(folder, enabled)
+
+    def _path(self, name: str) -> Path:
+        assert self.root is not None
+        if "/" in name or "\\" in name or name.startswith("."):
+            raise ValueError(f"cache entry name must be a plain file name, got {name!r}")
+        return self.root / name
+
+    def lock(self) -> FileLock:
+        """Inter-process lock of this stage folder (use ``with cache.lock():``)."""
+        assert self.root is not None
+        self.root.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self.root / ".lock"))
+
+    def has(self, name: str) -> bool:
+        return self.enabled and self._path(name).is_file()
+
+    def save_npz(self, name: str, arrays: Mapping[str, np.ndarray]) -> None:
+        if not self.enabled:
+            return
+        import io
+
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        atomic_write_bytes(self._path(name), buf.getvalue())
+
+    def load_npz(self, name: str) -> dict[str, np.ndarray] | None:
+        """The arrays of an entry, or None when missing or unreadable (a bad entry is removed)."""
+        if not self.has(name):
+            return None
+        path = self._path(name)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except Exception:
+            path.unlink(missing_ok=True)
+            return None
+
+    def save_json(self, name: str, obj: Any) -> None:
+        if self.enabled:
+            atomic_write_bytes(self._path(name), json.dumps(obj, indent=1).encode())
+
+    def load_json(self, name: str) -> Any | None:
+        if not self.has(name):
+            return None
+        try:
+            return json.loads(self._path(name).read_text())
+        except Exception:
+            self._path(name).unlink(missing_ok=True)
+            return None
