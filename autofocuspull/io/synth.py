@@ -1,0 +1,120 @@
+"""Write clips from numpy arrays: any container/codec PyAV has, optional audio tracks and rotation.
+
+Used to make the demo clip and the test media (odd sizes, VFR, rotation, several audio tracks,
+MPEG-4/MS-MPEG4 AVI, MKV, WebM...). Not used on the product's render path (see :mod:`writer`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AudioSpec:
+    """One audio track to write: float32 samples (N,) or (C, N) in [-1, 1] at ``sample_rate`` Hz."""
+
+    samples: np.ndarray
+    sample_rate: int = 48000
+    codec: str = "aac"
+
+
+_PCM_FORMATS = {"pcm_s16le": "s16", "pcm_s24le": "s32", "pcm_f32le": "flt"}
+
+
+def write_clip(
+    path: str | os.PathLike[str],
+    frames: Iterable[np.ndarray],
+    *,
+    rate: Fraction | int | float = 25,
+    times_s: Sequence[float] | None = None,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    audio: Sequence[AudioSpec] = (),
+    rotation_deg: int = 0,
+    time_base: Fraction | None = None,
+    options: dict[str, str] | None = None,
+) -> None:
+    """Encode RGB uint8 (H, W, 3) ``frames`` (and ``audio`` tracks) into ``path``.
+
+    ``times_s`` gives each frame's presentation time (variable frame rate); by default frame i is
+    at i / rate. ``rotation_deg`` stores a display-matrix rotation (counter-clockwise degrees).
+    """
+    rate = Fraction(rate).limit_denominator(100000)
+    tb = time_base or (Fraction(1, 90000) if times_s is not None else 1 / rate)
+    it = iter(frames)
+    first = next(it, None)
+    if first is None:
+        raise ValueError("write_clip: expected at least one frame")
+    with av.open(str(path), mode="w") as c:
+        v = c.add_stream(codec, rate=rate, options=options or {})
+        v.height, v.width = first.shape[:2]
+        v.pix_fmt = pix_fmt
+        v.time_base = tb
+        v.codec_context.time_base = tb
+        if rotation_deg:
+            v.set_display_rotation(rotation_deg)
+        a_streams = [_add_audio(c, spec) for spec in audio]
+        queued = sorted(
+            (p for st, spec in zip(a_streams, audio, strict=True) for p in _encode_audio(st, spec)),
+            key=lambda p: float(p.pts * p.time_base),
+        )
+        for i, rgb in enumerate(itertools.chain([first], it)):
+            f = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            t = times_s[i] if times_s is not None else i / rate
+            while queued and float(queued[0].pts * queued[0].time_base) <= t:
+                c.mux(queued.pop(0))  # interleave audio by time, as a real recorder does
+            f.pts, f.time_base = round(Fraction(t).limit_denominator(10**6) / tb), tb
+            c.mux(v.encode(f))
+        c.mux(v.encode(None))
+        c.mux(queued)
+
+
+def _add_audio(c: av.container.OutputContainer, spec: AudioSpec) -> av.audio.stream.AudioStream:
+    channels = 1 if spec.samples.ndim == 1 else spec.samples.shape[0]
+    s = c.add_stream(spec.codec, rate=spec.sample_rate, layout="mono" if channels == 1 else "stereo")
+    return s
+
+
+def _encode_audio(s: av.audio.stream.AudioStream, spec: AudioSpec) -> list[av.Packet]:
+    x = np.atleast_2d(np.asarray(spec.samples, np.float32))
+    layout = "mono" if x.shape[0] == 1 else "stereo"
+    fmt = s.codec_context.format.name if s.codec_context.format else "fltp"
+    frame_size = s.codec_context.frame_size or 1024
+    resampler = av.AudioResampler(format=fmt, layout=layout, rate=spec.sample_rate)
+    packets: list[av.Packet] = []
+    for start in range(0, x.shape[1], frame_size):
+        chunk = np.ascontiguousarray(x[:, start : start + frame_size])
+        packed = chunk.T.reshape(1, -1) if layout != "mono" else chunk
+        af = av.AudioFrame.from_ndarray(packed, format="flt", layout=layout)
+        af.sample_rate, af.pts = spec.sample_rate, start
+        for rf in resampler.resample(af):
+            packets.extend(s.encode(rf))
+    for rf in resampler.resample(None):
+        packets.extend(s.encode(rf))
+    packets.extend(s.encode(None))
+    return [p for p in packets if p.pts is not None]
+
+
+def tone(duration_s: float, freq_hz: float = 440.0, sample_rate: int = 48000, amp: float = 0.3) -> np.ndarray:
+    """A sine tone, float32 (N,) — a simple audible test signal."""
+    t = np.arange(round(duration_s * sample_rate)) / sample_rate
+    return (amp * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+
+
+def moving_pattern(n: int, width: int, height: int, seed: int = 0) -> Iterable[np.ndarray]:
+    """``n`` RGB frames of a textured background with a moving bright square (frame i differs)."""
+    rng = np.random.default_rng(seed)
+    base = (rng.random((height, width, 3)) * 180 + 40).astype(np.uint8)
+    for i in range(n):
+        img = base.copy()
+        x = (i * 7) % max(1, width - width // 4)
+        y = (i * 3) % max(1, height - height // 4)
+        img[y : y + height // 4, x : x + width // 4] = (255, 230, 40)
+        yield img

@@ -1,0 +1,25 @@
+"""Progress reporting shared by the stages: tqdm bars on stderr, silent when not wanted."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+from tqdm.auto import tqdm
+
+T = TypeVar("T")
+
+
+def progress_enabled() -> bool:
+    """Bars show unless AUTOFOCUSPULL_PROGRESS=0 (tqdm itself hides them when stderr is not a tty)."""
+    return os.environ.get("AUTOFOCUSPULL_PROGRESS", "1") != "0"
+
+
+def bar(iterable: Iterable[T], desc: str, total: int | None = None, unit: str = "frame") -> Iterator[T]:
+    """Wrap ``iterable`` in a progress bar named ``desc``."""
+    if not progress_enabled():
+        yield from iterable
+        return
+    with tqdm(iterable, desc=desc, total=total, unit=unit, dynamic_ncols=True, leave=False) as it:
+        yield from it

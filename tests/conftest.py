@@ -1,0 +1,45 @@
+"""Shared fixtures: paths to ../shared (skipping with a reason when absent) and generated media."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+FOOTAGE = SHARED / "footage"
+SHARED_MODELS = SHARED / "models"
+
+os.environ.setdefault("AUTOFOCUSPULL_PROGRESS", "0")
+
+
+def footage(name: str) -> Path:
+    """Path of a clip in ../shared/footage, or skip the test saying what is missing."""
+    p = FOOTAGE / name
+    if not p.exists():
+        pytest.skip(f"../shared/footage/{name} absent: real-footage test needs the shared folder beside the repo")
+    return p
+
+
+def shared_model(name: str) -> Path:
+    """Path of a weights file in ../shared/models, or skip the test saying what is missing."""
+    p = SHARED_MODELS / name
+    if not p.exists():
+        pytest.skip(f"../shared/models/{name} absent: this test needs the real weights from the shared folder")
+    return p
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own cache and is offline: nothing may download during tests."""
+    monkeypatch.setenv("AUTOFOCUSPULL_CACHE", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("AUTOFOCUSPULL_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
