@@ -23,10 +23,18 @@ EPILOG = "Docs: README.md. Models are cached under $AUTOFOCUSPULL_CACHE (default
 
 def _common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("run options")
-    g.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                   help="where models and the renderer run (default: auto = cuda if available)")
-    g.add_argument("--cache-dir", type=Path, default=None,
-                   help="analysis and model cache (default: $AUTOFOCUSPULL_CACHE or ~/.cache/autofocuspull)")
+    g.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="where models and the renderer run (default: auto = cuda if available)",
+    )
+    g.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="analysis and model cache (default: $AUTOFOCUSPULL_CACHE or ~/.cache/autofocuspull)",
+    )
     g.add_argument("--no-cache", action="store_true", help="recompute the analysis instead of reusing it")
     g.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings and errors only")
@@ -35,24 +43,45 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _analysis(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("analysis (who and when)")
-    g.add_argument("--depth-model", default=None,
-                   help="Hugging Face id or local folder of a depth model "
-                        "(default depth-anything/Depth-Anything-V2-Small-hf)")
-    g.add_argument("--depth-every", type=int, default=None, metavar="K",
-                   help="run the depth model on every K-th frame (and on big motion), propagate between")
+    g.add_argument(
+        "--depth-model",
+        default=None,
+        help="Hugging Face id or local folder of a depth model "
+        "(default depth-anything/Depth-Anything-V2-Small-hf)",
+    )
+    g.add_argument(
+        "--depth-every",
+        type=int,
+        default=None,
+        metavar="K",
+        help="run the depth model on every K-th frame (and on big motion), propagate between",
+    )
     g.add_argument("--face-model", default=None, metavar="PATH", help="YuNet ONNX file (default: downloaded)")
     g.add_argument("--object-model", default=None, metavar="PATH", help="YOLOX-nano ONNX file")
     g.add_argument("--segment-model", default=None, metavar="PATH", help="DeepLabv3 ONNX file (person masks)")
     g.add_argument("--asd-model", default=None, metavar="PATH", help="Light-ASD ONNX file")
     g.add_argument("--asd-head", default=None, metavar="PATH", help="Light-ASD scoring head ONNX file")
-    g.add_argument("--cue", choices=["auto", "dialogue", "saliency"], default="auto",
-                   help="what drives focus: dialogue (who speaks), saliency, or auto (dialogue where there is speech)")
+    g.add_argument(
+        "--cue",
+        choices=["auto", "dialogue", "saliency"],
+        default="auto",
+        help="what drives focus: dialogue (who speaks), saliency, or auto (dialogue where there is speech)",
+    )
     g.add_argument("--planner", default="default", help="planner name (default, largest-face, center, ...)")
-    g.add_argument("--keyframes", type=Path, default=None,
-                   help="JSON of user focus decisions that override the automatic ones")
+    g.add_argument(
+        "--keyframes",
+        type=Path,
+        default=None,
+        help="JSON of user focus decisions that override the automatic ones",
+    )
     g.add_argument("--transcript", type=Path, default=None, help="SRT/WebVTT/JSON speaker turns")
-    g.add_argument("--subject-distance", type=float, default=None, metavar="M",
-                   help="known distance (m) of the main subject, to put depth in metres")
+    g.add_argument(
+        "--subject-distance",
+        type=float,
+        default=None,
+        metavar="M",
+        help="known distance (m) of the main subject, to put depth in metres",
+    )
     _lens(g)
 
 
@@ -64,7 +93,9 @@ def _lens(g: argparse._ArgumentGroup) -> None:
 
 def _render_opts(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("render")
-    g.add_argument("--aperture-shape", default="circle", help="circle or an n-blade polygon such as 'blades:7'")
+    g.add_argument(
+        "--aperture-shape", default="circle", help="circle or an n-blade polygon such as 'blades:7'"
+    )
     g.add_argument("--crf", type=int, default=18, help="H.264 quality (lower = better)")
     g.add_argument("--preset", default="medium", help="x264 preset")
 
@@ -74,9 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"autofocuspull {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    r = sub.add_parser("rack", help="plan and render in one go", description="Plan focus for IN and render OUT.")
+    r = sub.add_parser(
+        "rack", help="plan and render in one go", description="Plan focus for IN and render OUT."
+    )
     r.add_argument("input", type=Path, metavar="IN")
-    r.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="output video (.mp4/.mov/.mkv)")
+    r.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="OUT", help="output video (.mp4/.mov/.mkv)"
+    )
     r.add_argument("--plan-out", type=Path, default=None, metavar="PLAN.json", help="also save the plan")
     r.add_argument("--plot", type=Path, default=None, metavar="PNG", help="also save a picture of the plan")
     _analysis(r)
@@ -101,16 +136,29 @@ def build_parser() -> argparse.ArgumentParser:
     _render_opts(rd)
     _common(rd)
 
-    ev = sub.add_parser("eval", help="score plans against hand-graded pulls",
-                        description="eval PLAN.json GRADES.json | eval --dataset DIR")
+    ev = sub.add_parser(
+        "eval",
+        help="score plans against hand-graded pulls",
+        description="eval PLAN.json GRADES.json | eval --dataset DIR",
+    )
     ev.add_argument("plan", nargs="?", type=Path, metavar="PLAN.json")
     ev.add_argument("grades", nargs="?", type=Path, metavar="GRADES.json")
-    ev.add_argument("--dataset", type=Path, default=None, metavar="DIR",
-                    help="plan every video in DIR that has <stem>.grades.json beside it")
+    ev.add_argument(
+        "--dataset",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="plan every video in DIR that has <stem>.grades.json beside it",
+    )
     ev.add_argument("--planner", default="default", help="planner to use with --dataset")
     ev.add_argument("--json", action="store_true", help="print one JSON object to stdout")
-    ev.add_argument("--plot", type=Path, default=None, metavar="PNG",
-                    help="timeline of the plan against its grades (one clip), or a folder (--dataset)")
+    ev.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="PNG",
+        help="timeline of the plan against its grades (one clip), or a folder (--dataset)",
+    )
     _common(ev)
 
     d = sub.add_parser("demo", help="offline demo: generate a clip, rack it, draw the plan")
@@ -147,12 +195,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"autofocuspull: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
-        print("autofocuspull: interrupted; no output was written, the analysis cache is kept", file=sys.stderr)
+        print(
+            "autofocuspull: interrupted; no output was written, the analysis cache is kept", file=sys.stderr
+        )
         return 130
     except Exception as e:
         if args.debug:
             raise
-        print(f"autofocuspull: internal error: {e.__class__.__name__}: {e} (rerun with --debug)", file=sys.stderr)
+        print(
+            f"autofocuspull: internal error: {e.__class__.__name__}: {e} (rerun with --debug)",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -23,3 +23,27 @@ def bar(iterable: Iterable[T], desc: str, total: int | None = None, unit: str = 
         return
     with tqdm(iterable, desc=desc, total=total, unit=unit, dynamic_ncols=True, leave=False) as it:
         yield from it
+
+
+class Counter:
+    """A progress bar advanced by calls: ``with Counter("render", n) as tick: ... tick(i)``."""
+
+    def __init__(self, desc: str, total: int | None, unit: str = "frame") -> None:
+        self._bar = tqdm(
+            desc=desc,
+            total=total,
+            unit=unit,
+            dynamic_ncols=True,
+            leave=False,
+            disable=not progress_enabled() or None,
+        )
+
+    def __enter__(self) -> Counter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.close()
+
+    def __call__(self, done: int) -> None:
+        """Set the bar to ``done`` items finished."""
+        self._bar.update(done - self._bar.n)

@@ -20,7 +20,9 @@ def footage(name: str) -> Path:
     """Path of a clip in ../shared/footage, or skip the test saying what is missing."""
     p = FOOTAGE / name
     if not p.exists():
-        pytest.skip(f"../shared/footage/{name} absent: real-footage test needs the shared folder beside the repo")
+        pytest.skip(
+            f"../shared/footage/{name} absent: real-footage test needs the shared folder beside the repo"
+        )
     return p
 
 
@@ -28,7 +30,9 @@ def shared_model(name: str) -> Path:
     """Path of a weights file in ../shared/models, or skip the test saying what is missing."""
     p = SHARED_MODELS / name
     if not p.exists():
-        pytest.skip(f"../shared/models/{name} absent: this test needs the real weights from the shared folder")
+        pytest.skip(
+            f"../shared/models/{name} absent: this test needs the real weights from the shared folder"
+        )
     return p
 
 

@@ -37,9 +37,19 @@ def _sha(p: Path) -> str:
 )
 def test_containers_and_codecs_round_trip(tmp_path: Path, name: str, codec: str, audio_codec: str) -> None:
     src = tmp_path / name
-    write_clip(src, moving_pattern(20, 64, 48), rate=25, codec=codec,
-               audio=[AudioSpec(tone(0.8, sample_rate=48000 if audio_codec != "libmp3lame" else 44100),
-                                48000 if audio_codec != "libmp3lame" else 44100, audio_codec)])
+    write_clip(
+        src,
+        moving_pattern(20, 64, 48),
+        rate=25,
+        codec=codec,
+        audio=[
+            AudioSpec(
+                tone(0.8, sample_rate=48000 if audio_codec != "libmp3lame" else 44100),
+                48000 if audio_codec != "libmp3lame" else 44100,
+                audio_codec,
+            )
+        ],
+    )
     info = probe(src)
     frames = list(iter_frames(src, info))
     assert info.n_frames == 20 == len(frames)
@@ -87,8 +97,11 @@ def test_rotation_metadata_is_applied(tmp_path: Path, stored: int, display_shape
     info = probe(src)
     frame = next(iter_frames(src, info)).rgb
     assert (info.height, info.width) == display_shape == frame.shape[:2]
-    corner = {90: (slice(-8, None), slice(None, 8)), -90: (slice(None, 8), slice(-8, None)),
-              180: (slice(-8, None), slice(-8, None))}[stored]
+    corner = {
+        90: (slice(-8, None), slice(None, 8)),
+        -90: (slice(None, 8), slice(-8, None)),
+        180: (slice(-8, None), slice(-8, None)),
+    }[stored]
     assert frame[corner].mean() > 200  # counter-clockwise rotation moved the marker here
     out = transcode(src, tmp_path / "rot_out.mp4", info, _identity)
     back = probe(out)
@@ -112,11 +125,15 @@ def test_no_audio_and_several_audio_tracks(tmp_path: Path) -> None:
     assert probe(transcode(silent, tmp_path / "s.mp4", probe(silent), _identity)).audio == ()
 
     multi = tmp_path / "multi.mkv"
-    write_clip(multi, moving_pattern(25, 32, 32), audio=[
-        AudioSpec(tone(1.0, 300), 48000, "pcm_s16le"),
-        AudioSpec(tone(1.0, 600, 44100), 44100, "libmp3lame"),
-        AudioSpec(tone(1.0, 900), 48000, "ac3"),
-    ])
+    write_clip(
+        multi,
+        moving_pattern(25, 32, 32),
+        audio=[
+            AudioSpec(tone(1.0, 300), 48000, "pcm_s16le"),
+            AudioSpec(tone(1.0, 600, 44100), 44100, "libmp3lame"),
+            AudioSpec(tone(1.0, 900), 48000, "ac3"),
+        ],
+    )
     out = probe(transcode(multi, tmp_path / "multi.mp4", probe(multi), _identity))
     assert [a.codec for a in out.audio] == ["aac", "mp3float", "ac3"]  # pcm re-encoded, others copied
     assert all(a.duration_s == pytest.approx(1.0, abs=0.05) for a in out.audio)

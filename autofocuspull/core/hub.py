@@ -104,6 +104,28 @@ MODEL_CARDS: dict[str, ModelCard] = {
 }
 
 
+def offline() -> bool:
+    """True when the user asked for no network (AUTOFOCUSPULL_OFFLINE=1 or HF_HUB_OFFLINE=1)."""
+    return os.environ.get("AUTOFOCUSPULL_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1"
+
+
+def host_reachable(host: str, port: int = 443, timeout_s: float = 3.0) -> bool:
+    """Whether a TCP connection to ``host`` opens within ``timeout_s`` (False when :func:`offline`).
+
+    Used to fail fast instead of waiting through a client's retry back-off on a machine with no
+    network; the real download still verifies what it fetched.
+    """
+    if offline():
+        return False
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
 def cache_dir() -> Path:
     """Root of the on-disk cache (models and per-clip analysis)."""
     env = os.environ.get("AUTOFOCUSPULL_CACHE")
@@ -172,7 +194,7 @@ def resolve_model_file(
     if cached.is_file():
         verify_sha256(cached, card.sha256)
         return cached
-    if not download or card.url is None or os.environ.get("AUTOFOCUSPULL_OFFLINE") == "1":
+    if not download or card.url is None or offline():
         raise ModelUnavailableError(f"{card.name} model is not available offline: {model_hint(card, flag)}")
     log.info("downloading %s from %s", card.name, card.url)
     try:

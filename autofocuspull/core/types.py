@@ -407,6 +407,20 @@ class CueSeries:
         }
         self.sources = dict(self.sources)
 
+    def to_npz_dict(self) -> dict[str, np.ndarray]:
+        d = {k: getattr(self, k) for k in ("times_s", "track_id", "speech_prob", "speaking", "saliency")}
+        d.update({f"component.{k}": v for k, v in self.components.items()})
+        d["sources"] = np.asarray([f"{k}={v}" for k, v in self.sources.items()], dtype=str)
+        return d
+
+    @classmethod
+    def from_npz_dict(cls, d: Any) -> CueSeries:
+        comps = {k.split(".", 1)[1]: np.asarray(d[k]) for k in d if k.startswith("component.")}
+        sources = dict(str(x).split("=", 1) for x in np.asarray(d["sources"]).tolist())
+        return cls(
+            d["times_s"], d["track_id"], d["speech_prob"], d["speaking"], d["saliency"], comps, sources
+        )
+
 
 # --------------------------------------------------------------------------------------------
 # Focus plan

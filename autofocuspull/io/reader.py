@@ -86,7 +86,7 @@ def _audio_infos(container: av.container.InputContainer) -> tuple[AudioStreamInf
 def _first_rotation(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
     try:
         for frame in container.decode(stream):
-            return int(round(frame.rotation / 90.0)) * 90 % 360
+            return round(frame.rotation / 90.0) * 90 % 360
     except av.error.FFmpegError:
         return 0
     return 0
@@ -192,6 +192,10 @@ def decode_video_packets(
             reorder.push(packet)
         try:
             frames = stream.decode(packet)
+        except av.error.EOFError:
+            if packet.size:
+                raise
+            frames = []  # a second flush packet: the decoder is already drained
         except av.error.FFmpegError as e:
             log.warning("%s: skipped a damaged video packet at pts %s (%s)", path, packet.pts, e)
             reorder.drop(packet)
@@ -233,8 +237,11 @@ def iter_frames(
             t_s = pts * tb - origin if pts is not None else float(frame.time or 0.0) - origin
             index = _index_of(info.pts_s, t_s, next_index)
             next_index = index + 1
-            yield Frame(index, float(info.pts_s[min(index, info.n_frames - 1)]), frame_to_rgb(
-                frame, info.rotation_deg, max_side))
+            yield Frame(
+                index,
+                float(info.pts_s[min(index, info.n_frames - 1)]),
+                frame_to_rgb(frame, info.rotation_deg, max_side),
+            )
 
 
 def _index_of(pts_s: np.ndarray, t_s: float, expected: int) -> int:
@@ -248,7 +255,9 @@ def _index_of(pts_s: np.ndarray, t_s: float, expected: int) -> int:
     return min(cands, key=lambda j: abs(pts_s[j] - t_s))
 
 
-def read_audio(path: str | os.PathLike[str], sample_rate: int = 16000, stream_index: int = 0) -> np.ndarray | None:
+def read_audio(
+    path: str | os.PathLike[str], sample_rate: int = 16000, stream_index: int = 0
+) -> np.ndarray | None:
     """The clip's audio as float32 mono (N,) in [-1, 1] at ``sample_rate`` Hz, from clip time zero.
 
     Returns None when the clip has no audio stream. Leading silence is inserted when the audio

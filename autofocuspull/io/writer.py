@@ -53,7 +53,9 @@ class EncodeConfig:
     audio_bitrate: int = 192_000
 
 
-def check_output_path(out_path: str | os.PathLike[str], in_path: str | os.PathLike[str] | None = None) -> Path:
+def check_output_path(
+    out_path: str | os.PathLike[str], in_path: str | os.PathLike[str] | None = None
+) -> Path:
     """Validate an output path: known extension, not the input, folder creatable and writable."""
     out = Path(out_path)
     if out.suffix.lower() not in OUTPUT_FORMATS:
@@ -73,8 +75,12 @@ def ensure_writable_dir(folder: Path, target: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise InputError(target, f"output folder {folder} cannot be created ({e.strerror or e})") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(target, f"output folder {folder} is not writable")
+    try:  # a real write: permission bits don't tell for root, read-only mounts or full disks
+        fd, probe_path = tempfile.mkstemp(dir=folder, prefix=".autofocuspull-write-test.")
+        os.close(fd)
+        os.unlink(probe_path)
+    except OSError as e:
+        raise InputError(target, f"output folder {folder} is not writable ({e.strerror or e})") from None
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -99,8 +105,14 @@ def _audio_codec_name(stream: av.audio.stream.AudioStream) -> str:
 class _AudioTrack:
     """One input audio stream's route into the output: packet copy or AAC re-encode."""
 
-    def __init__(self, out: av.container.OutputContainer, src: av.audio.stream.AudioStream, fmt: str,
-                 cfg: EncodeConfig, path: object) -> None:
+    def __init__(
+        self,
+        out: av.container.OutputContainer,
+        src: av.audio.stream.AudioStream,
+        fmt: str,
+        cfg: EncodeConfig,
+        path: object,
+    ) -> None:
         self.src = src
         self.path = path
         codec = _audio_codec_name(src)
@@ -179,13 +191,22 @@ def transcode(
     return out
 
 
-def _transcode_into(in_path, tmp: Path, fmt: str, info: VideoInfo, process: FrameProcessor,
-                    cfg: EncodeConfig, progress: Callable[[int], None] | None) -> None:
+def _transcode_into(
+    in_path,
+    tmp: Path,
+    fmt: str,
+    info: VideoInfo,
+    process: FrameProcessor,
+    cfg: EncodeConfig,
+    progress: Callable[[int], None] | None,
+) -> None:
     with open_input(in_path) as src, av.open(str(tmp), mode="w", format=fmt) as dst:
         vsrc = _video_stream(src, in_path)
         vsrc.thread_type = "AUTO"
         w, h = info.width + info.width % 2, info.height + info.height % 2
-        vdst = dst.add_stream("libx264", rate=info.frame_rate, options={"crf": str(cfg.crf), "preset": cfg.preset})
+        vdst = dst.add_stream(
+            "libx264", rate=info.frame_rate, options={"crf": str(cfg.crf), "preset": cfg.preset}
+        )
         vdst.width, vdst.height, vdst.pix_fmt = w, h, "yuv420p"
         vdst.time_base = info.time_base
         vdst.codec_context.time_base = info.time_base
@@ -222,8 +243,10 @@ def _demux_frames(src, vsrc, dst, tracks, info: VideoInfo, origin: float, pendin
         t_s = pts * tb - origin if pts is not None else float(frame.time or 0.0) - origin
         index = _index_of(info.pts_s, t_s, next_index)
         next_index = index + 1
-        pending.append(int(round((info.pts_s[min(index, info.n_frames - 1)] + origin) / tb)))
-        yield Frame(index, float(info.pts_s[min(index, info.n_frames - 1)]), frame_to_rgb(frame, info.rotation_deg))
+        pending.append(round((info.pts_s[min(index, info.n_frames - 1)] + origin) / tb))
+        yield Frame(
+            index, float(info.pts_s[min(index, info.n_frames - 1)]), frame_to_rgb(frame, info.rotation_deg)
+        )
 
 
 def _route(packets, video_index: int, tracks, dst) -> Iterator[av.Packet]:

@@ -1,0 +1,461 @@
+"""Depth over a clip: keyframes, propagation in between, alignment, and an on-disk chunk store.
+
+:func:`run_depth` runs the network on keyframes only (every ``keyframe_interval``-th frame, and
+any frame whose mean absolute grey change against the last keyframe exceeds
+``motion_threshold``), propagates the last keyframe's depth to the frames in between (dense
+optical flow warp, or hold), aligns keyframes to a running reference (:class:`DepthAligner`),
+and stores chunks of ``chunk_size`` frames in a :class:`StageCache`. An interrupted run resumes
+from the last complete chunk; a finished one is read back without any inference or decoding.
+:class:`DepthStore` serves a frame's aligned depth (or metres, once calibrated) from those chunks
+with at most ``max_chunks`` chunks in memory.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from autofocuspull.core.cache import StageCache
+from autofocuspull.core.types import DepthFrame, Frame
+from autofocuspull.perception.depth.align import AlignConfig, DepthAligner, static_mask
+from autofocuspull.perception.depth.estimator import DepthEstimator
+from autofocuspull.perception.depth.metric import MetricFit
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int | None], None]
+META_NAME = "depth_meta.json"
+PROPAGATIONS = ("flow", "hold")
+
+
+@dataclass(frozen=True)
+class DepthRunConfig:
+    """Keyframing, propagation, alignment and storage settings of :func:`run_depth`.
+
+    ``keyframe_interval``: run the network every k-th frame (1 = every frame);
+    ``motion_threshold``: mean |grey change| (0..255) vs the last keyframe that forces a
+    keyframe; ``propagation``: "flow" (Farneback warp of the last keyframe) or "hold";
+    ``analysis_short_side_px``: grey images for motion and flow; ``static_threshold``: grey
+    change (0..255) under which a pixel counts as static for alignment; ``cut_threshold``: mean
+    |grey change| vs the previous frame that starts a new shot (keyframe + new alignment
+    reference); ``chunk_size``: frames per cache chunk (also the largest inference batch); chunks
+    store depth as float16 (half the disk; 1e-3 relative precision is plenty for focus).
+    """
+
+    keyframe_interval: int = 1
+    motion_threshold: float = 8.0
+    propagation: str = "flow"
+    analysis_short_side_px: int = 160
+    static_threshold: float = 3.0
+    cut_threshold: float = 30.0
+    chunk_size: int = 16
+    align: AlignConfig = field(default_factory=AlignConfig)
+
+    def __post_init__(self) -> None:
+        if self.keyframe_interval < 1 or self.chunk_size < 1:
+            raise ValueError(
+                f"DepthRunConfig: expected keyframe_interval, chunk_size >= 1, "
+                f"got {self.keyframe_interval}, {self.chunk_size}"
+            )
+        if self.propagation not in PROPAGATIONS:
+            raise ValueError(
+                f"DepthRunConfig.propagation: expected one of {PROPAGATIONS}, got {self.propagation!r}"
+            )
+
+
+def depth_cache_config(
+    source: str, input_size: int, config: DepthRunConfig, cuts: Sequence[int] = ()
+) -> dict[str, Any]:
+    """The dict to key a depth :class:`StageCache` with (model, resolution, run settings, cuts)."""
+    return {
+        "source": source,
+        "input_size": input_size,
+        "run": asdict(config),
+        "cuts": sorted(int(c) for c in cuts),
+    }
+
+
+def grey_small(rgb: np.ndarray, short_side_px: int) -> np.ndarray:
+    """(h, w) uint8 grey image with its shorter side ``short_side_px`` (never upscaled)."""
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+    h, w = grey.shape
+    s = min(1.0, short_side_px / min(h, w))
+    if s >= 1.0:
+        return grey
+    return cv2.resize(grey, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def mean_abs_change(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute grey-level difference (0..255) of two same-size grey images."""
+    return float(np.mean(np.abs(a.astype(np.float32) - b.astype(np.float32))))
+
+
+def warp_by_flow(
+    depth: np.ndarray, key_grey: np.ndarray, grey: np.ndarray, *, still_px: float = 0.5
+) -> np.ndarray:
+    """Propagate ``depth`` (h, w) of the keyframe to the current frame by dense optical flow.
+
+    Flow is estimated current -> keyframe on the small grey images (Farneback) and scaled to the
+    depth map's size; each current pixel samples the keyframe depth where it came from. Flow
+    shorter than ``still_px`` (grey-image pixels) counts as no motion, so still regions keep the
+    keyframe's values exactly instead of being resampled by flow noise.
+    """
+    flow = cv2.calcOpticalFlowFarneback(grey, key_grey, None, 0.5, 4, 15, 3, 7, 1.5, 0)
+    flow[np.hypot(flow[..., 0], flow[..., 1]) < still_px] = 0.0
+    h, w = depth.shape
+    gh, gw = grey.shape
+    flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    map_x = gx + flow[..., 0] * (w / gw)
+    map_y = gy + flow[..., 1] * (h / gh)
+    return cv2.remap(
+        depth.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+@dataclass
+class _State:
+    """What carries from one chunk to the next (saved with every chunk for resuming)."""
+
+    aligner: DepthAligner
+    key_grey: np.ndarray | None = None
+    key_depth: np.ndarray | None = None
+    key_position: int = -1
+    prev_grey: np.ndarray | None = None
+    segment: int = -1
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        empty = np.zeros((0, 0), np.float32)
+        return {
+            **self.aligner.state(),
+            "key_grey": empty if self.key_grey is None else self.key_grey,
+            "key_depth": empty if self.key_depth is None else self.key_depth,
+            "key_position": np.array(self.key_position, np.int64),
+            "prev_grey": empty if self.prev_grey is None else self.prev_grey,
+            "segment_now": np.array(self.segment, np.int64),
+        }
+
+    def load(self, d: dict[str, np.ndarray]) -> None:
+        self.aligner.load_state(d)
+        self.key_grey = d["key_grey"].astype(np.uint8) if d["key_grey"].size else None
+        self.key_depth = d["key_depth"].astype(np.float32) if d["key_depth"].size else None
+        self.key_position = int(d["key_position"])
+        self.prev_grey = d["prev_grey"].astype(np.uint8) if d["prev_grey"].size else None
+        self.segment = int(d["segment_now"])
+
+
+def chunk_name(chunk: int) -> str:
+    return f"chunk_{chunk:05d}.npz"
+
+
+def run_depth(
+    frames: Iterable[Frame],
+    estimator: DepthEstimator,
+    *,
+    config: DepthRunConfig = DepthRunConfig(),
+    cache: StageCache | None = None,
+    progress: Progress | None = None,
+    n_frames: int | None = None,
+    cuts: Sequence[int] = (),
+) -> Iterator[DepthFrame]:
+    """Aligned relative inverse depth for every frame, computed on keyframes and propagated.
+
+    ``frames`` must be the clip's frames in order with ``index`` 0, 1, 2...; ``cache`` (a
+    directory-backed :class:`StageCache`, keyed e.g. by :func:`depth_cache_config`) stores chunks
+    that a rerun reads instead of computing; ``progress(done, total)`` is called per chunk;
+    ``cuts`` are frame indices starting a new shot (more are found with ``cut_threshold``): each
+    shot gets its own alignment reference and its own metric fit.
+    Yields :class:`DepthFrame` with ``kind="relative_inverse"`` at the estimator's resolution.
+    """
+    cache = cache if cache is not None and cache.enabled else None
+    meta = cache.load_json(META_NAME) if cache is not None else None
+    if meta is not None and meta.get("complete"):
+        yield from _replay(cache, int(meta["n_chunks"]), progress)
+        return
+    yield from _compute(frames, estimator, config, cache, progress, n_frames, frozenset(int(c) for c in cuts))
+
+
+def _replay(cache: StageCache, n_chunks: int, progress: Progress | None) -> Iterator[DepthFrame]:
+    done = 0
+    total = None
+    for c in range(n_chunks):
+        d = cache.load_npz(chunk_name(c))
+        if d is None:
+            raise RuntimeError(
+                f"depth cache {cache.root}: {chunk_name(c)} vanished; delete the folder and rerun"
+            )
+        for f in _frames_of_chunk(d):
+            done += 1
+            if progress is not None:
+                progress(done, total)
+            yield f
+
+
+def _frames_of_chunk(d: dict[str, np.ndarray]) -> Iterator[DepthFrame]:
+    source = str(d["source"])
+    for i in range(len(d["index"])):
+        yield DepthFrame(
+            int(d["index"][i]),
+            float(d["t_s"][i]),
+            d["depth"][i].astype(np.float32),
+            "relative_inverse",
+            source,
+        )
+
+
+def _compute(
+    frames: Iterable[Frame],
+    estimator: DepthEstimator,
+    config: DepthRunConfig,
+    cache: StageCache | None,
+    progress: Progress | None,
+    n_frames: int | None,
+    cuts: frozenset[int],
+) -> Iterator[DepthFrame]:
+    state = _State(DepthAligner(config.align))
+    starts: list[int] = []
+    buffer: list[Frame] = []
+    chunk = 0
+    position = 0
+    for frame in frames:
+        if frame.index != position:
+            raise ValueError(
+                f"run_depth: expected frame index {position}, got {frame.index} (frames must be in order)"
+            )
+        position += 1
+        buffer.append(frame)
+        if len(buffer) == config.chunk_size:
+            yield from _finish_chunk(buffer, chunk, estimator, config, state, cache, cuts, starts)
+            if progress is not None:
+                progress(position, n_frames)
+            chunk += 1
+            buffer = []
+    if buffer:
+        yield from _finish_chunk(buffer, chunk, estimator, config, state, cache, cuts, starts)
+        if progress is not None:
+            progress(position, n_frames)
+        chunk += 1
+    if cache is not None:
+        cache.save_json(
+            META_NAME,
+            {
+                "complete": True,
+                "n_chunks": chunk,
+                "n_frames": position,
+                "source": estimator.source,
+                "segment_starts": starts,
+            },
+        )
+
+
+def _finish_chunk(
+    buffer: list[Frame],
+    chunk: int,
+    estimator: DepthEstimator,
+    config: DepthRunConfig,
+    state: _State,
+    cache: StageCache | None,
+    cuts: frozenset[int],
+    starts: list[int],
+) -> Iterator[DepthFrame]:
+    cached = cache.load_npz(chunk_name(chunk)) if cache is not None else None
+    if cached is not None:
+        state.load(cached)
+    else:
+        cached = _compute_chunk(buffer, estimator, config, state, cuts)
+        if cache is not None:
+            cache.save_npz(chunk_name(chunk), cached)
+    starts.extend(int(i) for i in cached["index"][cached["new_shot"]])
+    yield from _frames_of_chunk(cached)
+
+
+def _compute_chunk(
+    buffer: list[Frame],
+    estimator: DepthEstimator,
+    config: DepthRunConfig,
+    state: _State,
+    cuts: frozenset[int],
+) -> dict[str, np.ndarray]:
+    greys = [grey_small(f.rgb, config.analysis_short_side_px) for f in buffer]
+    new_shot = _find_shots(buffer, greys, config, state, cuts)
+    is_key = _choose_keyframes(buffer, greys, config, state, new_shot)
+    keys = [f.rgb for f, k in zip(buffer, is_key, strict=True) if k]
+    preds = iter(estimator.predict(keys)) if keys else iter(())
+    depths, scales, shifts, segments = [], [], [], []
+    for frame, grey, key, shot in zip(buffer, greys, is_key, new_shot, strict=True):
+        if shot:
+            state.aligner.reset()
+            state.segment += 1
+        if key:
+            rel = next(preds)
+            static = _static_vs_key(state, grey, config.static_threshold)
+            s, b = state.aligner.update(rel, static)
+            state.key_depth = (s * rel + b).astype(np.float32)
+            state.key_grey, state.key_position = grey, frame.index
+            depth = state.key_depth
+        else:
+            s, b = state.aligner.scale, state.aligner.shift
+            depth = _propagate(state, grey, config)
+        state.prev_grey = grey
+        depths.append(depth)
+        scales.append(s)
+        shifts.append(b)
+        segments.append(state.segment)
+    return {
+        "index": np.array([f.index for f in buffer], np.int64),
+        "t_s": np.array([f.t_s for f in buffer], np.float64),
+        "depth": np.stack(depths).astype(np.float16),  # half the disk; 1e-3 relative is plenty
+        "is_keyframe": np.array(is_key, bool),
+        "new_shot": np.array(new_shot, bool),
+        "segment": np.array(segments, np.int64),
+        "scale": np.array(scales, np.float64),
+        "shift": np.array(shifts, np.float64),
+        "source": np.array(estimator.source),
+        **state.to_arrays(),
+    }
+
+
+def _static_vs_key(state: _State, grey: np.ndarray, threshold: float) -> np.ndarray | None:
+    """Pixels unchanged since the last keyframe (when the reference was last updated)."""
+    if state.key_grey is None or state.key_grey.shape != grey.shape:
+        return None
+    return static_mask(state.key_grey, grey, threshold)
+
+
+def _find_shots(
+    buffer: list[Frame], greys: list[np.ndarray], config: DepthRunConfig, state: _State, cuts: frozenset[int]
+) -> list[bool]:
+    """New-shot flags: first frame, a given cut, or mean grey change vs the previous frame too large."""
+    flags = []
+    prev = state.prev_grey
+    for frame, grey in zip(buffer, greys, strict=True):
+        flags.append(
+            prev is None
+            or prev.shape != grey.shape
+            or frame.index in cuts
+            or mean_abs_change(prev, grey) > config.cut_threshold
+        )
+        prev = grey
+    return flags
+
+
+def _choose_keyframes(
+    buffer: list[Frame], greys: list[np.ndarray], config: DepthRunConfig, state: _State, new_shot: list[bool]
+) -> list[bool]:
+    """Keyframe flags: new shot, interval reached, or mean grey change vs the last keyframe too large."""
+    flags = []
+    key_grey, key_pos = state.key_grey, state.key_position
+    for frame, grey, shot in zip(buffer, greys, new_shot, strict=True):
+        key = (
+            shot
+            or key_grey is None
+            or key_grey.shape != grey.shape
+            or frame.index - key_pos >= config.keyframe_interval
+            or mean_abs_change(key_grey, grey) > config.motion_threshold
+        )
+        if key:
+            key_grey, key_pos = grey, frame.index
+        flags.append(key)
+    return flags
+
+
+def _propagate(state: _State, grey: np.ndarray, config: DepthRunConfig) -> np.ndarray:
+    """Keyframe depth carried to this frame: held, or warped by optical flow."""
+    assert state.key_depth is not None and state.key_grey is not None
+    if config.propagation == "hold":
+        return state.key_depth
+    return warp_by_flow(state.key_depth, state.key_grey, grey)
+
+
+class DepthStore:
+    """Per-frame depth read back from a finished :func:`run_depth` cache, memory bounded.
+
+    :meth:`rel_at` gives aligned relative inverse depth; after :meth:`calibrate` (one
+    :class:`MetricFit` per shot, see ``segment_starts``), :meth:`depth_m_at` gives metres. At
+    most ``max_chunks`` chunks are held in memory.
+    """
+
+    kind = "metric_m"
+
+    def __init__(self, cache: StageCache, *, max_chunks: int = 2) -> None:
+        meta = cache.load_json(META_NAME) if cache.enabled else None
+        if meta is None or not meta.get("complete"):
+            raise ValueError(
+                f"DepthStore: no finished depth run in {cache.root} (run run_depth to the end first)"
+            )
+        self.cache = cache
+        self.n_frames = int(meta["n_frames"])
+        self.source = str(meta["source"])
+        self.max_chunks = max(1, max_chunks)
+        self.segment_starts: list[int] = [int(i) for i in meta.get("segment_starts", [0])] or [0]
+        self.fits: list[MetricFit] | None = None
+        self._chunks: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
+        first = self._chunk(0)
+        self.chunk_size = len(first["index"])
+        self.shape_hw: tuple[int, int] = tuple(first["depth"].shape[1:])  # type: ignore[assignment]
+
+    def _chunk(self, c: int) -> dict[str, np.ndarray]:
+        if c in self._chunks:
+            self._chunks.move_to_end(c)
+            return self._chunks[c]
+        d = self.cache.load_npz(chunk_name(c))
+        if d is None:
+            raise RuntimeError(
+                f"depth cache {self.cache.root}: {chunk_name(c)} missing; delete the folder and rerun"
+            )
+        self._chunks[c] = {k: d[k] for k in ("index", "depth", "is_keyframe")}
+        while len(self._chunks) > self.max_chunks:
+            self._chunks.popitem(last=False)
+        return self._chunks[c]
+
+    def rel_at(self, index: int) -> np.ndarray:
+        """(h, w) float32 aligned relative inverse depth of frame ``index``."""
+        if not 0 <= index < self.n_frames:
+            raise IndexError(f"DepthStore: frame index {index} outside 0..{self.n_frames - 1}")
+        d = self._chunk(index // self.chunk_size)
+        return d["depth"][index % self.chunk_size]
+
+    def is_keyframe(self, index: int) -> bool:
+        return bool(self._chunk(index // self.chunk_size)["is_keyframe"][index % self.chunk_size])
+
+    def segment_of(self, index: int) -> int:
+        """Shot (alignment segment) number of frame ``index``."""
+        return bisect.bisect_right(self.segment_starts, index) - 1
+
+    def segment_range(self, segment: int) -> tuple[int, int]:
+        """``(start, stop)`` frame indices of a shot."""
+        stops = [*self.segment_starts[1:], self.n_frames]
+        return self.segment_starts[segment], stops[segment]
+
+    def calibrate(self, fits: MetricFit | Sequence[MetricFit]) -> None:
+        """Set the metric fit of every shot (one fit = the same for all) used by :meth:`depth_m_at`."""
+        fits = [fits] * len(self.segment_starts) if isinstance(fits, MetricFit) else list(fits)
+        if len(fits) != len(self.segment_starts):
+            raise ValueError(
+                f"DepthStore.calibrate: expected {len(self.segment_starts)} fits, got {len(fits)}"
+            )
+        self.fits = fits
+
+    @property
+    def note(self) -> str:
+        """One line for the plan file: where depth and its metric scale came from."""
+        if self.fits is None:
+            return f"depth from {self.source} (relative, not calibrated)"
+        shots = "; ".join(
+            f"frames {a}-{b - 1}: {f.how}"
+            for f, (a, b) in zip(self.fits, map(self.segment_range, range(len(self.fits))), strict=True)
+        )
+        return f"depth from {self.source}, aligned per shot; metres from {shots}"
+
+    def depth_m_at(self, index: int) -> np.ndarray:
+        """(h, w) float32 metres of frame ``index`` (requires :meth:`calibrate`)."""
+        if self.fits is None:
+            raise RuntimeError("DepthStore.depth_m_at: call calibrate(fits) first (see calibrate_store)")
+        return self.fits[self.segment_of(index)].depth_m(self.rel_at(index))

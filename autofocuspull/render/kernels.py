@@ -1,0 +1,56 @@
+"""Aperture (bokeh) kernels: anti-aliased disc or n-blade polygon, normalised to unit sum."""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+_SUPERSAMPLE = 8
+
+
+@lru_cache(maxsize=512)
+def aperture_kernel_np(radius_px: float, blades: int = 0, rotation_deg: float = 0.0) -> np.ndarray:
+    """(k, k) float64 kernel, k = 2·ceil(radius_px)+1, summing to 1.
+
+    ``blades=0`` gives a disc of radius ``radius_px``; ``blades>=3`` a regular polygon with that
+    circumradius, rotated by ``rotation_deg``. Pixel coverage is computed by 8x8 supersampling, so
+    fractional radii grow the kernel smoothly. ``radius_px <= 0`` gives the identity (1x1).
+    """
+    if radius_px <= 0:
+        return np.ones((1, 1))
+    if blades and blades < 3:
+        raise ValueError(f"aperture_kernel_np: blades must be 0 (circle) or >= 3, got {blades}")
+    half = math.ceil(radius_px)
+    ss = (np.arange(_SUPERSAMPLE) + 0.5) / _SUPERSAMPLE - 0.5
+    grid = np.arange(-half, half + 1)
+    y = (grid[:, None, None, None] + ss[None, None, :, None]).astype(np.float64)
+    x = (grid[None, :, None, None] + ss[None, None, None, :]).astype(np.float64)
+    if blades:
+        inside = np.ones(np.broadcast_shapes(y.shape, x.shape), bool)
+        apothem = radius_px * math.cos(math.pi / blades)
+        for i in range(blades):
+            a = math.radians(rotation_deg) + (i + 0.5) * 2 * math.pi / blades
+            inside &= x * math.cos(a) + y * math.sin(a) <= apothem
+    else:
+        inside = x**2 + y**2 <= radius_px**2
+    k = inside.mean(axis=(2, 3))
+    if k.sum() == 0:
+        k[half, half] = 1.0
+    return k / k.sum()
+
+
+_TORCH_CACHE: dict[tuple, torch.Tensor] = {}
+
+
+def aperture_kernel(
+    radius_px: float, blades: int, rotation_deg: float, device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
+    """(1, 1, k, k) torch kernel of :func:`aperture_kernel_np`, cached per device and dtype."""
+    key = (round(float(radius_px), 4), blades, float(rotation_deg), device, dtype)
+    if key not in _TORCH_CACHE:
+        k = aperture_kernel_np(key[0], blades, rotation_deg)
+        _TORCH_CACHE[key] = torch.as_tensor(k, dtype=dtype, device=device)[None, None]
+    return _TORCH_CACHE[key]

@@ -1,0 +1,419 @@
+"""Layered (depth-sliced) depth-of-field renderer: the functional core.
+
+Method. The signed circle of confusion (positive behind the focus plane, negative in front) is
+quantised into layers of signed blur radius ``s_j`` (0 = the focus layer). Each pixel belongs to the
+two layers around its own radius with *cumulative* alphas: the farther layer takes it with alpha 1,
+the nearer one with the linear weight, so "over" compositing of un-blurred layers gives the input
+back exactly and blurred layers interpolate between two blur sizes. Each layer's premultiplied
+colour and alpha are blurred with the aperture kernel of its radius, at a resolution reduced by the
+largest power of two that keeps the kernel radius >= ``lowres_min_radius_px`` (a large blur has no
+high frequencies, so this is exact up to the down/up-sampling filters).
+
+Occlusion, the part viewers notice:
+
+* Background layers (behind focus) are composited back to front and then *renormalised by their own
+  coverage*: holes left by the subject and by foreground objects are filled from the background
+  around them, never from the subject, so a blurred background cannot bleed over an in-focus edge
+  (no halo) and thin in-focus structures (hair) stay crisp against it.
+* The focus layer is the untouched input, composited over that background.
+* Where nothing is known behind a foreground object, a push-pull fill (coarse-to-fine normalised
+  pyramid) inpaints the hidden surface from what surrounds it.
+* Foreground layers (in front of focus) are composited front to back over the result, so a
+  blurred foreground spreads, semi-transparently, over whatever is behind it, in-focus subject
+  edges included (partial occlusion).
+
+Bright highlights are boosted in linear light before blurring (inverse tone curve) so they bloom
+into aperture-shaped discs and then clip, as a sensor would; the focus layer is not boosted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import torch
+import torch.nn.functional as nnf
+from torch import Tensor, nn
+
+from autofocuspull.core.types import Lens
+from autofocuspull.render.kernels import aperture_kernel
+from autofocuspull.render.optics import MIN_DISTANCE_FOCAL_MULT, coc_px
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """Hyperparameters of the layered renderer (all pixel sizes refer to the rendered frame)."""
+
+    max_coc_frac: float = 0.05  # largest CoC diameter, as a fraction of the image width
+    first_layer_radius_px: float = 1.5  # blur radius of the layers next to the focus layer
+    layer_ratio: float = 1.5  # geometric spacing of layer radii ...
+    min_layer_step_px: float = 1.5  # ... but at least this many pixels apart
+    base_downsample_log2: int = 1  # layers are sliced at 1/2^this resolution (focus layer: full)
+    max_downsample_log2: int = 4
+    lowres_radius_frac: float = 0.25  # kernel radius at its level ~ this x the full-res radius ...
+    lowres_min_radius_px: float = 1.5  # ... clamped to [min, max] px at that level
+    lowres_max_radius_px: float = 6.0
+    blades: int = 0  # 0 = circular aperture, >= 3 = polygon with that many blades
+    blade_rotation_deg: float = 0.0
+    highlight_threshold: float = 0.8  # linear value above which highlights are boosted
+    highlight_peak: float = 6.0  # boosted value of a clipped (1.0) channel; 1.0 disables
+    hole_min_alpha: float = 0.05  # background coverage below which the push-pull fill takes over
+    fill_downsample_log2: int = 3  # resolution of the push-pull fill (1/2^L)
+
+
+DEFAULT_CONFIG = RenderConfig()
+
+
+def layer_radii_px(max_radius_px: float, config: RenderConfig) -> list[float]:
+    """Ascending positive blur radii (px) of the layers on one side of focus; last = max radius."""
+    if max_radius_px <= 0:
+        return []
+    radii: list[float] = []
+    r = config.first_layer_radius_px
+    while r < max_radius_px * 0.999:
+        radii.append(r)
+        r = max(r + config.min_layer_step_px, r * config.layer_ratio)
+    radii.append(float(max_radius_px))
+    return radii
+
+
+def layer_level(radius_px: float, config: RenderConfig) -> int:
+    """Downsampling level L (factor 2^L) at which a blur of ``radius_px`` is computed."""
+    target = min(
+        config.lowres_max_radius_px,
+        max(config.lowres_min_radius_px, radius_px * config.lowres_radius_frac),
+    )
+    level = math.floor(math.log2(max(radius_px / target, 1.0)))
+    return max(config.base_downsample_log2, min(config.max_downsample_log2, level))
+
+
+def lowres_kernel_radius(radius_px: float, level: int) -> float:
+    """Kernel radius on the 1/2^level grid whose result, after the 2^level box pooling and the
+    bilinear upsampling (together about d² / 4 px² of extra variance per axis, d = 2^level), has
+    the variance of a full-resolution disc of ``radius_px`` (r² / 4)."""
+    d = 2.0**level
+    if level == 0:
+        return radius_px
+    return math.sqrt(max(radius_px**2 - d**2, 0.25 * radius_px**2)) / d
+
+
+def boost_highlights(lin: Tensor, config: RenderConfig) -> Tensor:
+    """Inverse tone curve: v + k·(v − t)², k set so that 1.0 maps to ``highlight_peak``."""
+    if config.highlight_peak <= 1.0:
+        return lin
+    t = config.highlight_threshold
+    k = (config.highlight_peak - 1.0) / (1.0 - t) ** 2
+    return lin + k * (lin - t).clamp_min(0.0) ** 2
+
+
+def _layer_alpha(c: Tensor, s: list[float], j: int) -> Tensor:
+    """Cumulative alpha of layer j: 1 on (s[j-1], s[j]], linear ramp to 0 on (s[j], s[j+1])."""
+    if j + 1 < len(s):
+        a = ((s[j + 1] - c) * (1.0 / (s[j + 1] - s[j]))).clamp_(0.0, 1.0)
+    else:
+        a = torch.ones_like(c)
+    if j > 0:
+        a = a * (c > s[j - 1]).to(c.dtype)
+    return a
+
+
+def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return nnf.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def _pool(x: Tensor, factor: int) -> Tensor:
+    return x if factor == 1 else nnf.avg_pool2d(x, factor, ceil_mode=True)
+
+
+def conv_same(x: Tensor, kernel: Tensor) -> Tensor:
+    """Zero-padded 'same' 2-D correlation of every (B, C) plane of ``x`` with a (1, 1, k, k) kernel.
+
+    CPU float32 goes through OpenCV's filter2D (several times faster than torch's CPU conv);
+    everything else through ``nnf.conv2d``. Both compute the same correlation.
+    """
+    if x.device.type == "cpu" and x.dtype == torch.float32:
+        k = kernel[0, 0].numpy()
+        planes = x.reshape(-1, *x.shape[-2:]).contiguous()
+        out = torch.empty_like(planes)
+        src, dst = planes.numpy(), out.numpy()
+        for i in range(src.shape[0]):
+            cv2.filter2D(src[i], -1, k, dst=dst[i], borderType=cv2.BORDER_CONSTANT)
+        return out.reshape(x.shape)
+    b, ch, h, w = x.shape
+    y = nnf.conv2d(x.reshape(b * ch, 1, h, w), kernel, padding=kernel.shape[-1] // 2)
+    return y.reshape(b, ch, h, w)
+
+
+def _blur_layer(colour: Tensor, alpha: Tensor, radius_px: float, config: RenderConfig) -> Tensor:
+    """Premultiplied (B, 4, h, w) layer blurred with the aperture kernel of ``radius_px``.
+
+    ``radius_px`` is in pixels of the grid ``colour`` lives on.
+    """
+    x = torch.cat([colour * alpha, alpha], dim=1)
+    k = aperture_kernel(radius_px, config.blades, config.blade_rotation_deg, x.device, x.dtype)
+    return conv_same(x, k)
+
+
+def _pool_premultiplied(image: Tensor, c: Tensor, weight: Tensor, factor: int) -> Tensor:
+    """(B, 5, h, w) = pooled [image·weight, c·weight, weight] (pieces pooled separately: faster)."""
+    parts = [image * weight, c * weight, weight]
+    if factor > 1:
+        parts = [_pool(p.contiguous(memory_format=torch.channels_last), factor) for p in parts]
+    return torch.cat(parts, dim=1)
+
+
+def _push_pull_fill(colour: Tensor, alpha: Tensor) -> Tensor:
+    """Opaque colour (B, 3, h, w) that inpaints low-alpha regions from a normalised pyramid."""
+    if min(colour.shape[-2:]) <= 2:
+        return colour / alpha.clamp_min(1e-4)
+    size = (max(1, (colour.shape[-2] + 1) // 2), max(1, (colour.shape[-1] + 1) // 2))
+    coarse = _push_pull_fill(nnf.adaptive_avg_pool2d(colour, size), nnf.adaptive_avg_pool2d(alpha, size))
+    return colour + (1.0 - alpha) * _resize(coarse, tuple(colour.shape[-2:]))
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One side of focus, pooled: per level L (from base), colour, signed radius and coverage."""
+
+    colour: dict[int, Tensor]  # (B, 3, h_L, w_L) un-premultiplied linear colour (highlights boosted)
+    coc: dict[int, Tensor]  # (B, 1, h_L, w_L) signed CoC radius in full-res pixels
+    coverage: dict[int, Tensor]  # (B, 1, h_L, w_L) share of the level's pixel on this side, [0, 1]
+
+
+def _side(x: Tensor, levels: set[int], base: int, config: RenderConfig) -> _Side:
+    """Pyramid of one side from its base-grid premultiplied stack ``x`` = [colour·w, coc·w, w].
+
+    Colour and CoC are averaged over this side's pixels only, so a depth edge never mixes the
+    subject into the background (or vice versa). Highlights are boosted on the base grid.
+    """
+    norm = 1.0 / x[:, 4:5].clamp_min(1e-6)
+    x = torch.cat([boost_highlights(x[:, :3] * norm, config) * x[:, 4:5], x[:, 3:]], dim=1)
+    colour, coc, cov = {}, {}, {}
+    level = base
+    while True:
+        if level in levels:
+            norm = 1.0 / x[:, 4:5].clamp_min(1e-6)
+            colour[level], coc[level], cov[level] = x[:, :3] * norm, x[:, 3:4] * norm, x[:, 4:5]
+        if level >= max(levels):
+            break
+        x, level = _pool(x, 2), level + 1
+    return _Side(colour, coc, cov)
+
+
+def _composite_side(
+    side: _Side, s: list[float], order: list[int], config: RenderConfig, front_to_back: bool
+) -> Tensor | None:
+    """Blur and composite the layers ``order`` of one side (coarsest first).
+
+    Returns premultiplied (B, 4, h, w) on the base grid, or None when no layer is occupied.
+    """
+    acc: Tensor | None = None
+    for j in order:
+        r = abs(s[j])
+        level = layer_level(r, config)
+        alpha = _layer_alpha(side.coc[level], s, j) * side.coverage[level]
+        y = _blur_layer(side.colour[level], alpha, lowres_kernel_radius(r, level), config)
+        if acc is None:
+            acc = y
+            continue
+        acc = _resize(acc, tuple(y.shape[-2:]))
+        acc = acc + (1.0 - acc[:, 3:4]) * y if front_to_back else y + (1.0 - y[:, 3:4]) * acc
+    if acc is None:
+        return None
+    base = min(side.coc)
+    return _resize(acc, tuple(side.coc[base].shape[-2:]))
+
+
+def _occupied_layers(c: Tensor, s: list[float]) -> set[int]:
+    """Indices of layers with some nonzero alpha (one device sync)."""
+    bounds = torch.tensor(s, dtype=torch.float32, device=c.device)
+    idx = torch.bucketize(c.float().flatten(), bounds).clamp_(0, len(s) - 1)
+    counts = torch.bincount(idx, minlength=len(s)).cpu().tolist()
+    occupied: set[int] = set()
+    for i, n in enumerate(counts):
+        if n:
+            occupied.update({i, max(0, i - 1), min(len(s) - 1, i + 1)})
+    return occupied
+
+
+def signed_coc_radius_px(
+    depth_m: Tensor, focus_m: Tensor, f_number: Tensor, lens: Lens, config: RenderConfig
+) -> Tensor:
+    """(B, 1, H, W) float32 signed CoC radius in pixels (positive behind focus), clamped to the max.
+
+    Reference implementation through :func:`coc_px`; the renderer uses the fused
+    :func:`_signed_radius_fast` (same values, fewer passes).
+    """
+    w = depth_m.shape[-1]
+    bshape = (-1, 1, 1, 1)
+    d = coc_px(
+        depth_m.float(),
+        focus_m.float().reshape(bshape),
+        lens,
+        w,
+        f_number.float().reshape(bshape),
+        signed=True,
+    )
+    r_max = config.max_coc_frac * w / 2
+    return (d / 2).clamp(-r_max, r_max)
+
+
+def _signed_radius_fast(
+    depth_m: Tensor, focus_m: Tensor, f_number: Tensor, lens: Lens, config: RenderConfig, dtype: torch.dtype
+) -> Tensor:
+    """Signed radius r(z) = K·(1 − s/z), K = A·f/(s − f)·px_per_m / 2, in four in-place passes."""
+    w = depth_m.shape[-1]
+    f_m = lens.focal_length_mm / 1000.0
+    s = focus_m.float().clamp_min(MIN_DISTANCE_FOCAL_MULT * f_m)
+    k = (f_m / f_number.float()) * f_m / (s - f_m) * (1000.0 * w / lens.sensor_width_mm) / 2
+    r_max = config.max_coc_frac * w / 2
+    c = torch.reciprocal(depth_m.to(dtype).clamp_min(MIN_DISTANCE_FOCAL_MULT * f_m))
+    c.mul_((-k * s).to(dtype).reshape(-1, 1, 1, 1)).add_(k.to(dtype).reshape(-1, 1, 1, 1))
+    return c.clamp_(-r_max, r_max)
+
+
+def _base_padding(h: int, w: int, radii: list[float], config: RenderConfig) -> tuple[int, ...]:
+    """Base-grid size (hb, wb) and replicate padding (top/left, bottom, right) in base pixels.
+
+    The padding covers the largest blur and makes the padded grid divisible by every level's pool.
+    """
+    base = config.base_downsample_log2
+    hb, wb = -(-h // 2**base), -(-w // 2**base)
+    top = max([layer_level(r, config) for r in radii] + [config.fill_downsample_log2, base])
+    mult = 2 ** (top - base)
+    pad = math.ceil(radii[-1] / 2**base) + 2
+    return hb, wb, pad, pad + (-(hb + 2 * pad)) % mult, pad + (-(wb + 2 * pad)) % mult
+
+
+def render_frame_torch(
+    image_lin: Tensor,
+    depth_m: Tensor,
+    focus_m: Tensor,
+    f_number: Tensor,
+    lens: Lens,
+    config: RenderConfig = DEFAULT_CONFIG,
+) -> Tensor:
+    """Shallow depth of field in linear light.
+
+    ``image_lin`` (B, 3, H, W) float linear all-in-focus image; ``depth_m`` (B, 1, H, W) metres;
+    ``focus_m`` (B,) metres and ``f_number`` (B,) per frame (``lens.f_number`` is ignored here: the
+    plan's aperture wins). Returns (B, 3, H, W) linear light of ``image_lin``'s dtype and device.
+    """
+    b, ch, h, w = image_lin.shape
+    if ch != 3 or depth_m.shape != (b, 1, h, w):
+        raise ValueError(
+            f"render_frame_torch: expected image (B, 3, H, W) and depth (B, 1, H, W), "
+            f"got {tuple(image_lin.shape)} and {tuple(depth_m.shape)}"
+        )
+    if focus_m.shape != (b,) or f_number.shape != (b,):
+        raise ValueError(
+            f"render_frame_torch: expected focus_m and f_number of shape ({b},), "
+            f"got {tuple(focus_m.shape)} and {tuple(f_number.shape)}"
+        )
+    c = _signed_radius_fast(depth_m, focus_m, f_number, lens, config, image_lin.dtype)
+    radii = layer_radii_px(config.max_coc_frac * w / 2, config)
+    if not radii:
+        return image_lin.clone()
+    s = [-r for r in reversed(radii)] + [0.0] + radii
+    m = len(radii)
+    occupied = _occupied_layers(c, s)
+    base = config.base_downsample_log2
+    hb, wb, *pads = _base_padding(h, w, radii, config)
+    pad = pads[0]
+    bg_order = [i for i in range(m - 1, -1, -1) if m + 1 + i in occupied]
+    fg_order = [j for j in range(m) if j in occupied]
+
+    # Both sides' premultiplied stacks [colour, coc, 1]·weight, pooled to the base grid in one go.
+    weights = [(c > 0).to(c.dtype)] + ([(c * (-1.0 / radii[0])).clamp_(0.0, 1.0)] if fg_order else [])
+    pooled = torch.cat([_pool_premultiplied(image_lin, c, wt, 2**base) for wt in weights], dim=1)
+    pooled = nnf.pad(pooled, (pads[0], pads[2], pads[0], pads[1]), mode="replicate")
+
+    bg_levels = {base} | {layer_level(radii[i], config) for i in bg_order}
+    bg_side = _side(pooled[:, :5], bg_levels, base, config)
+    bg = _composite_side(bg_side, s[m + 1 :], bg_order, config, False)
+    if bg is None:
+        bg = torch.zeros((b, 4, *bg_side.coc[base].shape[-2:]), dtype=c.dtype, device=c.device)
+    b_col = bg[:, :3] / bg[:, 3:4].clamp_min(config.hole_min_alpha)
+    b_a = (bg[:, 3:4] / config.hole_min_alpha).clamp_max(1.0)
+    src_col, src_a = b_col * b_a, b_a
+    if fg_order:
+        # Hidden surfaces behind foreground objects are inpainted from the focus part of the
+        # image too: focus part = whole image minus both sides (premultiplied, base grid).
+        whole = nnf.pad(
+            _pool(image_lin.contiguous(memory_format=torch.channels_last), 2**base),
+            (pads[0], pads[2], pads[0], pads[1]),
+            mode="replicate",
+        )
+        f_col = (whole - pooled[:, :3] - pooled[:, 5:8]).clamp_min(0.0)
+        f_a = (1.0 - pooled[:, 4:5] - pooled[:, 9:10]).clamp(0.0, 1.0)
+        src_col, src_a = f_col + (1.0 - f_a) * src_col, f_a + (1.0 - f_a) * src_a
+    fl = 2 ** max(0, config.fill_downsample_log2 - base)
+    fill = _resize(_push_pull_fill(_pool(src_col, fl), _pool(src_a, fl)), tuple(b_a.shape[-2:]))
+    layers = [torch.lerp(fill, b_col, b_a)]
+    if fg_order:
+        fg_levels = {base} | {layer_level(abs(s[j]), config) for j in fg_order}
+        fg_side = _side(pooled[:, 5:], fg_levels, base, config)
+        layers.append(_composite_side(fg_side, s[:m], fg_order, config, True))
+    low = torch.cat(layers, dim=1)[:, :, pad : pad + hb, pad : pad + wb]
+    up = _resize(low.contiguous(memory_format=torch.channels_last), (h, w))
+
+    out = torch.lerp(up[:, :3], image_lin, _layer_alpha(c, s, m))
+    if fg_order:
+        out = torch.addcmul(up[:, 3:6], 1.0 - up[:, 6:7], out)
+    return out
+
+
+def render_naive_torch(
+    image_lin: Tensor,
+    depth_m: Tensor,
+    focus_m: Tensor,
+    f_number: Tensor,
+    lens: Lens,
+    config: RenderConfig = DEFAULT_CONFIG,
+) -> Tensor:
+    """Naive baseline: per-pixel Gaussian blur by CoC (sigma = radius / 2), no occlusion handling.
+
+    The image is blurred at every layer radius; each pixel interpolates between the two blurs
+    around its own |CoC|. Same shapes and units as :func:`render_frame_torch`.
+    """
+    w = image_lin.shape[-1]
+    r = signed_coc_radius_px(depth_m, focus_m, f_number, lens, config).abs().to(image_lin.dtype)
+    radii = [0.0, *layer_radii_px(config.max_coc_frac * w / 2, config)]
+    out = torch.zeros_like(image_lin)
+    for i, ri in enumerate(radii):
+        inf = torch.full_like(r, float("inf"))
+        left = (r - radii[i - 1]) / (ri - radii[i - 1]) if i > 0 else inf
+        right = (radii[i + 1] - r) / (radii[i + 1] - ri) if i + 1 < len(radii) else inf
+        weight = torch.minimum(left, right).clamp(0.0, 1.0)
+        out = out + weight * (image_lin if ri == 0 else _gaussian_blur(image_lin, ri / 2))
+    return out
+
+
+def _gaussian_blur(x: Tensor, sigma_px: float) -> Tensor:
+    half = max(1, math.ceil(3 * sigma_px))
+    t = torch.arange(-half, half + 1, dtype=x.dtype, device=x.device)
+    g = torch.exp(-0.5 * (t / sigma_px) ** 2)
+    g = g / g.sum()
+    b, ch, h, w = x.shape
+    y = nnf.pad(x.reshape(b * ch, 1, h, w), (half, half, half, half), mode="replicate")
+    y = nnf.conv2d(y, g.reshape(1, 1, 1, -1))
+    y = nnf.conv2d(y, g.reshape(1, 1, -1, 1))
+    return y.reshape(b, ch, h, w)
+
+
+class LayeredBokehRenderer(nn.Module):
+    """Thin module around :func:`render_frame_torch` (lens and config fixed at construction)."""
+
+    def __init__(self, lens: Lens | None = None, config: RenderConfig = DEFAULT_CONFIG) -> None:
+        super().__init__()
+        self.lens = Lens() if lens is None else lens
+        self.config = config
+
+    def forward(self, image_lin: Tensor, depth_m: Tensor, focus_m: Tensor, f_number: Tensor) -> Tensor:
+        return render_frame_torch(image_lin, depth_m, focus_m, f_number, self.lens, self.config)
+
+
+RENDERERS = {"layered": render_frame_torch, "naive": render_naive_torch}

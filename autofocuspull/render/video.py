@@ -1,0 +1,146 @@
+"""The video path: frames + depth + per-frame focus and aperture -> rendered frames, streamed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as nnf
+from tqdm.auto import tqdm
+
+from autofocuspull.core.types import Frame, Lens, check_array
+from autofocuspull.render.api import check_depth, check_focus, default_dtype, render_batch_u8
+from autofocuspull.render.layered import DEFAULT_CONFIG, RenderConfig
+
+DepthUpsample = Literal["guided", "bilinear"]
+
+
+def _box(x: torch.Tensor, radius_px: int) -> torch.Tensor:
+    k = 2 * radius_px + 1
+    return nnf.avg_pool2d(x, k, stride=1, padding=radius_px, count_include_pad=False)
+
+
+def luma_u8(rgb_u8: torch.Tensor) -> torch.Tensor:
+    """(B, H, W, 3) uint8 RGB -> (B, 1, H, W) float32 Rec.601 luma in [0, 1] (the depth guide)."""
+    weights = torch.tensor([0.299, 0.587, 0.114], device=rgb_u8.device) / 255.0
+    return (rgb_u8.float() @ weights)[:, None]
+
+
+def upsample_depth(
+    depth_m: torch.Tensor,
+    size: tuple[int, int],
+    guide_luma: torch.Tensor | None = None,
+    *,
+    method: DepthUpsample = "guided",
+    radius_px: int = 2,
+    eps: float = 1e-3,
+) -> torch.Tensor:
+    """Upsample (B, 1, h, w) metres to (B, 1, H, W) float32 metres, interpolating inverse depth.
+
+    ``method="guided"`` is a fast guided filter (He & Sun 2015): the linear model disparity ≈ a·I + b
+    is fitted on the low-res grid against the image luma ``guide_luma`` ((B, 1, H, W) in [0, 1], see
+    :func:`luma_u8`) and applied at full resolution, so depth edges snap to image edges.
+    ``radius_px`` is the box radius on the low-res grid, ``eps`` the regulariser (normalised units).
+    Without a guide, or with ``method="bilinear"``, disparity is interpolated bilinearly.
+    """
+    if method not in ("guided", "bilinear"):
+        raise ValueError(f"upsample_depth: method must be 'guided' or 'bilinear', got {method!r}")
+    disp = 1.0 / depth_m.float().clamp_min(1e-3)
+    if tuple(disp.shape[-2:]) == tuple(size):
+        return depth_m.float()
+    if method == "bilinear" or guide_luma is None:
+        return 1.0 / nnf.interpolate(disp, size=size, mode="bilinear", align_corners=False)
+    scale = disp.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
+    p = disp / scale
+    i_lo = nnf.interpolate(guide_luma, size=tuple(p.shape[-2:]), mode="area")
+    mean_i, mean_p = _box(i_lo, radius_px), _box(p, radius_px)
+    cov_ip = _box(i_lo * p, radius_px) - mean_i * mean_p
+    var_i = _box(i_lo * i_lo, radius_px) - mean_i**2
+    a = cov_ip / (var_i + eps)
+    ab = torch.cat([_box(a, radius_px), _box(mean_p - a * mean_i, radius_px)], dim=1)
+    ab = nnf.interpolate(ab, size=size, mode="bilinear", align_corners=False)
+    q = torch.addcmul(ab[:, 1:2], ab[:, 0:1], guide_luma)
+    q = torch.clamp(q, p.amin(dim=(1, 2, 3), keepdim=True), p.amax(dim=(1, 2, 3), keepdim=True))
+    return torch.reciprocal(q.mul_(scale))
+
+
+def _batches(frames: Iterable[Frame], batch_size: int) -> Iterator[list[Frame]]:
+    batch: list[Frame] = []
+    for fr in frames:
+        batch.append(fr)
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def render_video(
+    frames: Iterable[Frame],
+    depth_at: Callable[[Frame], np.ndarray],
+    focus_m: np.ndarray,
+    f_number: np.ndarray,
+    lens: Lens,
+    *,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    batch_size: int = 4,
+    config: RenderConfig = DEFAULT_CONFIG,
+    depth_upsample: DepthUpsample = "guided",
+    progress: bool | None = None,
+) -> Iterator[np.ndarray]:
+    """Render frames in order, ``batch_size`` at a time (memory bounded by one batch).
+
+    ``depth_at(frame)`` gives float32 (h, w) metres at any resolution (upsampled to the frame,
+    edge-aware with ``depth_upsample="guided"``); ``focus_m`` and ``f_number`` are (T,) per frame,
+    indexed by ``Frame.index``. Yields uint8 (H, W, 3) RGB. ``progress=None`` shows a bar on a tty.
+    """
+    focus_m = check_array("focus_m", focus_m, (None,), np.float32)
+    f_number = check_array("f_number", f_number, (len(focus_m),), np.float32)
+    check_focus(focus_m, f_number, lens)
+    dev = torch.device("cpu" if device is None else device)
+    dt = default_dtype(dev) if dtype is None else dtype
+    bar = tqdm(total=len(focus_m), unit="frame", disable=True if progress is False else None)
+    try:
+        for batch in _batches(frames, batch_size):
+            yield from _render_frames(
+                batch, depth_at, focus_m, f_number, lens, config, dev, dt, depth_upsample
+            )
+            bar.update(len(batch))
+    finally:
+        bar.close()
+
+
+def _render_frames(
+    batch: list[Frame],
+    depth_at: Callable[[Frame], np.ndarray],
+    focus_m: np.ndarray,
+    f_number: np.ndarray,
+    lens: Lens,
+    config: RenderConfig,
+    device: torch.device,
+    dtype: torch.dtype,
+    depth_upsample: DepthUpsample,
+) -> list[np.ndarray]:
+    h, w = batch[0].rgb.shape[:2]
+    idx = np.array([fr.index for fr in batch])
+    if np.any(idx < 0) or np.any(idx >= len(focus_m)):
+        raise ValueError(f"render_video: frame index out of range 0..{len(focus_m) - 1}: {idx.tolist()}")
+    depths = []
+    for fr in batch:
+        if fr.rgb.shape[:2] != (h, w):
+            raise ValueError(f"render_video: frame {fr.index} is {fr.rgb.shape[:2]}, expected {(h, w)}")
+        d = check_array(f"depth_at(frame {fr.index})", depth_at(fr), (None, None), np.float32)
+        check_depth(f"depth_at(frame {fr.index})", d)
+        depths.append(d)
+    if len({d.shape for d in depths}) != 1:
+        shapes = [d.shape for d in depths]
+        raise ValueError(f"depth_at: expected one depth resolution per batch, got {shapes}")
+    depth_lo = torch.from_numpy(np.stack(depths))[:, None].to(device)
+    rgb = torch.from_numpy(np.stack([fr.rgb for fr in batch])).to(device)
+    guide = luma_u8(rgb) if depth_upsample == "guided" and depths[0].shape != (h, w) else None
+    depth = upsample_depth(depth_lo, (h, w), guide, method=depth_upsample)
+    out = render_batch_u8(rgb, depth, focus_m[idx], f_number[idx], lens, config, device, dtype)
+    return list(out)

@@ -1,0 +1,119 @@
+"""The project's own grades (eval/grades): they validate, match their manifest and their footage."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from autofocuspull.evaluate.grades import load_grades
+
+REPO = Path(__file__).parents[1]
+SHARED = REPO.parent / "shared"
+GRADES_DIR = REPO / "eval" / "grades"
+MANIFEST = json.loads((GRADES_DIR / "manifest.json").read_text())
+GRADE_FILES = sorted(GRADES_DIR.glob("*.grades.json"))
+
+
+def _load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "eval" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_required_clips_are_graded():
+    stems = {p.name[: -len(".grades.json")] for p in GRADE_FILES}
+    assert {"tears_of_steel_10s", "box_in_hand", "two_shot"} <= stems
+
+
+@pytest.mark.parametrize("path", GRADE_FILES, ids=lambda p: p.name)
+def test_grades_file_validates_and_has_notes(path):
+    g = load_grades(path)
+    assert len(g.notes) > 200, "each grades file explains the grader's reasoning"
+    assert g.holds, "a graded clip holds focus somewhere"
+    assert g.video.rsplit(".", 1)[0] == path.name[: -len(".grades.json")]
+
+
+def test_manifest_names_every_grades_file_once():
+    named = [c["grades"] for c in MANIFEST["clips"]]
+    assert sorted(named) == sorted(p.name for p in GRADE_FILES)
+    for clip in MANIFEST["clips"]:
+        assert load_grades(GRADES_DIR / clip["grades"]).video == Path(clip["footage"]).name
+        assert len(clip["sha256"]) == 64
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(
+    "clip", [c for c in MANIFEST["clips"] if "built_by" not in c], ids=lambda c: c["grades"]
+)
+def test_shared_footage_matches_manifest_and_grades_fit_the_clip(clip):
+    path = SHARED / clip["footage"][len("../shared/") :]
+    if not path.is_file():
+        pytest.skip(f"../shared/{clip['footage'][10:]} absent: the graded footage is not here")
+    assert _sha256(path) == clip["sha256"]
+    g = load_grades(GRADES_DIR / clip["grades"])
+    with av.open(str(path)) as c:
+        duration_s = float(c.duration / av.time_base)
+    assert max(h.end_s for h in g.holds) <= duration_s + 0.05
+    assert all(0.0 < cut < duration_s for cut in g.cuts_s)
+
+
+@pytest.mark.shared
+def test_two_shot_sources_match_manifest():
+    clip = next(c for c in MANIFEST["clips"] if c.get("built_by") == "eval/make_two_shot.py")
+    for rel, sha in clip["sources"].items():
+        path = SHARED / rel[len("../shared/") :]
+        if not path.is_file():
+            pytest.skip(f"{rel} absent: the two-speaker footage is not here")
+        assert _sha256(path) == sha
+
+
+def test_two_shot_grades_boxes_are_the_pasted_rectangles():
+    mts = _load_script("make_two_shot")
+    g = load_grades(GRADES_DIR / "two_shot.grades.json")
+    w, h = mts.CANVAS_WH
+    for name, (x, y, s) in (("speaker0", mts.NEAR_XYS), ("speaker1", mts.FAR_XYS)):
+        np.testing.assert_allclose(g.box_at(name, 10.0), [x / w, y / h, (x + s) / w, (y + s) / h], atol=1e-4)
+
+
+def test_two_shot_composition_places_near_sharp_and_far_dim():
+    mts = _load_script("make_two_shot")
+    near = np.full((224, 224, 3), 200, np.uint8)
+    far = np.full((224, 224, 3), 200, np.uint8)
+    out = mts.compose(near, far, mts.background())
+    assert out.shape == (360, 640, 3) and out.dtype == np.uint8
+    x, y, s = mts.NEAR_XYS
+    assert (out[y : y + s, x : x + s] == 200).all()
+    x, y, s = mts.FAR_XYS
+    assert (out[y + 5 : y + s - 5, x + 5 : x + s - 5] == 170).all()  # 200 * 0.85
+    assert out[0, 0].tolist() == [150, 160, 170]  # the top of the background gradient
+    assert out[359, 639].tolist() == [95, 100, 110]  # its bottom
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_two_shot_build_is_the_manifest_clip(tmp_path):
+    clip = next(c for c in MANIFEST["clips"] if c.get("built_by") == "eval/make_two_shot.py")
+    src = SHARED / "footage" / "two_speakers"
+    if not src.is_dir():
+        pytest.skip("../shared/footage/two_speakers absent: cannot build the two-shot")
+    mts = _load_script("make_two_shot")
+    out = mts.build_two_shot(src, tmp_path / "two_shot.mp4")
+    with av.open(str(out)) as c:
+        v, a = c.streams.video[0], c.streams.audio[0]
+        assert (v.codec_context.width, v.codec_context.height, v.frames) == (640, 360, 772)
+        assert a.rate == 16000
+    if _sha256(out) != clip["sha256"]:
+        pytest.skip(
+            f"built with PyAV {av.__version__}: bytes differ from the manifest's build (layout checked)"
+        )

@@ -1,0 +1,398 @@
+"""The default planner on synthetic cue sequences with exactly known plans, and the plan/keyframe files."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from autofocuspull.core.errors import ValidationError
+from autofocuspull.core.types import CueSeries, Lens, PlanInputs, SubjectTracks, VideoInfo
+from autofocuspull.plan import (
+    PLANNERS,
+    Keyframe,
+    PlannerConfig,
+    load_keyframes,
+    load_plan,
+    plan_focus,
+    save_plan,
+)
+from autofocuspull.plan.planner import ease, pull_duration_s
+from autofocuspull.plan.viterbi import viterbi_hold
+
+FPS = 10
+T = 100  # 10 s at 10 fps
+A, B = 1, 2  # track ids: A at 2 m (left), B at 4 m (right)
+CFG = PlannerConfig(
+    mode="dialogue",
+    switch_cost=0.3,
+    min_hold_s=1.0,
+    backchannel_s=0.5,
+    merge_gap_s=0.2,
+    lead_s=0.3,
+    max_pull_speed_dioptre_per_s=1.0,
+    min_pull_s=0.2,
+    idle_weight=0.0,
+)
+
+
+def video(n: int = T) -> VideoInfo:
+    return VideoInfo(
+        path="x.mp4", width=200, height=100, coded_width=200, coded_height=100, rotation_deg=0,
+        frame_rate=Fraction(FPS), time_base=Fraction(1, FPS), pts_s=np.arange(n) / FPS,
+        duration_s=n / FPS, codec="h264", container="mp4",
+    )  # fmt: skip
+
+
+def two_people(n: int = T) -> SubjectTracks:
+    tr = SubjectTracks.allocate([A, B], ["person", "person"], n)
+    tr.xyxy[0] = (10, 10, 90, 90)
+    tr.focus_xy[0] = (0.25, 0.3)
+    tr.distance_m[0] = 2.0
+    tr.xyxy[1] = (110, 10, 190, 90)
+    tr.focus_xy[1] = (0.75, 0.3)
+    tr.distance_m[1] = 4.0
+    return tr
+
+
+def speaking(*turns: tuple[int, float, float], n: int = T) -> np.ndarray:
+    """(2, n) speaking probability 1 during each (row, start_s, end_s) turn."""
+    sp = np.zeros((2, n), np.float32)
+    t = np.arange(n) / FPS
+    for row, a, b in turns:
+        sp[row, (t >= a - 1e-9) & (t < b - 1e-9)] = 1.0
+    return sp
+
+
+def make_inputs(sp, saliency=None, tracks=None, cuts_s=()) -> PlanInputs:
+    tracks = tracks or two_people(sp.shape[1])
+    n = tracks.n_frames
+    sal = np.zeros((2, n), np.float32) if saliency is None else saliency
+    cues = CueSeries(np.arange(n) / FPS, tracks.track_id, sp.max(axis=0), sp, sal)
+    return PlanInputs(
+        video(n), tracks, cues, list(cuts_s), "test-depth", background_m=10.0, lens=Lens(f_number=2.0)
+    )
+
+
+def pulls_of(plan):
+    return [(round(p.start_s, 6), round(p.end_s, 6), p.from_id, p.to_id) for p in plan.pulls]
+
+
+# --------------------------------------------------------------------------------------------
+# Exact solver
+# --------------------------------------------------------------------------------------------
+
+
+def brute_force(u: np.ndarray, cost: float, hold: int) -> float:
+    """Best objective over all paths: segments followed by a switch (except the first) last >= hold."""
+    k_n, t_n = u.shape
+    best = -np.inf
+    for path in itertools.product(range(k_n), repeat=t_n):
+        seg_starts = [0] + [t for t in range(1, t_n) if path[t] != path[t - 1]]
+        ok = all(seg_starts[i + 1] - seg_starts[i] >= hold for i in range(1, len(seg_starts) - 1))
+        if ok:
+            best = max(best, sum(u[k, t] for t, k in enumerate(path)) - cost * (len(seg_starts) - 1))
+    return best
+
+
+def objective(u, path, cost):
+    return u[path, np.arange(len(path))].sum() - cost * np.count_nonzero(np.diff(path))
+
+
+def test_viterbi_hand_example_min_hold_changes_the_answer():
+    u = np.array([[1, 1, 0, 0, 1, 1], [0, 0, 1, 1, 0.5, 0]], float)
+    assert_array_equal(viterbi_hold(u, 0.4, 1), [0, 0, 1, 1, 0, 0])  # 6 - 0.8
+    # held >= 3 frames: 5.5 - 0.8 = 4.7 beats 4.0 (never switch) and 5 - 0.8 (switch at frame 1)
+    assert_array_equal(viterbi_hold(u, 0.4, 3), [0, 0, 1, 1, 1, 0])
+    # a higher cost makes the detour not pay: 5.5 - 1.6 < 4
+    assert_array_equal(viterbi_hold(u, 0.8, 3), [0, 0, 0, 0, 0, 0])
+
+
+@pytest.mark.parametrize("hold", [0, 2, 3])
+def test_viterbi_matches_brute_force(hold):
+    rng = np.random.default_rng(hold)
+    for _ in range(6):
+        u = rng.uniform(0, 1, (3, 7))
+        path = viterbi_hold(u, 0.35, hold)
+        assert_allclose(objective(u, path, 0.35), brute_force(u, 0.35, hold), rtol=0, atol=1e-5)
+
+
+def test_viterbi_forced_and_lost_subject():
+    u = np.array([[0.0, 0, 0, 0, 0, 0], [1, 1, -np.inf, -np.inf, 1, 1]])
+    # subject 1 is away at frames 2-3: being on it before (then leaving despite the 5-frame hold)
+    # or after (the opening choice is not held) score the same 2 - 0.1; the later switch wins
+    assert_array_equal(viterbi_hold(u, 0.1, 5), [0, 0, 0, 0, 1, 1])
+    u[0, 0] = 0.5  # now starting on the background is worth more than the first two frames on 1
+    assert_array_equal(viterbi_hold(u, 0.1, 5), [0, 0, 0, 0, 1, 1])
+    u[0, 0] = 0.0
+    u[1, 5] = -np.inf  # 1 only at 0, 1 and 4: leave then return would need the hold on 0
+    assert_array_equal(viterbi_hold(u, 0.1, 5), [1, 1, 0, 0, 0, 0])
+    u[1, 5] = 1.0  # a free switch at frame 4 (a cut) lets focus return despite the hold
+    path = viterbi_hold(u, 0.1, 5, free_switch=np.array([0, 0, 0, 0, 1, 0], bool))
+    assert_array_equal(path, [1, 1, 0, 0, 1, 1])
+    forced = np.array([-1, -1, -1, -1, 0, -1])
+    free = np.array([0, 0, 0, 0, 1, 0], bool)
+    assert viterbi_hold(u, 0.1, 1, free, forced)[4] == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Pull shape
+# --------------------------------------------------------------------------------------------
+
+
+def test_ease_and_pull_duration_hand_values():
+    assert_allclose(ease(np.array([0, 0.25, 0.5, 1.0]), "smoothstep"), [0, 0.15625, 0.5, 1.0])
+    assert_allclose(ease(np.array([0.5]), "sine"), [0.5])
+    # |1/4 - 1/2| = 0.25 dioptre at 1 dioptre/s
+    assert pull_duration_s(2.0, 4.0, CFG) == pytest.approx(0.25)
+    assert pull_duration_s(2.0, 2.1, CFG) == pytest.approx(CFG.min_pull_s)
+
+
+# --------------------------------------------------------------------------------------------
+# Dialogue plans
+# --------------------------------------------------------------------------------------------
+
+
+def test_turn_taking_rack_starts_lead_before_the_new_speakers_first_word():
+    plan = plan_focus(make_inputs(speaking((0, 0.5, 3.0), (1, 4.0, 7.0))), CFG)
+    assert pulls_of(plan) == [(3.7, 3.95, A, B)]
+    assert plan.pulls[0].reason == "person 2 starts speaking at 4.00 s"
+    assert_array_equal(plan.subject_id[:37], A)
+    assert_array_equal(plan.subject_id[37:], B)
+    # focus in dioptres eased from 1/2 to 1/4 over 3.70..3.95 s (smoothstep)
+    x = np.array([0.0, 0.1, 0.2]) / 0.25
+    expected = 1 / (0.5 - 0.25 * (x * x * (3 - 2 * x)))
+    assert_allclose(plan.focus_m[37:40], expected, rtol=1e-5)
+    assert_allclose(plan.focus_m[:37], 2.0)
+    assert_allclose(plan.focus_m[40:], 4.0)
+    assert_allclose(plan.focus_xy[10], (0.25, 0.3))
+    assert_allclose(plan.f_number, 2.0)
+    kinds = [(d["kind"], d["subject"]) for d in plan.meta["decisions"]]
+    assert kinds == [("start", A), ("speech", B)]
+
+
+def test_backchannel_is_ignored_and_explained():
+    plan = plan_focus(make_inputs(speaking((0, 0.5, 8.0), (1, 3.0, 3.3))), CFG)
+    assert plan.pulls == []
+    assert_array_equal(plan.subject_id, A)
+    holds = [d["reason"] for d in plan.meta["decisions"] if d["kind"] == "hold"]
+    assert holds == [
+        "held on person 1: person 2's 0.30 s interjection at 3.00 s is shorter than the backchannel "
+        "threshold 0.50 s"
+    ]
+
+
+def test_minimum_hold_delays_the_return_and_a_high_cost_keeps_focus():
+    sp = speaking((0, 0.5, 3.0), (1, 3.0, 3.6), (0, 3.6, 8.0))
+    cheap = plan_focus(make_inputs(sp), PlannerConfig(**{**CFG.__dict__, "switch_cost": 0.05}))
+    # B gains 0.6 s, A loses 0.4 s while B is held the minimum 1.0 s: worth two switches at 0.05
+    assert pulls_of(cheap) == [(2.7, 2.95, A, B), (3.7, 3.95, B, A)]
+    assert cheap.pulls[1].reason == (
+        "person 1 is speaking (since 3.60 s): focus moves at 4.00 s, after the minimum hold"
+    )
+    assert_array_equal(cheap.subject_id[27:37], B)
+    dear = plan_focus(make_inputs(sp), CFG)  # 0.2 net gain < 2 x 0.3
+    assert dear.pulls == []
+    assert any("does not pay" in d["reason"] for d in dear.meta["decisions"])
+
+
+def test_cut_resets_focus_instantly_without_a_pull_across_it():
+    sp = speaking((0, 0.5, 4.0), (1, 5.1, 8.0))
+    plan = plan_focus(make_inputs(sp, cuts_s=[5.0]), CFG)
+    assert pulls_of(plan) == [(5.0, 5.0, A, B)]
+    assert plan.pulls[0].reason == "cut at 5.00 s: focus resets to person 2"
+    assert_allclose(plan.focus_m[:50], 2.0)
+    assert_allclose(plan.focus_m[50:], 4.0)
+
+
+def test_slow_pull_is_cut_short_by_a_cut():
+    slow = PlannerConfig(**{**CFG.__dict__, "max_pull_speed_dioptre_per_s": 0.1})  # 2.5 s rack
+    plan = plan_focus(make_inputs(speaking((0, 0.5, 1.5), (1, 2.0, 9.0)), cuts_s=[3.0]), slow)
+    assert pulls_of(plan) == [(1.7, 3.0, A, B)]
+    assert_allclose(plan.focus_m[30:], 4.0)
+    assert np.all(np.diff(plan.focus_m[17:30]) > 0)
+
+
+def test_strong_and_weak_user_keyframes_override():
+    sp = speaking((0, 0.5, 9.5))
+    kfs = [Keyframe(2.0, subject=B, strength="strong"), Keyframe(6.0, subject=A, strength="weak")]
+    plan = plan_focus(make_inputs(sp), CFG, kfs)
+    assert_array_equal(plan.subject_id[:20], A)
+    assert_array_equal(plan.subject_id[20:60], B)  # strong: held until the next keyframe
+    assert_array_equal(plan.subject_id[60:], A)
+    assert plan.pulls[0].reason == (
+        "user keyframe at 2.00 s: focus on person 2 (strong, until the next keyframe)"
+    )
+    assert pulls_of(plan)[0][:2] == (2.0, 2.25)
+
+
+def test_weak_keyframe_lasts_until_the_next_automatic_decision():
+    sp = speaking((0, 0.5, 3.0), (1, 3.0, 9.5))
+    plan = plan_focus(make_inputs(sp), CFG, [Keyframe(5.0, point=(0.2, 0.5), strength="weak")])
+    # the point (0.2, 0.5) lies in A's box; B keeps talking so focus returns after the minimum hold
+    assert_array_equal(plan.subject_id[50:57], A)
+    assert_array_equal(plan.subject_id[57:], B)
+    assert [p.to_id for p in plan.pulls] == [B, A, B]
+    assert plan.pulls[2].start_s == pytest.approx(5.7)
+
+
+def test_saliency_mode_switches_when_the_other_subject_wins_without_lead():
+    sal = np.zeros((2, T), np.float32)
+    sal[0] = np.where(np.arange(T) < 50, 0.8, 0.2)
+    sal[1] = np.where(np.arange(T) < 50, 0.3, 0.9)
+    cfg = PlannerConfig(**{**CFG.__dict__, "mode": "saliency"})
+    plan = plan_focus(make_inputs(np.zeros((2, T), np.float32), saliency=sal), cfg)
+    assert pulls_of(plan) == [(5.0, 5.25, A, B)]
+    assert plan.pulls[0].reason.startswith("person 2 becomes the most salient subject at 5.00 s")
+
+
+def test_auto_mode_uses_dialogue_in_speech_and_saliency_elsewhere():
+    n = 160
+    sal = np.zeros((2, n), np.float32)
+    sal[0] = 0.9
+    sal[1] = 0.1
+    sp = speaking((1, 4.0, 7.0), n=n)
+    cfg = PlannerConfig(**{**CFG.__dict__, "mode": "auto", "auto_hold_s": 2.0})
+    plan = plan_focus(make_inputs(sp, saliency=sal, tracks=two_people(n)), cfg)
+    assert pulls_of(plan)[0] == (3.7, 3.95, A, B)
+    assert_array_equal(plan.subject_id[40:70], B)
+    # dialogue region ends 2.0 s after the speech: saliency takes over again
+    assert_array_equal(plan.subject_id[92:], A)
+    assert plan.pulls[-1].to_id == A and plan.pulls[-1].start_s == pytest.approx(9.0)
+
+
+def test_subject_leaving_the_frame_forces_a_switch_and_background_when_nobody():
+    tr = two_people()
+    tr.xyxy[0, 60:] = np.nan
+    tr.xyxy[1, :] = np.nan
+    plan = plan_focus(make_inputs(speaking((0, 0.5, 9.5)), tracks=tr), CFG)
+    assert_array_equal(plan.subject_id[:60], A)
+    assert_array_equal(plan.subject_id[60:], -1)
+    assert plan.pulls[0].reason == "person 1 leaves the frame at 6.00 s: focus goes to the background"
+    assert_allclose(plan.focus_m[-1], 10.0)
+    assert np.isnan(plan.focus_xy[-1]).all()
+
+
+def test_registry_has_default_and_baselines():
+    assert PLANNERS["default"](make_inputs(speaking((0, 0.5, 3.0))), CFG).subject_id[0] == A
+    assert "largest-face" in PLANNERS
+
+
+def test_config_rejects_unknown_mode():
+    with pytest.raises(ValueError, match="mode"):
+        PlannerConfig(mode="loud")
+
+
+# --------------------------------------------------------------------------------------------
+# Plan file
+# --------------------------------------------------------------------------------------------
+
+
+def test_plan_file_round_trips_and_hand_edits_are_followed(tmp_path):
+    plan = plan_focus(make_inputs(speaking((0, 0.5, 3.0), (1, 4.0, 7.0))), CFG)
+    path = save_plan(plan, tmp_path / "p.plan.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["p.plan.json"]  # no temp file left
+    back = load_plan(path)
+    assert_allclose(back.times_s, plan.times_s)
+    assert_array_equal(back.subject_id, plan.subject_id)
+    assert_allclose(back.focus_m, plan.focus_m, atol=1e-4)
+    assert_allclose(back.focus_xy, plan.focus_xy, atol=1e-4)
+    assert_allclose(back.subjects.xyxy, plan.subjects.xyxy, atol=0.05, equal_nan=True)
+    assert [(p.start_s, p.end_s, p.from_id, p.to_id, p.reason) for p in back.pulls] == [
+        (p.start_s, p.end_s, p.from_id, p.to_id, p.reason) for p in plan.pulls
+    ]
+    assert back.meta["decisions"] == plan.meta["decisions"]
+    # the user hands frames 80.. to A: subject changed, focus left null to follow A
+    d = json.loads(path.read_text())
+    for fr in d["frames"][80:]:
+        fr.update(subject=A, focus_m=None, x=None, y=None)
+    d["frames"][5]["focus_m"] = 1.25
+    path.write_text(json.dumps(d))
+    edited = load_plan(path)
+    assert_array_equal(edited.subject_id[80:], A)
+    assert_allclose(edited.focus_m[80:], 2.0)
+    assert_allclose(edited.focus_xy[80:], np.tile([0.25, 0.3], (20, 1)), atol=1e-6)
+    assert edited.focus_m[5] == pytest.approx(1.25)
+
+
+def test_plan_file_is_one_frame_per_line(tmp_path):
+    plan = plan_focus(make_inputs(speaking((0, 0.5, 3.0))), CFG)
+    text = save_plan(plan, tmp_path / "p.json").read_text()
+    assert '    {"t_s": 0.0, "subject": 1, "x": 0.25, "y": 0.3, "focus_m": 2.0, "f_number": 2.0},' in text
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda d: d.update(format="autofocuspull.plan/9"), "format"),
+        (lambda d: d["frames"][3].update(focus_m=-1), "frames[3].focus_m"),
+        (lambda d: d["frames"][4].update(subject=77), "frames[4].subject"),
+        (lambda d: d["frames"][2].pop("t_s"), "frames[2].t_s"),
+        (lambda d: d["subjects"][1]["xyxy"].pop(), "subjects[1].xyxy"),
+        (lambda d: d["pulls"][0].update(end_s=0.0), "pulls[0].end_s"),
+    ],
+)
+def test_plan_file_errors_name_file_and_field(tmp_path, edit, field):
+    plan = plan_focus(make_inputs(speaking((0, 0.5, 3.0), (1, 4.0, 7.0))), CFG)
+    path = save_plan(plan, tmp_path / "bad.json")
+    d = json.loads(path.read_text())
+    edit(d)
+    path.write_text(json.dumps(d))
+    with pytest.raises(ValidationError) as err:
+        load_plan(path)
+    assert err.value.field == field
+    assert str(path) in str(err.value)
+
+
+# --------------------------------------------------------------------------------------------
+# Keyframes file
+# --------------------------------------------------------------------------------------------
+
+
+def test_keyframes_load_sorted_and_validated(tmp_path):
+    p = tmp_path / "k.json"
+    p.write_text(json.dumps([
+        {"t_s": 5, "subject": None, "point": [0.5, 0.25], "strength": "weak"},
+        {"t_s": 1.5, "subject": 2, "point": None, "strength": "strong"},
+    ]))  # fmt: skip
+    assert load_keyframes(p) == [Keyframe(1.5, 2, None, "strong"), Keyframe(5.0, None, (0.5, 0.25), "weak")]
+    p.write_text(json.dumps([{"t_s": 1.0, "subject": 1}, {"t_s": 2.0, "subject": 1, "strength": "hard"}]))
+    with pytest.raises(ValidationError) as err:
+        load_keyframes(p)
+    assert err.value.field == "[1].strength"
+    p.write_text(json.dumps([{"t_s": 1.0, "point": [1.5, 0.2]}]))
+    with pytest.raises(ValidationError, match=r"\[0\]\.point"):
+        load_keyframes(p)
+
+
+def test_unknown_keyframe_subject_is_refused():
+    with pytest.raises(ValueError, match="no subject with id 5"):
+        plan_focus(make_inputs(speaking((0, 0.5, 3.0))), CFG, [Keyframe(1.0, subject=5)])
+
+
+def test_no_subjects_focuses_the_background_and_round_trips(tmp_path):
+    tracks = SubjectTracks.empty(20)
+    cues = CueSeries(np.arange(20) / FPS, tracks.track_id, np.zeros(20), np.zeros((0, 20)), np.zeros((0, 20)))
+    inputs = PlanInputs(video(20), tracks, cues, [], "none", background_m=7.0)
+    plan = plan_focus(inputs, CFG)
+    assert_array_equal(plan.subject_id, -1)
+    assert_allclose(plan.focus_m, 7.0)
+    assert plan.pulls == []
+    back = load_plan(save_plan(plan, tmp_path / "empty.json"))
+    assert_allclose(back.focus_m, 7.0)
+    assert len(back.subjects) == 0
+
+
+def test_focus_follows_a_moving_subject_and_fills_distance_gaps_from_the_nearest_frame():
+    tr = two_people()
+    tr.distance_m[0] = np.linspace(2.0, 3.0, T)
+    tr.distance_m[0, 40:43] = np.nan  # depth missing for 3 frames while the box is there
+    plan = plan_focus(make_inputs(speaking((0, 0.5, 9.5)), tracks=tr), CFG)
+    assert_array_equal(plan.subject_id, A)
+    expected = np.linspace(2.0, 3.0, T)
+    expected[40:43] = expected[[39, 39, 43]]  # frame 41 is as near to 39 as to 43: the earlier wins
+    assert_allclose(plan.focus_m, expected, rtol=1e-6)

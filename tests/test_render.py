@@ -1,0 +1,340 @@
+"""Renderer tests: optics, colour, exactness at focus, disc blur off focus, occlusion and bokeh."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from autofocuspull.core.types import Frame
+from autofocuspull.render import (
+    LayeredBokehRenderer,
+    Lens,
+    RenderConfig,
+    coc_px,
+    layer_radii_px,
+    render_frame,
+    render_frame_torch,
+    render_naive_torch,
+    render_video,
+    upsample_depth,
+)
+from autofocuspull.render.color import decode_uint8, encode_uint8, linear_to_srgb, srgb_to_linear
+from autofocuspull.render.kernels import aperture_kernel_np
+from autofocuspull.render.layered import _layer_alpha, _signed_radius_fast, signed_coc_radius_px
+from autofocuspull.render.video import luma_u8
+
+DEVICES = [
+    pytest.param(("cpu", torch.float32), id="cpu-fp32"),
+    pytest.param(("cuda", torch.float16), id="cuda-fp16"),
+    pytest.param(("cuda", torch.bfloat16), id="cuda-bf16"),
+]
+BIG = RenderConfig(max_coc_frac=0.2)
+
+
+@pytest.fixture(params=DEVICES)
+def device_dtype(request) -> tuple[str, torch.dtype]:
+    device, dtype = request.param
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("CUDA not available")
+    return device, dtype
+
+
+def _tol(dtype: torch.dtype) -> int:
+    """Allowed uint8 difference for 'exact' results (reduced-precision dtypes round differently)."""
+    return 0 if dtype == torch.float32 else 2
+
+
+def _smooth_texture(h: int, w: int, seed: int = 0, sigma: float = 2.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    tex = cv2.GaussianBlur(rng.random((h, w, 3)).astype(np.float32), (0, 0), sigma)
+    tex = (tex - tex.min()) / (tex.max() - tex.min())
+    return (20 + 200 * tex).astype(np.uint8)
+
+
+def _depth_for_radius(radius_px: float, focus_m: float, lens: Lens, width_px: int) -> float:
+    """Depth behind focus whose CoC radius is ``radius_px`` (inverse of the thin-lens formula)."""
+    f = lens.focal_length_mm / 1000
+    k = (f / lens.f_number) * f / (focus_m - f) * 1000 * width_px / lens.sensor_width_mm / 2
+    return focus_m / (1 - radius_px / k)
+
+
+# ------------------------------------------------------------------------------------------------
+# Optics and colour
+# ------------------------------------------------------------------------------------------------
+
+
+def test_coc_px_matches_hand_computation() -> None:
+    lens = Lens(focal_length_mm=50.0, f_number=2.0, sensor_width_mm=36.0)
+    # A = 25 mm; c = 25 * (4 - 2) / 4 * 50 / 1950 mm = 0.320513 mm; x 1800 / 36 px/mm = 16.0256 px
+    got = coc_px(np.array([4.0, 1.0, 2.0], np.float32), 2.0, lens, 1800)
+    near = 25 * 1.0 / 1.0 * 50 / 1950 * 50  # z = 1: |1 - 2| / 1
+    np.testing.assert_allclose(got, [16.025641, near, 0.0], rtol=1e-5)
+    signed = coc_px(np.array([4.0, 1.0], np.float32), 2.0, lens, 1800, signed=True)
+    np.testing.assert_allclose(signed, [16.025641, -near], rtol=1e-5)
+    t = coc_px(torch.tensor([4.0]), 2.0, lens, 1800, f_number=4.0)
+    torch.testing.assert_close(t, torch.tensor([16.025641 / 2]))
+
+
+def test_fast_radius_equals_reference_formula() -> None:
+    lens = Lens(85.0, 1.8)
+    depth = torch.linspace(0.3, 50.0, 1000).reshape(1, 1, 10, 100).repeat(2, 1, 1, 1)
+    focus, fnum = torch.tensor([1.5, 4.0]), torch.tensor([1.8, 2.8])
+    cfg = RenderConfig()
+    ref = signed_coc_radius_px(depth, focus, fnum, lens, cfg)
+    fast = _signed_radius_fast(depth, focus, fnum, lens, cfg, torch.float32)
+    torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-4)
+
+
+def test_srgb_roundtrip_is_identity_and_matches_standard() -> None:
+    codes = torch.arange(256, dtype=torch.uint8).reshape(1, 16, 16, 1).expand(1, 16, 16, 3).contiguous()
+    lin = decode_uint8(codes)
+    assert torch.equal(encode_uint8(lin), codes)
+    # sRGB 128 -> ((128/255 + 0.055) / 1.055) ** 2.4 = 0.2158605
+    assert abs(float(lin[0, 0, 8, 0]) - 0.2158605) < 1e-6
+    x = torch.linspace(0, 1, 101, dtype=torch.float64)
+    torch.testing.assert_close(linear_to_srgb(srgb_to_linear(x)), x)
+
+
+def test_aperture_kernels_have_the_right_support() -> None:
+    disc = aperture_kernel_np(5.0)
+    assert disc.shape == (11, 11) and abs(disc.sum() - 1) < 1e-12
+    assert disc[5, 0] > 0 and disc[0, 0] == 0  # touches the axis ends, not the corners
+    hexa = aperture_kernel_np(10.0, blades=6)
+    # Vertices on the x axis (radius 10), flat sides on the y axis (apothem 8.66).
+    assert hexa[10, 0] > 0 and hexa[10, 20] > 0
+    assert hexa[0, 10] == 0 and hexa[1, 10] > 0
+    assert aperture_kernel_np(0.0).shape == (1, 1)
+
+
+def test_layer_alphas_composite_back_to_one() -> None:
+    s = [-8.0, -4.0, -2.0, 0.0, 2.0, 4.0, 8.0]
+    c = torch.linspace(-8, 8, 997)
+    out = torch.zeros_like(c)
+    for j in range(len(s) - 1, -1, -1):  # far to near, 'over'
+        a = _layer_alpha(c, s, j)
+        out = a + (1 - a) * out
+    torch.testing.assert_close(out, torch.ones_like(c))
+
+
+def test_layer_radii_are_geometric_and_end_at_max() -> None:
+    radii = layer_radii_px(48.0, RenderConfig())
+    np.testing.assert_allclose(radii[:4], [1.5, 3.0, 4.5, 6.75])
+    assert radii[-1] == 48.0 and np.all(np.diff(radii) > 0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Numerics of the renderer
+# ------------------------------------------------------------------------------------------------
+
+
+def test_plane_at_focus_comes_back_unchanged(device_dtype) -> None:
+    device, dtype = device_dtype
+    img = _smooth_texture(90, 160, sigma=0.5)
+    img[10:20, 10:20] = 255  # highlights must not change when in focus
+    out = render_frame(img, np.full((90, 160), 2.5, np.float32), 2.5, Lens(), device=device, dtype=dtype)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - img).max() <= _tol(dtype)
+
+
+@pytest.mark.parametrize("radius_px", [3.0, 6.75, 8.0, 14.0])
+def test_plane_off_focus_equals_disc_convolution(radius_px: float) -> None:
+    """Layer radii are 1.5, 3, 4.5, 6.75, 10.1, 15.2: 8 and 14 fall between two layers."""
+    h, w = 120, 200
+    lens = Lens(85.0, 1.4)
+    img = _smooth_texture(h, w, seed=1, sigma=2.0)
+    depth_m = _depth_for_radius(radius_px, 1.0, lens, w)
+    lin = decode_uint8(torch.from_numpy(img)[None])
+    depth = torch.full((1, 1, h, w), depth_m)
+    cfg = RenderConfig(highlight_peak=1.0, max_coc_frac=0.2)
+    out = render_frame_torch(lin, depth, torch.tensor([1.0]), torch.tensor([1.4]), lens, cfg)
+    out = out[0].permute(1, 2, 0).numpy()
+    lin_np = lin[0].permute(1, 2, 0).numpy()
+
+    def disc_blur(r: float) -> np.ndarray:
+        k = aperture_kernel_np(r).astype(np.float32)
+        return cv2.filter2D(lin_np, -1, k, borderType=cv2.BORDER_REPLICATE)
+
+    err = np.abs(out - disc_blur(radius_px)).mean()
+    err_small = np.abs(out - disc_blur(radius_px * 0.8)).mean()
+    err_big = np.abs(out - disc_blur(radius_px * 1.25)).mean()
+    assert err < 0.006, err  # mean |error| in linear light (texture spans 0.01 .. 0.75)
+    assert err < 0.75 * min(err_small, err_big), (err, err_small, err_big)
+
+
+def test_batch_with_per_frame_focus_equals_single_renders() -> None:
+    h, w = 64, 96
+    lens = Lens(50.0, 1.4)
+    img = torch.cat([decode_uint8(torch.from_numpy(_smooth_texture(h, w, seed=i))[None]) for i in range(2)])
+    xx = torch.linspace(0.5, 6.0, w).reshape(1, 1, 1, w).expand(2, 1, h, w).contiguous()
+    focus, fnum = torch.tensor([1.0, 3.0]), torch.tensor([1.4, 2.8])
+    both = render_frame_torch(img, xx, focus, fnum, lens)
+    for i in range(2):
+        one = render_frame_torch(img[i : i + 1], xx[i : i + 1], focus[i : i + 1], fnum[i : i + 1], lens)
+        torch.testing.assert_close(both[i : i + 1], one, atol=1e-5, rtol=1e-5)
+    module = LayeredBokehRenderer(lens)
+    torch.testing.assert_close(module(img, xx, focus, fnum), both)
+
+
+def test_stopping_down_reduces_blur() -> None:
+    h, w = 80, 120
+    img = _smooth_texture(h, w, seed=3, sigma=1.0)
+    depth = np.full((h, w), 8.0, np.float32)
+    wide = render_frame(img, depth, 1.0, Lens(50.0, 1.4)).astype(float)
+    stopped = render_frame(img, depth, 1.0, Lens(50.0, 1.4), f_number=11.0).astype(float)
+    grad = lambda x: np.abs(np.diff(x, axis=1)).mean()  # noqa: E731
+    assert grad(wide) < grad(stopped) < grad(img.astype(float))
+
+
+# ------------------------------------------------------------------------------------------------
+# Edges: halo, foreground spill, hair
+# ------------------------------------------------------------------------------------------------
+
+
+def _subject_scene(h: int = 120, w: int = 200) -> tuple[np.ndarray, np.ndarray, tuple[slice, slice]]:
+    img = np.zeros((h, w, 3), np.uint8)
+    depth = np.full((h, w), 20.0, np.float32)  # black background far away
+    box = (slice(30, 90), slice(70, 130))
+    img[box] = 255
+    depth[box] = 2.0  # white subject in focus
+    return img, depth, box
+
+
+def test_background_never_bleeds_over_in_focus_subject_and_no_halo(device_dtype) -> None:
+    device, dtype = device_dtype
+    img, depth, box = _subject_scene()
+    lens = Lens(85.0, 1.4)
+    out = render_frame(img, depth, 2.0, lens, device=device, dtype=dtype).astype(int)
+    assert np.abs(out[box] - 255).max() <= _tol(dtype), "in-focus subject changed"
+    ring = out[30:90, 131:140]  # background just outside the subject's right edge
+    assert ring.max() <= 2, f"subject colour haloed into the background: {ring.max()}"
+    # The naive per-pixel blur does bleed (what this renderer fixes).
+    lin = decode_uint8(torch.from_numpy(img)[None])
+    naive = render_naive_torch(lin, torch.from_numpy(depth)[None, None], torch.tensor([2.0]),
+                               torch.tensor([1.4]), lens)  # fmt: skip
+    naive_u8 = encode_uint8(naive)[0].numpy().astype(int)
+    assert naive_u8[30:90, 131:140].max() > 60
+
+
+def test_blurred_foreground_spreads_over_in_focus_subject(device_dtype) -> None:
+    device, dtype = device_dtype
+    h, w = 120, 200
+    img = np.full((h, w, 3), 255, np.uint8)
+    depth = np.full((h, w), 2.0, np.float32)  # white subject plane in focus
+    img[:, :60] = 0
+    depth[:, :60] = 0.5  # black foreground object on the left, far in front
+    lens = Lens(85.0, 1.4)
+    r = abs(float(coc_px(np.float32(0.5), 2.0, lens, w))) / 2
+    r = min(r, RenderConfig().max_coc_frac * w / 2)
+    out = render_frame(img, depth, 2.0, lens, device=device, dtype=dtype).astype(int)
+    just_inside = out[40:80, 60 : 60 + int(r * 0.5)]
+    assert just_inside.mean() < 230, "foreground did not spread over the subject"
+    far = out[40:80, 60 + int(r) + 3 :]
+    assert np.abs(far - 255).max() <= _tol(dtype)
+    # The foreground itself is seen semi-transparently at its edge, not as a hard cut.
+    assert 10 < out[60, 57].mean() < 245
+
+
+def test_thin_hair_against_blurred_background_stays_clean() -> None:
+    h, w = 100, 160
+    rng = np.random.default_rng(5)
+    img = (rng.random((h, w, 3)) * 120).astype(np.uint8)  # busy far background
+    depth = np.full((h, w), 30.0, np.float32)
+    for x in range(20, 140, 7):  # one-pixel strands in focus
+        img[10:90, x] = [240, 200, 150]
+        depth[10:90, x] = 1.5
+    out = render_frame(img, depth, 1.5, Lens(85.0, 1.4))
+    strands = np.s_[10:90, 20:140:7]
+    assert np.abs(out[strands].astype(int) - img[strands]).max() == 0
+    between = np.s_[20:80, 23:137:7]  # pixels between strands: blurred background, no strand smear
+    assert out[between].astype(int)[..., 2].mean() < 100
+
+
+# ------------------------------------------------------------------------------------------------
+# Bokeh
+# ------------------------------------------------------------------------------------------------
+
+
+def _highlight_render(config: RenderConfig) -> np.ndarray:
+    """A 7x7 clipped highlight far behind focus, blurred to a radius of 0.2 * 201 / 2 = 20 px."""
+    h, w = 121, 201
+    img = np.full((h, w, 3), 10, np.uint8)
+    img[57:64, 97:104] = 255  # a small clipped highlight (7x7)
+    depth = np.full((h, w), 50.0, np.float32)
+    return render_frame(img, depth, 1.0, Lens(85.0, 1.4), config=config).astype(float)
+
+
+def test_highlights_bloom_into_flat_discs_not_gaussian_smudges() -> None:
+    out = _highlight_render(BIG)
+    row = out[60, :, 0]
+    r = BIG.max_coc_frac * 201 / 2  # the background blur is clamped at the maximum
+    centre = row[100]
+    assert centre > 100, "highlight did not bloom"
+    # Flat top: at half the radius the disc keeps 90 % of its centre value (a Gaussian of the same
+    # second moment, sigma = r / 2, keeps exp(-1/2) = 61 %), and it ends at the radius.
+    assert row[100 + int(0.5 * r)] > 0.9 * centre and row[100 - int(0.5 * r)] > 0.9 * centre
+    assert row[100 + int(r) + 6] < 20
+    dim = _highlight_render(RenderConfig(highlight_peak=1.0, max_coc_frac=0.2))
+    assert dim[60, 100, 0] < 0.6 * centre, "highlight boost had no effect"
+
+
+def test_polygon_aperture_gives_polygonal_bokeh() -> None:
+    hexa = _highlight_render(RenderConfig(blades=6, max_coc_frac=0.2))
+    # Vertices on the x axis: the bloom reaches further horizontally than vertically.
+    horiz = (hexa[60, :, 0] > 30).sum()
+    vert = (hexa[:, 100, 0] > 30).sum()
+    assert horiz > vert + 1, (horiz, vert)
+    disc = _highlight_render(BIG)
+    assert abs(int((disc[60, :, 0] > 30).sum()) - int((disc[:, 100, 0] > 30).sum())) <= 1
+
+
+# ------------------------------------------------------------------------------------------------
+# Video path and depth upsampling
+# ------------------------------------------------------------------------------------------------
+
+
+def test_render_video_streams_in_order_with_per_frame_focus() -> None:
+    h, w = 48, 80
+    frames = [Frame(i, i / 25, _smooth_texture(h, w, seed=i)) for i in range(5)]
+    depth_full = np.tile(np.linspace(0.8, 8.0, w, dtype=np.float32), (h, 1))
+    focus = np.array([1.0, 1.5, 2.0, 3.0, 6.0], np.float32)
+    fnum = np.array([1.4, 1.4, 2.0, 2.8, 1.4], np.float32)
+    lens = Lens(50.0, 1.4)
+    out = list(
+        render_video(
+            iter(frames), lambda fr: depth_full, focus, fnum, lens, batch_size=2, depth_upsample="bilinear"
+        )
+    )
+    assert len(out) == 5
+    for fr, got in zip(frames, out, strict=True):
+        want = render_frame(fr.rgb, depth_full, float(focus[fr.index]), lens, f_number=float(fnum[fr.index]))
+        np.testing.assert_array_equal(got, want)
+
+
+def test_render_video_rejects_bad_inputs() -> None:
+    fr = Frame(0, 0.0, np.zeros((8, 8, 3), np.uint8))
+    ok = np.ones(1, np.float32)
+    with pytest.raises(ValueError, match="expected finite positive metres"):
+        list(render_video([fr], lambda f: np.zeros((8, 8), np.float32), ok, ok, Lens()))
+    with pytest.raises(ValueError, match="out of range"):
+        list(render_video([Frame(3, 0.0, fr.rgb)], lambda f: np.ones((8, 8), np.float32), ok, ok, Lens()))
+    with pytest.raises(ValueError, match=r"expected shape \(8, 8\)"):
+        render_frame(fr.rgb, np.ones((4, 8), np.float32), 1.0, Lens())
+
+
+def test_guided_depth_upsampling_snaps_edges_to_the_image() -> None:
+    h, w, s = 64, 64, 8
+    img = np.zeros((h, w, 3), np.float32)
+    img[:, 27:] = 1.0  # image edge at x = 27 (not on the low-res grid)
+    depth_full = np.where(np.arange(w) >= 27, 1.0, 5.0).astype(np.float32)[None].repeat(h, 0)
+    depth_lo = cv2.resize(depth_full, (w // s, h // s), interpolation=cv2.INTER_AREA)
+    lo = torch.from_numpy(depth_lo)[None, None]
+    guide = luma_u8(torch.from_numpy((img * 255).astype(np.uint8))[None])
+    assert guide.shape == (1, 1, h, w) and float(guide.max()) == pytest.approx(1.0)
+    guided = upsample_depth(lo, (h, w), guide, method="guided", eps=1e-4)[0, 0].numpy()
+    bilinear = upsample_depth(lo, (h, w), method="bilinear")[0, 0].numpy()
+    err_g = np.abs(1 / guided - 1 / depth_full).mean()
+    err_b = np.abs(1 / bilinear - 1 / depth_full).mean()
+    assert err_g < 0.5 * err_b, (err_g, err_b)
+    assert guided.shape == (h, w) and np.all(np.isfinite(guided))
