@@ -41,7 +41,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
 
-def _analysis(p: argparse.ArgumentParser) -> None:
+def _analysis(p: argparse.ArgumentParser, planner: bool = True) -> None:
     g = p.add_argument_group("analysis (who and when)")
     g.add_argument(
         "--depth-model",
@@ -67,7 +67,10 @@ def _analysis(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="what drives focus: dialogue (who speaks), saliency, or auto (dialogue where there is speech)",
     )
-    g.add_argument("--planner", default="default", help="planner name (default, largest-face, center, ...)")
+    if planner:
+        g.add_argument(
+            "--planner", default="default", help="planner name (default, largest-face, center, ...)"
+        )
     g.add_argument(
         "--keyframes",
         type=Path,
@@ -159,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PNG",
         help="timeline of the plan against its grades (one clip), or a folder (--dataset)",
     )
+    _analysis(ev, planner=False)
     _common(ev)
 
     d = sub.add_parser("demo", help="offline demo: generate a clip, rack it, draw the plan")

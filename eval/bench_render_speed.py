@@ -75,7 +75,7 @@ def time_video(
     in, guided depth upsampling on the device, uint8 out), first batch excluded as warm-up."""
     img, depth = make_frame(h, w)
     depth_lo = cv2.resize(depth, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
-    n = batch * (repeats + 1)
+    n = batch * (max(repeats, 1) + 1)
     frames = (Frame(i, i / 25, img) for i in range(n))
     focus = np.full(n, 2.0, np.float32)
     fnum = np.full(n, LENS.f_number, np.float32)
@@ -103,6 +103,20 @@ def time_gaussian_baseline(h: int, w: int, repeats: int) -> float:
     return best
 
 
+def print_profile(
+    h: int, w: int, device: torch.device, dtype: torch.dtype, batch: int, config: RenderConfig
+) -> None:
+    """Top operators of one batch by self time on the device (CUDA) or the CPU."""
+    from torch.profiler import ProfilerActivity, profile
+
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    time_render(h, w, device, dtype, batch, 0, config)
+    with profile(activities=acts) as prof:
+        time_render(h, w, device, dtype, batch, 0, config)
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    print(prof.key_averages().table(sort_by=key, row_limit=14, max_name_column_width=60))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="cpu")
@@ -112,6 +126,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="torch / OpenCV CPU threads")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--profile", action="store_true", help="print torch.profiler's top ops per size")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -130,6 +145,8 @@ def main() -> None:
         spf = time_render(h, w, device, dtype, batch, args.repeats, config)
         vid = time_video(h, w, device, dtype, batch, args.repeats, config)
         base = time_gaussian_baseline(h, w, args.repeats)
+        if args.profile:
+            print_profile(h, w, device, dtype, batch, config)
         rows.append(
             {"size": size, "s_per_frame": spf, "video_s_per_frame": vid, "gaussian_s": base,
              "device": name, "dtype": str(dtype), "batch": batch}

@@ -258,3 +258,15 @@ def test_heuristic_face_only_subject_covers_head_and_shoulders() -> None:
     plain = heuristic_depth_map((120, 100), face[None], np.array([1.5]))
     assert plain[90, 50] == pytest.approx(20.0)  # without the flag only the box's ellipse is painted
     assert head_and_shoulders((120, 100), face).sum() > 4 * (plain < 20).sum()
+
+
+def test_stored_depth_is_shrunk_by_area_averaging() -> None:
+    from autofocuspull.perception.depth.run import shrink_for_storage
+
+    d = np.full((518, 924), 2.0, np.float32)
+    d[:, 462:] = 4.0  # right half twice as far
+    small = shrink_for_storage(d, 384)
+    assert small.shape == (215, 384)
+    np.testing.assert_allclose(small[:, :190], 2.0, rtol=1e-6)
+    np.testing.assert_allclose(small[:, 194:], 4.0, rtol=1e-6)
+    assert shrink_for_storage(d[:100, :200], 384).shape == (100, 200)  # never enlarged

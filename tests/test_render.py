@@ -27,6 +27,7 @@ from autofocuspull.render.video import luma_u8
 
 DEVICES = [
     pytest.param(("cpu", torch.float32), id="cpu-fp32"),
+    pytest.param(("cpu", torch.float16), id="cpu-fp16"),  # the reduced-precision path, without a GPU
     pytest.param(("cuda", torch.float16), id="cuda-fp16"),
     pytest.param(("cuda", torch.bfloat16), id="cuda-bf16"),
 ]

@@ -98,7 +98,7 @@ class StageCache:
         import io
 
         buf = io.BytesIO()
-        np.savez(buf, **arrays)
+        np.savez_compressed(buf, **arrays)
         atomic_write_bytes(self._path(name), buf.getvalue())
 
     def load_npz(self, name: str) -> dict[str, np.ndarray] | None:

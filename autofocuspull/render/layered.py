@@ -142,8 +142,10 @@ def conv_same(x: Tensor, kernel: Tensor) -> Tensor:
         for i in range(src.shape[0]):
             cv2.filter2D(src[i], -1, k, dst=dst[i], borderType=cv2.BORDER_CONSTANT)
         return out.reshape(x.shape)
+    # Depthwise (grouped) form: cuDNN runs it 10-50x faster than a batch of 1-channel images.
     b, ch, h, w = x.shape
-    y = nnf.conv2d(x.reshape(b * ch, 1, h, w), kernel, padding=kernel.shape[-1] // 2)
+    weight = kernel.expand(b * ch, 1, *kernel.shape[-2:])
+    y = nnf.conv2d(x.reshape(1, b * ch, h, w), weight, padding=kernel.shape[-1] // 2, groups=b * ch)
     return y.reshape(b, ch, h, w)
 
 
@@ -189,13 +191,13 @@ def _side(x: Tensor, levels: set[int], base: int, config: RenderConfig) -> _Side
     Colour and CoC are averaged over this side's pixels only, so a depth edge never mixes the
     subject into the background (or vice versa). Highlights are boosted on the base grid.
     """
-    norm = 1.0 / x[:, 4:5].clamp_min(1e-6)
+    norm = 1.0 / x[:, 4:5].clamp_min(1e-3)
     x = torch.cat([boost_highlights(x[:, :3] * norm, config) * x[:, 4:5], x[:, 3:]], dim=1)
     colour, coc, cov = {}, {}, {}
     level = base
     while True:
         if level in levels:
-            norm = 1.0 / x[:, 4:5].clamp_min(1e-6)
+            norm = 1.0 / x[:, 4:5].clamp_min(1e-3)
             colour[level], coc[level], cov[level] = x[:, :3] * norm, x[:, 3:4] * norm, x[:, 4:5]
         if level >= max(levels):
             break
@@ -264,15 +266,18 @@ def signed_coc_radius_px(
 def _signed_radius_fast(
     depth_m: Tensor, focus_m: Tensor, f_number: Tensor, lens: Lens, config: RenderConfig, dtype: torch.dtype
 ) -> Tensor:
-    """Signed radius r(z) = K·(1 − s/z), K = A·f/(s − f)·px_per_m / 2, in four in-place passes."""
+    """Signed radius r(z) = K·(1 − s/z), K = A·f/(s − f)·px_per_m / 2, in four in-place passes.
+
+    Computed in float32 and returned as ``dtype``."""
     w = depth_m.shape[-1]
     f_m = lens.focal_length_mm / 1000.0
     s = focus_m.float().clamp_min(MIN_DISTANCE_FOCAL_MULT * f_m)
     k = (f_m / f_number.float()) * f_m / (s - f_m) * (1000.0 * w / lens.sensor_width_mm) / 2
     r_max = config.max_coc_frac * w / 2
-    c = torch.reciprocal(depth_m.to(dtype).clamp_min(MIN_DISTANCE_FOCAL_MULT * f_m))
-    c.mul_((-k * s).to(dtype).reshape(-1, 1, 1, 1)).add_(k.to(dtype).reshape(-1, 1, 1, 1))
-    return c.clamp_(-r_max, r_max)
+    # float32 whatever ``dtype``: in bf16 a plane at the focus distance would get |r| ~ 0.05 px.
+    c = torch.reciprocal(depth_m.float().clamp_min(MIN_DISTANCE_FOCAL_MULT * f_m))
+    c.mul_((-k * s).reshape(-1, 1, 1, 1)).add_(k.reshape(-1, 1, 1, 1))
+    return c.clamp_(-r_max, r_max).to(dtype)
 
 
 def _base_padding(h: int, w: int, radii: list[float], config: RenderConfig) -> tuple[int, ...]:

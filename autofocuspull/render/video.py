@@ -11,7 +11,7 @@ import torch.nn.functional as nnf
 from tqdm.auto import tqdm
 
 from autofocuspull.core.types import Frame, Lens, check_array
-from autofocuspull.render.api import check_depth, check_focus, default_dtype, render_batch_u8
+from autofocuspull.render.api import check_depth, check_focus, default_dtype, render_batch_u8, upload
 from autofocuspull.render.layered import DEFAULT_CONFIG, RenderConfig
 
 DepthUpsample = Literal["guided", "bilinear"]
@@ -138,8 +138,8 @@ def _render_frames(
     if len({d.shape for d in depths}) != 1:
         shapes = [d.shape for d in depths]
         raise ValueError(f"depth_at: expected one depth resolution per batch, got {shapes}")
-    depth_lo = torch.from_numpy(np.stack(depths))[:, None].to(device)
-    rgb = torch.from_numpy(np.stack([fr.rgb for fr in batch])).to(device)
+    depth_lo = upload([d[None] for d in depths], device)
+    rgb = upload([fr.rgb for fr in batch], device)
     guide = luma_u8(rgb) if depth_upsample == "guided" and depths[0].shape != (h, w) else None
     depth = upsample_depth(depth_lo, (h, w), guide, method=depth_upsample)
     out = render_batch_u8(rgb, depth, focus_m[idx], f_number[idx], lens, config, device, dtype)

@@ -46,7 +46,9 @@ class DepthRunConfig:
     change (0..255) under which a pixel counts as static for alignment; ``cut_threshold``: mean
     |grey change| vs the previous frame that starts a new shot (keyframe + new alignment
     reference); ``chunk_size``: frames per cache chunk (also the largest inference batch); chunks
-    store depth as float16 (half the disk; 1e-3 relative precision is plenty for focus).
+    store depth as float16 (half the disk; 1e-3 relative precision is plenty for focus), shrunk so
+    that its longer side is at most ``store_max_side_px`` (the renderer upsamples it edge-aware
+    to the frame; propagation and alignment still run at the network's resolution).
     """
 
     keyframe_interval: int = 1
@@ -56,6 +58,7 @@ class DepthRunConfig:
     static_threshold: float = 3.0
     cut_threshold: float = 30.0
     chunk_size: int = 16
+    store_max_side_px: int = 384
     align: AlignConfig = field(default_factory=AlignConfig)
 
     def __post_init__(self) -> None:
@@ -311,7 +314,9 @@ def _compute_chunk(
     return {
         "index": np.array([f.index for f in buffer], np.int64),
         "t_s": np.array([f.t_s for f in buffer], np.float64),
-        "depth": np.stack(depths).astype(np.float16),  # half the disk; 1e-3 relative is plenty
+        "depth": np.stack([shrink_for_storage(d, config.store_max_side_px) for d in depths]).astype(
+            np.float16
+        ),
         "is_keyframe": np.array(is_key, bool),
         "new_shot": np.array(new_shot, bool),
         "segment": np.array(segments, np.int64),
@@ -320,6 +325,16 @@ def _compute_chunk(
         "source": np.array(estimator.source),
         **state.to_arrays(),
     }
+
+
+def shrink_for_storage(depth: np.ndarray, max_side_px: int) -> np.ndarray:
+    """(h, w) float32 depth area-averaged so that max(h, w) <= ``max_side_px`` (never enlarged)."""
+    h, w = depth.shape
+    if max(h, w) <= max_side_px:
+        return depth
+    s = max_side_px / max(h, w)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    return cv2.resize(depth.astype(np.float32), size, interpolation=cv2.INTER_AREA)
 
 
 def _static_vs_key(state: _State, grey: np.ndarray, threshold: float) -> np.ndarray | None:
