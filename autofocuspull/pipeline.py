@@ -11,10 +11,12 @@ that is logged loudly and recorded in the plan's ``meta["warnings"]``.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from autofocuspull import __version__
-from autofocuspull.core.cache import StageCache
+from autofocuspull.core.cache import StageCache, code_fingerprint
 from autofocuspull.core.errors import ModelUnavailableError, UsageError
 from autofocuspull.core.hub import host_reachable
 from autofocuspull.core.types import CueSeries, FocusPlan, Lens, PlanInputs, SubjectTracks, VideoInfo
@@ -129,6 +131,13 @@ def perceive(
         "face": cfg.face_model,
         "object": cfg.object_model,
         "n": info.n_frames,
+        "code": code_fingerprint(
+            "autofocuspull.perception.detect",
+            "autofocuspull.perception.subjects",
+            "autofocuspull.perception.track",
+            "autofocuspull.perception.cuts",
+            "autofocuspull.io.reader",
+        ),
     }
     cache = _cache(path, "subjects", key, cfg)
     hit = cache.load_npz("tracks.npz")
@@ -224,10 +233,14 @@ def estimate_depth(
         src = heuristic_source(tracks, (info.height, info.width), (dh, dw), reason=reason, focal_px=focal_px)
         return src, "heuristic"
     run_cfg = DepthRunConfig(keyframe_interval=cfg.depth_every)
-    root = cfg.cache_root if cfg.use_cache else tempfile.mkdtemp(prefix="autofocuspull-depth-")
-    cache = StageCache.for_clip(
-        path, "depth", depth_cache_config(est.source, cfg.depth_input_size, run_cfg, cut_frames), root=root
+    root = cfg.cache_root if cfg.use_cache else _scratch_dir("autofocuspull-depth-")
+    key = depth_cache_config(est.source, cfg.depth_input_size, run_cfg, cut_frames)
+    key["code"] = code_fingerprint(
+        "autofocuspull.perception.depth.run",
+        "autofocuspull.perception.depth.estimator",
+        "autofocuspull.perception.depth.align",
     )
+    cache = StageCache.for_clip(path, "depth", key, root=root)
     frames = bar(iter_frames(path, info, max_side=cfg.depth_max_side_px), "depth", info.n_frames)
     store = clip_depth(
         frames,
@@ -244,6 +257,13 @@ def estimate_depth(
     return store, est.source
 
 
+def _scratch_dir(prefix: str) -> str:
+    """A temp folder (for uncached depth chunks) removed when the process exits, interrupted or not."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def compute_clip_cues(
     path: str, info: VideoInfo, tracks: SubjectTracks, cfg: RackConfig, warnings: list[str]
 ) -> CueSeries:
@@ -256,11 +276,12 @@ def compute_clip_cues(
         "cue": cfg.cue,
         "transcript": _file_key(cfg.transcript),
         "tracks": _tracks_key(tracks),
-        "version": __version__,
+        "code": code_fingerprint("autofocuspull.cues"),
     }
     cache = _cache(path, "cues", key, cfg)
     hit = cache.load_npz("cues.npz")
     if hit is not None:
+        log.info("cues: reusing cached analysis")
         warnings.extend(str(w) for w in hit["warnings"].tolist())
         return CueSeries.from_npz_dict(hit)
     notes: list[str] = []

@@ -59,6 +59,7 @@ def run_case(work: Path, clip: Path, depth: str, tiny_dir: Path | None, preset: 
     if rc != 0:
         tail = (work / f"{out.stem}.log").read_text(errors="replace")[-2000:]
         raise SystemExit(f"rack failed on {clip.name} ({depth}), exit {rc}:\n{tail}")
+    print(f"  {clip.name} ({depth} depth): peak RSS {rss_mib} MiB, {wall_s:.0f} s", flush=True)
     return {"clip": clip.name, "depth": depth, "wall_s": wall_s, "peak_rss_mib": rss_mib}
 
 
@@ -95,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         worst = max(worst, ratio)
         rows.append((depth, res["short"], res["long"], ratio))
     print(f"\npeak RSS of `rack` at {a.width}x{a.height}, 25 fps (preset {a.preset}); work dir {work}")
-    head = f"{'depth':<10} {'short':>7} {'RSS MiB':>8} {'wall s':>7}   {'long':>6} {'RSS MiB':>8} {'wall s':>7}"
+    head = (
+        f"{'depth':<10} {'short':>7} {'RSS MiB':>8} {'wall s':>7}   {'long':>6} {'RSS MiB':>8} {'wall s':>7}"
+    )
     print(head + f"  {'long/short':>10}")
     for depth, s, lg, ratio in rows:
         print(

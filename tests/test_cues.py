@@ -17,6 +17,7 @@ from autofocuspull.cues import (
     AsdConfig,
     LightASD,
     MouthMotionSpeaker,
+    SaliencyConfig,
     UserTarget,
     build_active_speaker_model,
     compute_cues,
@@ -244,6 +245,26 @@ def test_saliency_components_hand_values():
     weights = np.array([0.30, 0.20, 0.10, 0.10, 0.15, 0.15])
     parts = np.array([c[k][0, 0] for k in ("size", "centrality", "motion", "entering", "facing", "object")])
     assert sal[0, 0] == pytest.approx(float(weights @ parts / weights.sum()), rel=1e-6)
+
+
+def test_held_product_outranks_the_faceless_hand_that_holds_it():
+    n = 3
+    tr = SubjectTracks.allocate([1, 2, 3], ["person", "book", "person"], n)
+    tr.xyxy[0] = (0, 0, 40, 60)  # an arm from the left edge, no face
+    # the book overlaps the arm by 10 x 20 = 200 px^2 of its 40 x 20 = 800 px^2 (25 %) while its
+    # centre (50, 30) lies outside the arm's box; it is put down far from it at frame 2
+    tr.xyxy[1, :2] = (30, 20, 70, 40)
+    tr.xyxy[1, 2] = (5, 80, 20, 95)
+    tr.xyxy[2] = (50, 0, 100, 100)  # a person with a face; the book overlaps him by 50 %
+    tr.face_xyxy[2] = (70, 5, 90, 25)
+    _, c = compute_saliency(tr, (100, 100), np.arange(n) / 10.0)
+    assert_allclose(c["object"][1], [1.0, 1.0, 0.8])  # held, held, product prior
+    assert_allclose(c["object"][0], [0.0, 0.0, 0.6])  # the hand while it holds it, then a person
+    assert_allclose(c["object"][2], 0.6)  # a person seen with a face stays a person
+    # below held_overlap of the product's area it is not held
+    _, c = compute_saliency(tr, (100, 100), np.arange(n) / 10.0, config=SaliencyConfig(held_overlap=0.3))
+    assert_allclose(c["object"][1], [1.0, 1.0, 0.8])  # still held by person 3 (50 % overlap)
+    assert_allclose(c["object"][0], 0.6)
 
 
 def test_user_target_picks_the_subject_under_the_point_until_the_next_pick():

@@ -209,12 +209,22 @@ def test_cut_resets_focus_instantly_without_a_pull_across_it():
     assert_allclose(plan.focus_m[50:], 4.0)
 
 
-def test_slow_pull_is_cut_short_by_a_cut():
+def test_a_pull_that_a_cut_would_interrupt_is_not_started():
     slow = PlannerConfig(**{**CFG.__dict__, "max_pull_speed_dioptre_per_s": 0.1})  # 2.5 s rack
     plan = plan_focus(make_inputs(speaking((0, 0.5, 1.5), (1, 2.0, 9.0)), cuts_s=[3.0]), slow)
-    assert pulls_of(plan) == [(1.7, 3.0, A, B)]
+    # B speaks from 2.0 s but the 2.5 s rack (+ 1 s hold) cannot finish before the cut at 3.0 s:
+    # focus holds A to the cut and jumps to B there (a zero-length pull), nothing in between
+    assert pulls_of(plan) == [(3.0, 3.0, A, B)]
+    assert_allclose(plan.focus_m[:30], 2.0)
     assert_allclose(plan.focus_m[30:], 4.0)
-    assert np.all(np.diff(plan.focus_m[17:30]) > 0)
+    holds = [d for d in plan.meta["decisions"] if d["kind"] == "hold" and "cut short" in d["reason"]]
+    assert [d["t_s"] for d in holds] == [2.0]
+    # a fast lens racks in 0.25 s: 0.25 + 1.0 s hold fit before the cut, so it pulls at the onset
+    plan = plan_focus(make_inputs(speaking((0, 0.5, 1.5), (1, 1.5, 9.0)), cuts_s=[3.0]), CFG)
+    assert pulls_of(plan) == [(1.2, 1.45, A, B)]
+    # ... but not when the onset comes later than 3.0 - 1.25 s
+    plan = plan_focus(make_inputs(speaking((0, 0.5, 1.5), (1, 1.8, 9.0)), cuts_s=[3.0]), CFG)
+    assert pulls_of(plan) == [(3.0, 3.0, A, B)]
 
 
 def test_strong_and_weak_user_keyframes_override():
@@ -275,6 +285,132 @@ def test_subject_leaving_the_frame_forces_a_switch_and_background_when_nobody():
     assert plan.pulls[0].reason == "person 1 leaves the frame at 6.00 s: focus goes to the background"
     assert_allclose(plan.focus_m[-1], 10.0)
     assert np.isnan(plan.focus_xy[-1]).all()
+
+
+SAL_CFG = PlannerConfig(**{**CFG.__dict__, "mode": "saliency"})
+
+
+def saliency_rows(a: float, b: float, b_from: int, b_to: int = T) -> np.ndarray:
+    """(2, T) saliency: A constant ``a``; B ``b`` on frames [b_from, b_to), 0 elsewhere."""
+    sal = np.zeros((2, T), np.float32)
+    sal[0] = a
+    sal[1, b_from:b_to] = b
+    return sal
+
+
+def test_a_switch_on_looks_alone_must_earn_the_saliency_switch_cost():
+    # B is a little more salient for 3 s: relative saliency A = (0.8 / 0.95)^2 = 0.709 against 1,
+    # a gain of 0.291 / s * 3 s = 0.873 utility-s
+    sal = saliency_rows(0.8, 0.95, 30, 60)
+    quiet = np.zeros((2, T), np.float32)
+    # without hysteresis (saliency_switch_cost == switch_cost) two switches cost 0.6 < 0.873
+    eager = PlannerConfig(**{**SAL_CFG.__dict__, "saliency_switch_cost": 0.3})
+    assert [p.to_id for p in plan_focus(make_inputs(quiet, saliency=sal), eager).pulls] == [B, A]
+    # with the default 1.5 the gain is scaled by 0.3 / 1.5: 0.175 < 0.6, focus holds A
+    plan = plan_focus(make_inputs(quiet, saliency=sal), SAL_CFG)
+    assert plan.pulls == [] and np.all(plan.subject_id == A)
+    # lastingly more salient (7 s): 0.291 * 7 * 0.2 = 0.41 > 0.3 for one switch: it racks
+    plan = plan_focus(make_inputs(quiet, saliency=saliency_rows(0.8, 0.95, 30)), SAL_CFG)
+    assert [(p.start_s, p.to_id) for p in plan.pulls] == [(3.0, B)]
+    with pytest.raises(ValueError, match="saliency_switch_cost"):
+        PlannerConfig(switch_cost=0.5, saliency_switch_cost=0.2)
+
+
+def test_detector_dropouts_shorter_than_coast_s_do_not_move_focus():
+    tr = two_people()
+    tr.xyxy[1, :] = np.nan
+    tr.xyxy[0, 40:43] = tr.focus_xy[0, 40:43] = np.nan  # 0.3 s dropout inside the clip
+    tr.xyxy[0, 96:] = tr.focus_xy[0, 96:] = np.nan  # lost for the last 0.4 s of the clip
+    tr.focus_xy[0, 39] = (0.3, 0.3)  # last place seen before the dropout
+    plan = plan_focus(make_inputs(speaking((0, 0.5, 9.5)), tracks=tr), CFG)
+    assert plan.pulls == [] and np.all(plan.subject_id == A)
+    assert_allclose(plan.focus_m, 2.0)
+    assert_allclose(plan.focus_xy[40], (0.3, 0.3))  # coasts at the nearest frame seen
+    # lost for 0.5 s (not < coast_s): it left, focus goes to the background
+    tr.xyxy[0, 95:] = np.nan
+    plan = plan_focus(make_inputs(speaking((0, 0.5, 9.5)), tracks=tr), CFG)
+    assert [(p.start_s, p.to_id) for p in plan.pulls] == [(9.5, -1)]
+
+
+def test_coast_mask_stops_at_cuts_and_needs_a_sighting_first():
+    from autofocuspull.plan.planner import coast_mask
+
+    present = np.array([[0, 1, 1, 0, 0, 1, 1, 0, 0, 0], [1, 1, 0, 0, 0, 0, 1, 1, 1, 1]], bool)
+    cut = np.zeros(10, bool)
+    cut[8] = True
+    times = np.arange(10) / 10.0
+    got = coast_mask(present, times, cut, 0.25)
+    want = np.zeros((2, 10), bool)
+    want[0, [3, 4]] = True  # 0.2 s gap between sightings (the opening frame never coasts)
+    # row 0 is lost at 7: bridged only to the cut at 8 (0.1 s); row 1's 0.4 s gap is too long
+    want[0, 7] = True
+    assert_array_equal(got, want)
+
+
+def test_a_late_detection_mid_frame_is_focused_from_the_shots_start():
+    tr = two_people()
+    tr.xyxy[1, :15] = np.nan  # B is first detected at 1.5 s in the middle of the frame
+    sal = saliency_rows(0.3, 0.9, 15)
+    quiet = np.zeros((2, T), np.float32)
+    plan = plan_focus(make_inputs(quiet, saliency=sal, tracks=tr), SAL_CFG)
+    assert plan.pulls == [] and np.all(plan.subject_id == B)
+    assert_allclose(plan.focus_m, 4.0)
+    assert_allclose(plan.focus_xy[0], (0.75, 0.3))
+    notes = [d for d in plan.meta["decisions"] if d["kind"] == "prefocus"]
+    assert [(d["t_s"], d["subject"]) for d in notes] == [(0.0, B)]
+    assert "first detected at 1.50 s" in notes[0]["reason"]
+    # walking in across the frame's right edge is an entrance: a rack at 1.5 s, not a pre-focus
+    tr.xyxy[1, 15:] = (150, 10, 200, 90)
+    plan = plan_focus(make_inputs(quiet, saliency=sal, tracks=tr), SAL_CFG)
+    assert [(p.start_s, p.from_id, p.to_id) for p in plan.pulls] == [(1.5, A, B)]
+    # a late detection that starts speaking is a turn of the dialogue: the rack on his onset stays
+    tr.xyxy[1, 15:] = (110, 10, 190, 90)
+    plan = plan_focus(make_inputs(speaking((0, 0.2, 1.0), (1, 1.5, 9.5)), tracks=tr), CFG)
+    assert pulls_of(plan) == [(1.2, 1.45, A, B)]
+
+
+def test_only_early_or_hand_held_detections_count_as_late():
+    tr = two_people()
+    tr.xyxy[1, :40] = np.nan  # B first found 4.0 s into the shot: more than prefocus_max_s
+    sal = saliency_rows(0.3, 0.9, 40)
+    quiet = np.zeros((2, T), np.float32)
+    plan = plan_focus(make_inputs(quiet, saliency=sal, tracks=tr), SAL_CFG)
+    assert [(p.start_s, p.from_id, p.to_id) for p in plan.pulls] == [(4.0, A, B)]
+    # ... unless B is a product found in the hand of A, who has been there since the shot began
+    tr.label[1] = "book"
+    tr.xyxy[1, 40:] = (80, 20, 120, 60)  # overlaps A's box (10-90) by 10 of its 40 px width
+    plan = plan_focus(make_inputs(quiet, saliency=sal, tracks=tr), SAL_CFG)
+    assert plan.pulls == [] and np.all(plan.subject_id == B)
+    tr.xyxy[1, 40:] = (100, 20, 140, 60)  # the same book on its own (no hand): a rack
+    plan = plan_focus(make_inputs(quiet, saliency=sal, tracks=tr), SAL_CFG)
+    assert [(p.start_s, p.to_id) for p in plan.pulls] == [(4.0, B)]
+
+
+def test_an_empty_shot_opens_on_its_late_detection_instead_of_the_background():
+    def plan_for(tr):
+        sal = (np.full((2, T), 0.5) * tr.present).astype(np.float32)
+        return plan_focus(
+            make_inputs(np.zeros((2, T), np.float32), saliency=sal, tracks=tr, cuts_s=[2.0]), SAL_CFG
+        )
+
+    tr = two_people()
+    tr.xyxy[0, 20:] = np.nan  # A only in the first shot (cut at 2.0 s)
+    tr.xyxy[1, :35] = np.nan  # B found mid-frame at 3.5 s, 1.5 s into the second shot
+    plan = plan_for(tr)
+    assert pulls_of(plan) == [(2.0, 2.0, A, B)]  # the hard switch at the cut
+    assert_array_equal(plan.subject_id[20:], B)
+    assert_allclose(plan.focus_m[20:], 4.0)
+    # entering across the edge: the shot rests on the background until B is there
+    tr.xyxy[1, 35:] = (150, 10, 200, 90)
+    plan = plan_for(tr)
+    assert_array_equal(plan.subject_id[20:35], -1)
+    assert [(p.start_s, p.to_id) for p in plan.pulls][1:] == [(3.5, B)]
+    # found mid-frame 3 s into the shot (> prefocus_max_s): not late, the shot opens empty
+    tr.xyxy[1, :50] = np.nan
+    tr.xyxy[1, 50:] = (110, 10, 190, 90)
+    plan = plan_for(tr)
+    assert_array_equal(plan.subject_id[20:50], -1)
+    assert [(p.start_s, p.to_id) for p in plan.pulls][1:] == [(5.0, B)]
 
 
 def test_registry_has_default_and_baselines():

@@ -7,7 +7,9 @@ PNG at 0.12 s steps and viewed; audio voice activity agrees):
   his lips move through each of these and are closed or smiling still in between;
 - speaker 1 (right, mostly in profile looking down) turns to the camera at about 26.1 s, his lips
   part at about 26.4 s and he talks until about 28.4 s; his mouth is still before that;
-- a 0.5 s voiced blip near 24.1 s has no clear mouth motion on either face (a laugh): no turn.
+- a 0.5 s voiced blip at 24.1-24.6 s is speaker 1's laugh or interjection (his lips part for it while
+  speaker 0's smile stays still), followed by 2 s of silence: no turn. eval/grades/two_shot.grades.json
+  grades the same onset (26.4 s) and gives the evidence.
 
 The two 224x224 face crops are placed side by side (448x224) with speaker 0 nearer (1.5 m) than
 speaker 1 (3.0 m); the tracks are built by hand from the crops' known face boxes.

@@ -29,6 +29,27 @@ def config_hash(config: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def code_fingerprint(*modules: str) -> str:
+    """Short hash of the source of the given modules or packages (e.g. ``"autofocuspull.cues"``).
+
+    Part of each stage's cache key, so a change to a stage's code invalidates its cached results
+    instead of silently reusing what the old code computed.
+    """
+    import importlib.util
+
+    h = hashlib.sha256()
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise ValueError(f"code_fingerprint: no module named {name!r}")
+        root = Path(spec.origin)
+        files = sorted(root.parent.rglob("*.py")) if root.name == "__init__.py" else [root]
+        for f in files:
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def clip_key(path: str | os.PathLike[str]) -> str:
     """Key of a clip from its content fingerprint (size + first/last MiB), not its name."""
     p = Path(path)

@@ -172,6 +172,21 @@ def model_hint(card: ModelCard, flag: str) -> str:
     return f"{src} and put it at {where}, or pass {flag} PATH"
 
 
+def _log_user_file(path: Path, card: ModelCard) -> None:
+    """Log a user-given model file's sha256; a WARNING when it is not the published file."""
+    got = sha256_of(path)
+    if card.sha256 is None or got == card.sha256:
+        log.info("%s model: %s (sha256 %s)", card.name, path, got)
+    else:
+        log.warning(
+            "%s model: %s is not the published file (sha256 %s, published %s); using it as given",
+            card.name,
+            path,
+            got,
+            card.sha256,
+        )
+
+
 def resolve_model_file(
     card: ModelCard | str,
     override: str | os.PathLike[str] | None = None,
@@ -189,6 +204,7 @@ def resolve_model_file(
         path = Path(override)
         if not path.is_file():
             raise ModelUnavailableError(f"{path}: {card.name} model file not found")
+        _log_user_file(path, card)
         return path
     cached = cache_dir() / "models" / card.filename
     if cached.is_file():

@@ -12,7 +12,10 @@ Components, each (S, T) float32 in [0, 1] and 0 where the subject is absent:
 - ``facing``: how frontal the face is, ``1 - |nose x - eye midpoint x| / (eye distance / 2)``
   clipped to [0, 1]; 0.5 when the face is seen without landmarks, 0 without a face;
 - ``object``: class prior (people 0.6, hand-held products 0.8, others 0.3), 1 for a product held
-  in front of a person (box centre inside a person's box);
+  by a person (its box overlaps a person's box by at least ``held_overlap`` of its own area: a hand
+  grips a product's edge, so the product's centre often lies outside an arm's box); a person seen
+  without a face who holds a product is the hand of a product shot, not a subject, and gets
+  ``hand_prior`` (0) there;
 - ``user``: 1 for the subject a user picked (point and time) from that time until the next pick.
 
 ``saliency = max(user, weighted mean of the other components)``.
@@ -52,6 +55,8 @@ class SaliencyConfig:
     person_prior: float = 0.6
     product_prior: float = 0.8
     other_prior: float = 0.3
+    held_overlap: float = 0.05  # fraction of the product's box area inside a person's box
+    hand_prior: float = 0.0
     w_size: float = 0.30
     w_centrality: float = 0.20
     w_motion: float = 0.10
@@ -115,8 +120,19 @@ def facing_component(landmarks_px: np.ndarray, has_face: np.ndarray) -> np.ndarr
     return np.where(np.isfinite(f), f, np.where(has_face, 0.5, 0.0)).astype(np.float32)
 
 
+def overlap_fraction(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
+    """(T,) area of box a inside box b over the area of a; boxes (T, 4) in pixels (NaN -> 0)."""
+    iw = np.minimum(a_xyxy[:, 2], b_xyxy[:, 2]) - np.maximum(a_xyxy[:, 0], b_xyxy[:, 0])
+    ih = np.minimum(a_xyxy[:, 3], b_xyxy[:, 3]) - np.maximum(a_xyxy[:, 1], b_xyxy[:, 1])
+    area = (a_xyxy[:, 2] - a_xyxy[:, 0]) * (a_xyxy[:, 3] - a_xyxy[:, 1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.clip(iw, 0, None) * np.clip(ih, 0, None) / area
+    return np.nan_to_num(frac, nan=0.0, posinf=0.0)
+
+
 def object_component(tracks: SubjectTracks, cfg: SaliencyConfig) -> np.ndarray:
-    """(S, T) class prior; 1 for a product whose box centre lies in a person's box."""
+    """(S, T) class prior; 1 for a held product (its box overlaps a person's by ``held_overlap``
+    of its area), ``hand_prior`` for a person without a face while holding one."""
     prior = np.array(
         [
             cfg.person_prior if lab in PERSON_LABELS
@@ -128,15 +144,15 @@ def object_component(tracks: SubjectTracks, cfg: SaliencyConfig) -> np.ndarray:
     )  # fmt: skip
     out = np.repeat(prior[:, None], tracks.n_frames, axis=1)
     people = [i for i, lab in enumerate(tracks.label) if lab == "person"]
+    hands = np.zeros(out.shape, bool)
     for i, lab in enumerate(tracks.label):
         if lab not in PRODUCT_LABELS:
             continue
-        cx = (tracks.xyxy[i, :, 0] + tracks.xyxy[i, :, 2]) / 2
-        cy = (tracks.xyxy[i, :, 1] + tracks.xyxy[i, :, 3]) / 2
         for p in people:
-            b = tracks.xyxy[p]
-            held = (cx >= b[:, 0]) & (cx <= b[:, 2]) & (cy >= b[:, 1]) & (cy <= b[:, 3])
+            held = overlap_fraction(tracks.xyxy[i], tracks.xyxy[p]) >= cfg.held_overlap
             out[i, held] = 1.0
+            hands[p] |= held & ~tracks.has_face[p]
+    out[hands] = cfg.hand_prior
     return out * tracks.present
 
 

@@ -20,6 +20,30 @@ with utility ``u`` per mode:
 
 The background choice has utility 0; a subject that is absent (or never has a distance) cannot be
 chosen; missing distances of a visible subject are taken from its nearest frame with one.
+
+Focus-pulling principles on top of the objective (each one general, none tuned to a clip):
+
+- **Looks alone rarely justify a rack** (hysteresis): outside dialogue, a switch must earn
+  ``saliency_switch_cost`` rather than ``switch_cost`` (the saliency utility is scaled by
+  ``switch_cost / saliency_switch_cost``), so focus holds within a shot unless another subject
+  is clearly and lastingly more salient; speech onsets keep the cheaper ``switch_cost``.
+- **Detector dropouts are not departures** (coasting): a subject missing for less than
+  ``coast_s`` between two detections, or for less than ``coast_s`` before its shot (or the clip)
+  ends, stays focusable at its last place and distance with utility 0, so a lost frame at the
+  end of a clip does not rack to the background.
+- **Never start a pull that a cut will interrupt**: a switch inside a shot whose pull plus
+  ``min_hold_s`` would not fit before the next cut is dropped (the old subject is held to the
+  cut; the new one is taken by a hard switch at the cut if it is still the choice there).
+- **Pre-focus on late detections**: a subject first found away from the frame's edges (its box
+  clear of every border by ``edge_margin`` of the frame) at most ``prefocus_max_s`` into its
+  shot did not walk in; the detector found it late (blur, a turn, a morph). So is a product first
+  found in the hand of a person seen since the shot began, however late (the hand brought it).
+  A shot that opens on no focusable subject may choose such a subject from its start, at the
+  subject's mean utility over its first second. And when the plan switches to such a subject on
+  saliency (not on speech) within ``prefocus_window_s`` of its first detection, having held one
+  choice since the shot began, focus is on it from the shot's start instead: a hard switch at
+  the cut (at its first known place and distance), not a rack in the middle of the shot.
+
 After solving, each switch is moved to the first frame where the new subject's leading cue (talk
 in dialogue regions, saliency elsewhere) beats the old one's (the objective is flat in between),
 so that a rack lands on the new speaker's first word. Pulls then start ``lead_s`` before a new
@@ -30,6 +54,7 @@ speaker's onset, last ``|1/to_m - 1/from_m| / max_pull_speed_dioptre_per_s`` sec
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +63,13 @@ import numpy as np
 
 from autofocuspull.core.types import FocusPlan, PlanInputs, Pull, SubjectTracks
 from autofocuspull.cues.asd import nearest_index
-from autofocuspull.cues.saliency import subject_at_point
+from autofocuspull.cues.saliency import (
+    PERSON_LABELS,
+    PRODUCT_LABELS,
+    SaliencyConfig,
+    overlap_fraction,
+    subject_at_point,
+)
 from autofocuspull.plan.keyframes import Keyframe
 from autofocuspull.plan.viterbi import FREE, viterbi_hold
 
@@ -61,6 +92,11 @@ class PlannerConfig:
     idle_weight: float = 0.1
     auto_hold_s: float = 2.0
     saliency_contrast: float = 2.0
+    saliency_switch_cost: float = 1.5  # utility-seconds a switch on saliency alone must earn
+    coast_s: float = 0.5
+    prefocus_window_s: float = 0.5
+    edge_margin: float = 0.02  # fraction of the frame's width / height
+    prefocus_max_s: float = 2.0  # how late into its shot a detection may still be "late"
     lead_s: float = 0.3
     max_pull_speed_dioptre_per_s: float = 1.5
     min_pull_s: float = 0.25
@@ -74,6 +110,11 @@ class PlannerConfig:
             raise ValueError(f"PlannerConfig.ease: expected one of {EASES}, got {self.ease!r}")
         if self.max_pull_speed_dioptre_per_s <= 0:
             raise ValueError("PlannerConfig.max_pull_speed_dioptre_per_s: expected > 0")
+        if self.saliency_switch_cost < self.switch_cost:
+            raise ValueError(
+                "PlannerConfig.saliency_switch_cost: expected >= switch_cost "
+                f"({self.switch_cost}), got {self.saliency_switch_cost}"
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -166,6 +207,7 @@ class Utility:
     talk: np.ndarray  # (S, T) bool cleaned talk mask
     dropped: list[tuple[int, int, int]]
     focusable: np.ndarray  # (S, T) bool
+    backfilled: list[tuple[int, int, int]]  # (row, shot start frame, first detection frame)
 
 
 def relative_saliency(saliency: np.ndarray, present: np.ndarray, contrast: float) -> np.ndarray:
@@ -175,10 +217,87 @@ def relative_saliency(saliency: np.ndarray, present: np.ndarray, contrast: float
     return np.where(best > 0, s / np.where(best > 0, best, 1.0), 0.0) ** contrast
 
 
+def coast_mask(present: np.ndarray, times_s: np.ndarray, cut_mask: np.ndarray, coast_s: float) -> np.ndarray:
+    """(S, T) bool: frames where a subject (present (S, T) bool) is missing for less than
+    ``coast_s`` seconds right after being seen, ending where it reappears, at a cut or at the
+    clip's end (cut_mask (T,) bool marks the first frame of each new shot)."""
+    dt = frame_duration_s(times_s)
+    out = np.zeros_like(present, dtype=bool)
+    for s in range(len(present)):
+        for a, b in runs(~present[s]):
+            if a == 0 or cut_mask[a]:
+                continue
+            inner = np.flatnonzero(cut_mask[a + 1 : b])
+            end = a + 1 + int(inner[0]) if len(inner) else b
+            if (end - a) * dt < coast_s - 1e-9:
+                out[s, a:end] = True
+    return out
+
+
+def held_since(tracks: SubjectTracks, row: int, s0: int, first: int, min_overlap: float) -> bool:
+    """Whether subject ``row`` is a product that, when first seen at frame ``first``, is held by
+    (overlaps by ``min_overlap`` of its area) a person present on every frame since ``s0``."""
+    if tracks.label[row] not in PRODUCT_LABELS:
+        return False
+    box = tracks.xyxy[row, first : first + 1]
+    return any(
+        tracks.label[p] in PERSON_LABELS
+        and tracks.present[p, s0 : first + 1].all()
+        and overlap_fraction(box, tracks.xyxy[p, first : first + 1])[0] >= min_overlap
+        for p in range(len(tracks))
+    )
+
+
+def late_detections(
+    inputs: PlanInputs, cut_mask: np.ndarray, cfg: PlannerConfig
+) -> list[tuple[int, int, int]]:
+    """(row, shot start frame, first detection frame) of each subject found late in its shot: first
+    detected after the shot's start with a box clear of the frame's edges, at most
+    ``prefocus_max_s`` into the shot, or at any time as a product held by a person seen since then."""
+    tracks, times = inputs.tracks, inputs.cues.times_s
+    size = (inputs.video.width, inputs.video.height)
+    starts = [0, *np.flatnonzero(cut_mask).tolist(), tracks.n_frames]
+    out = []
+    for row in range(len(tracks)):
+        for s0, s1 in itertools.pairwise(starts):
+            seen = np.flatnonzero(tracks.present[row, s0:s1])
+            if not len(seen) or seen[0] == 0:
+                continue
+            first = s0 + int(seen[0])
+            if touches_edge(tracks.xyxy[row, first], size, cfg.edge_margin):
+                continue
+            soon = times[first] - times[s0] <= cfg.prefocus_max_s + 1e-9
+            if soon or held_since(tracks, row, s0, first, SaliencyConfig().held_overlap):
+                out.append((row, s0, first))
+    return out
+
+
+def backfill_late_detections(
+    u_sub: np.ndarray, focusable: np.ndarray, inputs: PlanInputs, cut_mask: np.ndarray, cfg: PlannerConfig
+) -> list[tuple[int, int, int]]:
+    """Make each late detection focusable, in place, over the opening frames of its shot where no
+    subject can be focused, at its mean utility over its first second (the shot then opens on it
+    instead of resting on the background). Returns the (row, s0, first) used."""
+    times = inputs.cues.times_s
+    used = []
+    for row, s0, first in late_detections(inputs, cut_mask, cfg):
+        busy = np.flatnonzero(focusable[:, s0:first].any(axis=0))
+        empty = np.arange(s0, s0 + int(busy[0]) if len(busy) else first)  # the shot opens on nobody
+        if not len(empty) or not focusable[row, first]:
+            continue
+        early = (times >= times[first]) & (times < times[first] + 1.0) & inputs.tracks.present[row]
+        u_sub[row, empty] = float(np.mean(u_sub[row, early]))
+        focusable[row, empty] = True
+        used.append((row, s0, first))
+    return used
+
+
 def build_utility(inputs: PlanInputs, cfg: PlannerConfig) -> Utility:
     """Utility rate per choice and frame from the cues (see module docstring)."""
     cues, tracks = inputs.cues, inputs.tracks
     times = cues.times_s
+    cut_mask = cut_frames(inputs.cuts_s, times)
+    coast = coast_mask(tracks.present, times, cut_mask, cfg.coast_s)
     prob = cues.speaking * (cues.speech_prob[None, :] if cfg.use_vad else 1.0)
     talk, dropped = clean_talk(prob, times, cfg)
     u_dialogue = talk * prob + cfg.idle_weight * cues.saliency
@@ -189,15 +308,18 @@ def build_utility(inputs: PlanInputs, cfg: PlannerConfig) -> Utility:
     else:
         region = dialogue_region(cues.speech_prob, times, cfg.auto_hold_s) & talk.any(axis=0).any()
     rel = relative_saliency(cues.saliency, tracks.present, cfg.saliency_contrast)
+    if cfg.saliency_switch_cost > 0:  # hysteresis: a switch on looks alone must earn more
+        rel = rel * (cfg.switch_cost / cfg.saliency_switch_cost)
     u_sub = np.where(region[None, :], u_dialogue, rel)
     lead = np.where(region[None, :], talk.astype(np.float32), rel)
     # a depth dropout on a visible subject is filled from the nearest frame, not a reason to leave it
-    focusable = tracks.present & np.isfinite(tracks.distance_m).any(axis=1, keepdims=True)
-    u_sub = np.where(focusable, u_sub, -np.inf)
+    focusable = (tracks.present | coast) & np.isfinite(tracks.distance_m).any(axis=1, keepdims=True)
+    u_sub = np.where(focusable, np.where(tracks.present, u_sub, 0.0), -np.inf)
+    backfilled = backfill_late_detections(u_sub, focusable, inputs, cut_mask, cfg)
     zeros = np.zeros((1, len(times)))
     rate = np.concatenate([zeros, u_sub.astype(np.float64)])
-    lead_cue = np.concatenate([zeros, lead.astype(np.float64)])
-    return Utility(rate, lead_cue, region, talk, dropped, focusable)
+    lead_cue = np.concatenate([zeros, np.where(tracks.present, lead, 0.0).astype(np.float64)])
+    return Utility(rate, lead_cue, region, talk, dropped, focusable, backfilled)
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,6 +420,84 @@ def snap_switches(path: np.ndarray, util: Utility, free: np.ndarray, hold_frames
         if f > k and f <= limit and found:
             path[k:f] = old
     return path
+
+
+def shot_start_frame(cut_mask: np.ndarray, f: int) -> int:
+    """First frame of the shot that frame ``f`` belongs to."""
+    before = np.flatnonzero(cut_mask[: f + 1])
+    return int(before[-1]) if len(before) else 0
+
+
+def _auto_switches(path: np.ndarray, free: np.ndarray) -> list[int]:
+    return [int(f) for f in np.flatnonzero(path[1:] != path[:-1]) + 1 if not free[f]]
+
+
+def drop_pulls_cut_short(
+    path: np.ndarray,
+    util: Utility,
+    dist: np.ndarray,
+    times: np.ndarray,
+    cut_mask: np.ndarray,
+    free: np.ndarray,
+    cfg: PlannerConfig,
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Hold the old choice to the next cut instead of a pull that would not finish and hold
+    ``min_hold_s`` before it. Returns the new path and the dropped (frame, cut frame, old, new)."""
+    path = path.copy()
+    dropped = []
+    for f in _auto_switches(path, free):
+        old, new = int(path[f - 1]), int(path[f])
+        later = np.flatnonzero(cut_mask[f + 1 :])
+        if old == new or not len(later):
+            continue
+        c = f + 1 + int(later[0])
+        need_s = pull_duration_s(float(dist[old, f - 1]), float(dist[new, f]), cfg) + cfg.min_hold_s
+        if times[c] - times[f] >= need_s or free[f:c].any():
+            continue
+        if old > 0 and not util.focusable[old - 1, f:c].all():
+            continue
+        path[f:c] = old
+        dropped.append((f, c, old, new))
+    return path, dropped
+
+
+def touches_edge(xyxy_px: np.ndarray, image_size: tuple[int, int], margin: float) -> bool:
+    """Whether a box (4,) in pixels lies within ``margin`` (fraction of the frame) of a border."""
+    w, h = image_size
+    x0, y0, x1, y1 = (float(v) for v in xyxy_px)
+    return x0 <= margin * w or y0 <= margin * h or x1 >= (1 - margin) * w or y1 >= (1 - margin) * h
+
+
+def prefocus_late_detections(
+    path: np.ndarray,
+    util: Utility,
+    inputs: PlanInputs,
+    cut_mask: np.ndarray,
+    free: np.ndarray,
+    forced: np.ndarray,
+    cfg: PlannerConfig,
+) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """Move a switch on saliency (not in dialogue) to a subject detected late (mid-frame, within
+    ``prefocus_window_s`` before the switch) back to its shot's start when one choice was held
+    since then.
+    Returns the new path and the moved (shot start frame, first detection frame, choice)."""
+    times = inputs.cues.times_s
+    late = {(row + 1, s0): first for row, s0, first in late_detections(inputs, cut_mask, cfg)}
+    path = path.copy()
+    moved = []
+    for f in _auto_switches(path, free):
+        new = int(path[f])
+        if util.dialogue[f]:  # a speech onset is an event of its own: the rack stays on it
+            continue
+        s0 = shot_start_frame(cut_mask, f)
+        first = late.get((new, s0))
+        if first is None or first > f or times[f] - times[first] > cfg.prefocus_window_s + 1e-9:
+            continue
+        if (path[s0:f] != path[f - 1]).any() or (forced[s0:f] != FREE).any():
+            continue
+        path[s0:f] = new
+        moved.append((s0, first, new))
+    return path, moved
 
 
 def _run_start(mask_row: np.ndarray, f: int) -> int:
@@ -461,6 +661,36 @@ def hold_decisions(util: Utility, path: np.ndarray, inputs: PlanInputs, cfg: Pla
     return out
 
 
+def planning_notes(
+    cut_short: Sequence[tuple[int, int, int, int]],
+    prefocused: Sequence[tuple[int, int, int]],
+    inputs: PlanInputs,
+    row_ids: np.ndarray,
+) -> list[dict]:
+    """Explain the pulls dropped before a cut and the late detections focused from the shot's start."""
+    times, tracks = inputs.cues.times_s, inputs.tracks
+    out = []
+    for f, c, old, new in cut_short:
+        held, wanted = subject_name(tracks, old - 1), subject_name(tracks, new - 1)
+        out.append({
+            "t_s": float(times[f]),
+            "kind": "hold",
+            "subject": int(row_ids[old]),
+            "reason": f"held on {held}: a pull to {wanted} at {float(times[f]):.2f} s would be cut short "
+            f"by the cut at {float(times[c]):.2f} s",
+        })  # fmt: skip
+    for s0, first, new in prefocused:
+        name, t_first, t_s0 = subject_name(tracks, new - 1), float(times[first]), float(times[s0])
+        out.append({
+            "t_s": t_s0,
+            "kind": "prefocus",
+            "subject": int(row_ids[new]),
+            "reason": f"{name} is first detected at {t_first:.2f} s away from the frame's edges (found late, "
+            f"not entering): focus is on it from {t_s0:.2f} s",
+        })  # fmt: skip
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------------
@@ -493,6 +723,14 @@ def plan_focus(
     hold_frames = int(np.ceil(cfg.min_hold_s / dt - 1e-6))
     path = viterbi_hold(util.rate * dt, cfg.switch_cost, hold_frames, free, forced)
     path = snap_switches(path, util, free, hold_frames)
+    dist = _distances(inputs)
+    path, cut_short = drop_pulls_cut_short(path, util, dist, times, cut_mask, free, cfg)
+    path, prefocused = prefocus_late_detections(path, util, inputs, cut_mask, free, forced, cfg)
+    pts = _points(inputs)
+    late = [(s0, first, row + 1) for row, s0, first in util.backfilled]
+    for s0, first, new in [*prefocused, *late]:  # a late detection is focused where it was first seen
+        dist[new, s0:first] = dist[new, first]
+        pts[new, s0:first] = pts[new, first]
     user_at = {rk.frame: rk for rk in resolved}
     switches = [
         describe_switch(
@@ -500,9 +738,7 @@ def plan_focus(
         )
         for f in np.flatnonzero(path[1:] != path[:-1]) + 1
     ]
-    dist = _distances(inputs)
     pulls, shown, focus_m = build_pulls(switches, path, dist, times, cut_mask, tracks, cfg)
-    pts = _points(inputs)
     focus_xy = pts[shown, np.arange(t_n)]
     row_ids = np.concatenate([[NONE_ID], tracks.track_id]).astype(np.int64)
     ids = row_ids[shown]
@@ -519,6 +755,8 @@ def plan_focus(
         for s in switches
     ]
     decisions += hold_decisions(util, path, inputs, cfg)
+    late_used = [(s0, first, new) for s0, first, new in late if (path[s0:first] == new).any()]
+    decisions += planning_notes(cut_short, [*prefocused, *late_used], inputs, row_ids)
     decisions.sort(key=lambda d: d["t_s"])
     f_number = cfg.f_number if cfg.f_number is not None else inputs.lens.f_number
     return FocusPlan(

@@ -20,7 +20,14 @@ Occlusion, the part viewers notice:
   pyramid) inpaints the hidden surface from what surrounds it.
 * Foreground layers (in front of focus) are composited front to back over the result, so a
   blurred foreground spreads, semi-transparently, over whatever is behind it, in-focus subject
-  edges included (partial occlusion).
+  edges included (partial occlusion). Their colour comes from "over" of the layers, their
+  coverage from the additive sum of the blurred hat weights, so a blurred silhouette is exactly
+  as wide as its circle of confusion (see :func:`_composite_front`).
+
+Each side (background: c > 0; foreground: c < 0, weighted by a ramp to the focus layer) is pooled
+to half resolution from the full-resolution pixels *of that side only*, then to coarser levels,
+so colour and CoC never mix across the focus plane. Only the focus layer, the final
+composite and colour conversion run at full resolution.
 
 Bright highlights are boosted in linear light before blurring (inverse tone curve) so they bloom
 into aperture-shaped discs and then clip, as a sensor would; the focus layer is not boosted.
@@ -32,6 +39,7 @@ import math
 from dataclasses import dataclass
 
 import cv2
+import numpy as np
 import torch
 import torch.nn.functional as nnf
 from torch import Tensor, nn
@@ -212,32 +220,95 @@ def _composite_side(
 
     Returns premultiplied (B, 4, h, w) on the base grid, or None when no layer is occupied.
     """
+    if front_to_back:
+        return _composite_front(side, s, order, config)
     acc: Tensor | None = None
     for j in order:
         r = abs(s[j])
         level = layer_level(r, config)
         alpha = _layer_alpha(side.coc[level], s, j) * side.coverage[level]
         y = _blur_layer(side.colour[level], alpha, lowres_kernel_radius(r, level), config)
-        if acc is None:
-            acc = y
-            continue
-        acc = _resize(acc, tuple(y.shape[-2:]))
-        acc = acc + (1.0 - acc[:, 3:4]) * y if front_to_back else y + (1.0 - y[:, 3:4]) * acc
+        acc = y if acc is None else y + (1.0 - y[:, 3:4]) * _resize(acc, tuple(y.shape[-2:]))
     if acc is None:
         return None
-    base = min(side.coc)
-    return _resize(acc, tuple(side.coc[base].shape[-2:]))
+    return _resize(acc, tuple(side.coc[min(side.coc)].shape[-2:]))
+
+
+def _hat_parts(c: Tensor, s: list[float], j: int) -> tuple[Tensor, Tensor]:
+    """Hat weight of layer j split in its rising part (c in (s[j-1], s[j]]) and its falling part
+    (c in (s[j], s[j+1])); the end layers are flat outwards. Over all j the parts sum to 1."""
+    if j > 0:
+        rise = ((c - s[j - 1]) * (1.0 / (s[j] - s[j - 1]))).clamp_(0.0, 1.0) * (c <= s[j]).to(c.dtype)
+    else:
+        rise = (c <= s[0]).to(c.dtype)
+    if j + 1 < len(s):
+        fall = ((s[j + 1] - c) * (1.0 / (s[j + 1] - s[j]))).clamp_(0.0, 1.0) * (c > s[j]).to(c.dtype)
+    else:
+        fall = (c > s[j]).to(c.dtype)
+    return rise, fall
+
+
+_SEAM_FILL_POWER = 16
+
+
+def _composite_front(side: _Side, s: list[float], order: list[int], config: RenderConfig) -> Tensor | None:
+    """Front-to-back composite of the foreground layers ``order`` (nearest first).
+
+    Colour comes from "over" compositing of the cumulative-alpha layers (nearer occludes farther),
+    normalised by its own alpha. Coverage is the *additive* sum of the blurred hat weights (a
+    partition of unity before blurring), clamped to 1: a blurred silhouette gets exactly the
+    interpolated coverage of its two layers, without the fattening that "over" of two blurred
+    copies of one surface causes (up to +0.25 alpha at the edge). Where adjacent layers of
+    different radii meet inside one surface the additive sum dips by a few percent; there the
+    "over" alpha is ~1, and ``cover += (1 - cover) * over_alpha ** 16`` closes most of the dip while
+    moving silhouettes (over alpha <= 0.75) by at most 1 % of (1 - cover).
+    """
+    acc: Tensor | None = None
+    cover: Tensor | None = None
+    for j in order:
+        r = abs(s[j])
+        level = layer_level(r, config)
+        c, cov = side.coc[level], side.coverage[level]
+        alpha = _layer_alpha(c, s, j) * cov
+        rise, fall = _hat_parts(c, s, j)
+        x = torch.cat([side.colour[level] * alpha, alpha, (rise + fall) * cov], dim=1)
+        kernel = aperture_kernel(
+            lowres_kernel_radius(r, level), config.blades, config.blade_rotation_deg, x.device, x.dtype
+        )
+        y = conv_same(x, kernel)
+        if acc is None or cover is None:
+            acc, cover = y[:, :4], y[:, 4:5]
+            continue
+        size = tuple(y.shape[-2:])
+        acc, cover = _resize(acc, size), _resize(cover, size)
+        acc = acc + (1.0 - acc[:, 3:4]) * y[:, :4]
+        cover = cover + y[:, 4:5]
+    if acc is None or cover is None:
+        return None
+    cover = cover.clamp(0.0, 1.0)
+    cover = cover + (1.0 - cover) * acc[:, 3:4].clamp(0.0, 1.0) ** _SEAM_FILL_POWER
+    out = torch.cat([acc[:, :3] * (cover / acc[:, 3:4].clamp_min(1e-3)), cover], dim=1)
+    return _resize(out, tuple(side.coc[min(side.coc)].shape[-2:]))
 
 
 def _occupied_layers(c: Tensor, s: list[float]) -> set[int]:
-    """Indices of layers with some nonzero alpha (one device sync)."""
-    bounds = torch.tensor(s, dtype=torch.float32, device=c.device)
-    idx = torch.bucketize(c.float().flatten(), bounds).clamp_(0, len(s) - 1)
-    counts = torch.bincount(idx, minlength=len(s)).cpu().tolist()
+    """Indices of layers that may have nonzero alpha somewhere (a superset; one device sync).
+
+    A fine histogram of ``c`` (bins <= 0.25 px, over the clamped range ``[s[0], s[-1]]``) is
+    cheaper than bucketizing every pixel; layer j is kept when a nonempty bin meets its support
+    (s[j-1], s[j+1]).
+    """
+    r_max = s[-1]
+    n_bins = max(64, math.ceil(8 * r_max))
+    counts = torch.histc(c.float(), bins=n_bins, min=-r_max, max=r_max).cpu().numpy()
+    edges = np.linspace(-r_max, r_max, n_bins + 1)
+    lo, hi = edges[:-1][counts > 0], edges[1:][counts > 0]
     occupied: set[int] = set()
-    for i, n in enumerate(counts):
-        if n:
-            occupied.update({i, max(0, i - 1), min(len(s) - 1, i + 1)})
+    for j in range(len(s)):
+        lo_j = s[j - 1] if j > 0 else -math.inf
+        hi_j = s[j + 1] if j + 1 < len(s) else math.inf
+        if np.any((hi >= lo_j) & (lo <= hi_j)):
+            occupied.add(j)
     return occupied
 
 
