@@ -420,6 +420,7 @@ def render_clip(
             cfg.lens,
             device=device,
             config=rcfg,
+            progress=False,  # the transcode's Counter shows render progress
         )
 
     with Counter("render", info.n_frames) as tick:
@@ -493,6 +494,19 @@ def render_command(path, plan_json, out, cfg: RackConfig) -> Path:
     return render_clip(path, plan, out, cfg, depth)
 
 
+def confined_to(folder: str | os.PathLike[str], plan_fn: Callable[[Path], FocusPlan]):
+    """``plan_fn`` refusing clips outside ``folder``: a grades file's ``video`` field (``../x.mp4``,
+    an absolute path, a link) must not reach files beyond the dataset it belongs to."""
+    root = Path(folder).resolve()
+
+    def checked(video: Path) -> FocusPlan:
+        if not Path(video).resolve().is_relative_to(root):
+            raise UsageError(f"{video}: outside the dataset folder {root} (check the grades' video field)")
+        return plan_fn(video)
+
+    return checked
+
+
 def eval_command(args: Any, cfg: RackConfig) -> int:
     """``autofocuspull eval``: one plan against its grades, or a whole graded folder."""
     from autofocuspull import evaluate
@@ -501,9 +515,8 @@ def eval_command(args: Any, cfg: RackConfig) -> int:
         if args.plan is not None:
             raise UsageError("eval: give either PLAN.json GRADES.json or --dataset DIR, not both")
         run_cfg = dataclasses.replace(cfg, planner=args.planner)
-        result = evaluate.evaluate_dataset(
-            args.dataset, lambda p: plan_clip(p, run_cfg)[0], args.planner, plot_dir=args.plot
-        )
+        plan_fn = confined_to(args.dataset, lambda p: plan_clip(p, run_cfg)[0])
+        result = evaluate.evaluate_dataset(args.dataset, plan_fn, args.planner, plot_dir=args.plot)
         print(json.dumps(result) if args.json else evaluate.format_table(result))
         return 0
     if args.plan is None or args.grades is None:

@@ -123,11 +123,11 @@ def test_viterbi_matches_brute_force(hold):
 
 def test_viterbi_forced_and_lost_subject():
     u = np.array([[0.0, 0, 0, 0, 0, 0], [1, 1, -np.inf, -np.inf, 1, 1]])
-    # subject 1 is away at frames 2-3: being on it before (then leaving despite the 5-frame hold)
-    # or after (the opening choice is not held) score the same 2 - 0.1; the later switch wins
-    assert_array_equal(viterbi_hold(u, 0.1, 5), [0, 0, 0, 0, 1, 1])
-    u[0, 0] = 0.5  # now starting on the background is worth more than the first two frames on 1
-    assert_array_equal(viterbi_hold(u, 0.1, 5), [0, 0, 0, 0, 1, 1])
+    # subject 1 is away at frames 2-3: being on it before scores 2 (leaving a subject that left the
+    # frame is forced, so free), waiting for it scores 2 - 0.1 (a switch to it costs)
+    assert_array_equal(viterbi_hold(u, 0.1, 5), [1, 1, 0, 0, 0, 0])
+    u[0, 0] = 0.6  # now starting on the background is worth more than the first two frames on 1
+    assert_array_equal(viterbi_hold(u, 0.1, 5), [0, 0, 0, 0, 1, 1])  # 2.6 - 0.1 > 2
     u[0, 0] = 0.0
     u[1, 5] = -np.inf  # 1 only at 0, 1 and 4: leave then return would need the hold on 0
     assert_array_equal(viterbi_hold(u, 0.1, 5), [1, 1, 0, 0, 0, 0])
@@ -532,3 +532,22 @@ def test_focus_follows_a_moving_subject_and_fills_distance_gaps_from_the_nearest
     expected = np.linspace(2.0, 3.0, T)
     expected[40:43] = expected[[39, 39, 43]]  # frame 41 is as near to 39 as to 43: the earlier wins
     assert_allclose(plan.focus_m, expected, rtol=1e-6)
+
+
+def test_saliency_follows_a_near_subject_that_leaves_and_returns():
+    """The demo's story: A (more salient) leaves at 3 s and returns at 6 s; B (less salient) stays.
+
+    Leaving A when it has gone is forced and free, so the default saliency hysteresis must not keep
+    focus on B for the whole clip; focus opens on A, racks to B, and racks back when A is back for
+    long enough to be worth a rack on looks alone (here 6 s).
+    """
+    n = 12 * FPS
+    tr = two_people(n)
+    t = np.arange(n) / FPS
+    away = (t >= 3.0) & (t < 6.0)
+    tr.xyxy[0, away] = np.nan
+    sal = np.stack([np.where(away, 0.0, 0.54), np.full(n, 0.41)]).astype(np.float32)
+    plan = plan_focus(make_inputs(np.zeros((2, n), np.float32), sal, tr), PlannerConfig(mode="saliency"))
+    assert plan.subject_id[0] == A and plan.subject_id[int(4.5 * FPS)] == B and plan.subject_id[-1] == A
+    assert [(p.from_id, p.to_id) for p in plan.pulls] == [(A, B), (B, A)]
+    assert 2.9 <= plan.pulls[0].start_s <= 3.05 and 5.95 <= plan.pulls[1].start_s <= 6.5

@@ -374,6 +374,7 @@ class _Exploit:
         return (Path.write_text, (self.marker, "pwned"))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_pickled_depth_weights_are_not_executed(tmp_path) -> None:
     """A model folder with a code-running ``pytorch_model.bin`` is refused, its code not run."""
     from autofocuspull.perception.depth.estimator import build_depth_estimator
@@ -426,3 +427,44 @@ def test_timebase_of_generated_clip_is_exact(clips) -> None:
     info = probe(clips["good"])
     assert info.frame_rate == Fraction(FPS)
     np.testing.assert_allclose(info.pts_s, np.arange(N_FRAMES) / FPS, atol=1e-9)
+
+
+# --------------------------------------------------------------------------------------------
+# Paths inside files cannot reach outside their folder
+# --------------------------------------------------------------------------------------------
+
+
+def _graded_folder(tmp_path: Path, videos: dict[str, str]) -> Path:
+    """A dataset folder with one grades file per ``stem -> video field`` (copies of a real one)."""
+    import json
+
+    base = json.loads((REPO / "eval" / "grades" / "two_shot.grades.json").read_text())
+    data = tmp_path / "data"
+    data.mkdir()
+    for stem, video in videos.items():
+        (data / f"{stem}.grades.json").write_text(json.dumps({**base, "video": video}))
+    return data
+
+
+def test_dataset_clips_named_outside_the_folder_are_refused(tmp_path) -> None:
+    from autofocuspull.evaluate import evaluate_dataset
+    from autofocuspull.pipeline import confined_to
+
+    outside = tmp_path / "secret.mp4"
+    outside.write_bytes(b"not for the evaluator")
+    data = _graded_folder(
+        tmp_path, {"up": "../secret.mp4", "abs": str(outside), "link": "link.mp4", "ok": "ok.mp4"}
+    )
+    (data / "link.mp4").symlink_to(outside)
+    (data / "ok.mp4").write_bytes(b"a clip")
+    planned: list[str] = []
+
+    def plan_fn(video: Path):
+        planned.append(Path(video).name)
+        raise RuntimeError("planned")
+
+    result = evaluate_dataset(data, confined_to(data, plan_fn), "default")
+    assert planned == ["ok.mp4"]
+    assert "planned" in result["clips"]["ok"]["error"]
+    for stem in ("up", "abs", "link"):
+        assert "outside the dataset folder" in result["clips"][stem]["error"], stem

@@ -27,7 +27,7 @@ from autofocuspull.io.synth import AudioSpec, moving_pattern, tone, write_clip
 pytestmark = pytest.mark.slow
 
 FPS = 25
-N_FRAMES = 80  # 3.2 s: 5 depth chunks of 16 frames
+N_FRAMES = 64  # 2.56 s: 4 depth chunks of 16 frames
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +54,17 @@ def child_env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "AUTOFOCUSPULL_PROGRESS": "0"}
 
 
-def start(args: list[str], log: Path) -> subprocess.Popen:
+def _default_sigint() -> None:
+    # a shell without job control starts background jobs with SIGINT ignored, which the child
+    # would inherit (and Python then keeps): give it the default, as an interactive terminal does
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     with open(log, "wb") as f:
-        return subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT, env=child_env())
+        return subprocess.Popen(
+            args, stdout=f, stderr=subprocess.STDOUT, env=env or child_env(), preexec_fn=_default_sigint
+        )
 
 
 def wait_for(proc: subprocess.Popen, ready, what: str, timeout_s: float = 240.0) -> None:
@@ -151,11 +159,6 @@ def test_two_concurrent_runs_share_the_cache(media, tmp_path) -> None:
     for o in outs:
         assert_valid_output(o, media)
     assert len(list(cache.rglob("depth_meta.json"))) == 1  # both runs keyed the same entry
-    third = subprocess.run(
-        rack_args(media, tmp_path / "c" / "racked.mp4", cache),
-        capture_output=True, text=True, env=child_env(), timeout=600,
-    )  # fmt: skip
-    assert third.returncode == 0 and "subjects: reusing cached analysis" in third.stderr
 
 
 def test_interrupted_uncached_run_leaves_no_scratch_files(media, tmp_path) -> None:
@@ -164,10 +167,7 @@ def test_interrupted_uncached_run_leaves_no_scratch_files(media, tmp_path) -> No
     scratch.mkdir()
     out = tmp_path / "out" / "racked.mp4"
     args = [*rack_args(media, out, tmp_path / "cache"), "--no-cache"]
-    with open(tmp_path / "run.log", "wb") as f:
-        proc = subprocess.Popen(
-            args, stdout=f, stderr=subprocess.STDOUT, env={**child_env(), "TMPDIR": str(scratch)}
-        )
+    proc = start(args, tmp_path / "run.log", {**child_env(), "TMPDIR": str(scratch)})
     wait_for(proc, lambda: any(scratch.rglob("chunk_00000.npz")), "a depth chunk in the scratch folder")
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=120) == 130

@@ -1,7 +1,7 @@
 """The demo clip, generated on the user's machine (nothing to download, nothing shipped).
 
 Two people at different distances in front of a far, lamp-lit wall: the near one (A) leaves the
-frame at 3-4 s and comes back at 5.5-6.5 s, the far one (B) stays. A focus puller holds A, racks
+frame at 3-4 s and comes back at 5.5-6.5 s to stay until the end (11 s), the far one (B) stays. A focus puller holds A, racks
 to B when A leaves and back to A when A returns; the wall's lamps bloom into bokeh discs.
 The faces come from ``skimage.data.astronaut()`` (NASA photograph, public domain), which
 scikit-image ships; the soundtrack is a soft synthetic chord so the audio path is exercised.
@@ -26,7 +26,7 @@ class DemoClipConfig:
     width: int = 640
     height: int = 360
     fps: int = 25
-    duration_s: float = 8.0
+    duration_s: float = 11.0
     seed: int = 7
 
 
@@ -102,7 +102,7 @@ def demo_frames(cfg: DemoClipConfig) -> Iterator[np.ndarray]:
     for i in range(round(cfg.duration_s * cfg.fps)):
         t = i / cfg.fps
         img = wall.copy()
-        _paste(img, far, far_a, 0.74 * cfg.width + 6 * np.sin(t), 0.86 * cfg.height)
+        _paste(img, far, far_a, 0.74 * cfg.width + 6 * np.sin(t), cfg.height + 8)
         _paste(img, near, near_a, near_subject_x(t, cfg.width), cfg.height + 30)
         yield img
 

@@ -3,11 +3,15 @@
 States are (choice k, dwell slot j): slot j means the choice has been held j + 1 frames, capped
 at the last slot. The objective is::
 
-    maximise  sum_t u[k_t, t]  -  switch_cost * #{t : k_t != k_(t-1), t not a free-switch frame}
+    maximise  sum_t u[k_t, t]  -  switch_cost * #{t : k_t != k_(t-1), t not a free-switch frame,
+                                                   k_(t-1) still focusable at t}
 
 subject to: a switch out of k at frame t needs k held >= ``hold_frames`` frames, unless t is a
 free-switch frame (a cut, a user keyframe) or k cannot be focused at t (``u[k, t] = -inf``);
-``forced[t] >= 0`` pins the choice at frame t. Solved exactly by Viterbi in O(T * K * hold).
+``forced[t] >= 0`` pins the choice at frame t. Leaving a choice that can no longer be focused (its
+subject left the frame) is forced, so it costs nothing: otherwise the cost of that unavoidable
+switch would be charged against ever choosing a subject that later leaves. Switching *to* a
+subject still costs, so this cannot be gamed. Solved exactly by Viterbi in O(T * K * hold).
 """
 
 from __future__ import annotations
@@ -71,16 +75,16 @@ def viterbi_hold(
     top_stay = np.ones((t_n, k_n), bool)
     for t in range(1, t_n):
         elig = v.copy()
+        lost = ~np.isfinite(u[:, t])
         if not free[t]:
-            lost = ~np.isfinite(u[:, t])
             elig[~lost, :eligible_from] = neg
         j_best = np.argmax(elig[:, ::-1], axis=1)
         j_best = d - 1 - j_best  # prefer the longest dwell on ties
         out_val = elig[np.arange(k_n), j_best]
-        best, src = _best_other(out_val)
         cost = 0.0 if free[t] else switch_cost + TIE_EPS * (t_n - t) / t_n
+        best, src = _best_other(out_val - np.where(lost, 0.0, cost))  # leaving a lost subject is free
         new = np.empty_like(v)
-        new[:, 0] = best - cost
+        new[:, 0] = best
         new[:, 1:d] = v[:, 0 : d - 1]
         top_stay[t] = v[:, d - 1] >= v[:, d - 2]
         new[:, d - 1] = np.maximum(v[:, d - 1], v[:, d - 2])

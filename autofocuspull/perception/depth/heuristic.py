@@ -77,7 +77,7 @@ def head_and_shoulders(shape_hw: tuple[int, int], face_xyxy: np.ndarray) -> np.n
     fw, fh = x1 - x0, y1 - y0
     cx = (x0 + x1) / 2.0
     head = np.array([cx - 0.65 * fw, y0 - 0.35 * fh, cx + 0.65 * fw, y1 + 0.1 * fh])
-    torso = np.array([cx - 1.5 * fw, y1 + 0.2 * fh, cx + 1.5 * fw, y1 + 5.0 * fh])
+    torso = np.array([cx - 1.4 * fw, y1 + 0.2 * fh, cx + 1.4 * fw, y1 + 5.0 * fh])
     neck = np.array([cx - 0.35 * fw, y1 - 0.2 * fh, cx + 0.35 * fw, y1 + 0.6 * fh])
     return _ellipse(shape_hw, head) | _ellipse(shape_hw, torso) | _ellipse(shape_hw, neck)
 
