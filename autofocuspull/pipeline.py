@@ -496,11 +496,13 @@ def render_command(path, plan_json, out, cfg: RackConfig) -> Path:
 
 def confined_to(folder: str | os.PathLike[str], plan_fn: Callable[[Path], FocusPlan]):
     """``plan_fn`` refusing clips outside ``folder``: a grades file's ``video`` field (``../x.mp4``,
-    an absolute path, a link) must not reach files beyond the dataset it belongs to."""
-    root = Path(folder).resolve()
+    an absolute path) must not reach files beyond the dataset it belongs to. The check is on the
+    path as named, so a symbolic link that the dataset's owner placed in the folder (how footage is
+    shared without copying it) is read through; it is only ever read, never written."""
+    root = Path(os.path.abspath(folder))
 
     def checked(video: Path) -> FocusPlan:
-        if not Path(video).resolve().is_relative_to(root):
+        if not Path(os.path.abspath(video)).is_relative_to(root):
             raise UsageError(f"{video}: outside the dataset folder {root} (check the grades' video field)")
         return plan_fn(video)
 

@@ -36,6 +36,21 @@ def shared_model(name: str) -> Path:
     return p
 
 
+def write_audio_only(path: Path) -> Path:
+    """Write a short AAC file with no video stream (an input the tool must refuse)."""
+    import av
+
+    from autofocuspull.io.synth import tone
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("aac", rate=48000, layout="mono")
+        f = av.AudioFrame.from_ndarray(tone(0.1)[None, :1024], format="flt", layout="mono")
+        f.sample_rate, f.pts = 48000, 0
+        c.mux(s.encode(f))
+        c.mux(s.encode(None))
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own cache and is offline: nothing may download during tests."""

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import av
 import pytest
+from conftest import write_audio_only
 
 from autofocuspull.cli import build_parser, main
 from autofocuspull.io.synth import AudioSpec, moving_pattern, tone, write_clip
@@ -42,12 +42,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, Path]:
     (tmp_path / "notes.mp4").write_text("just some text, not a video\n" * 10)
     (tmp_path / "nomoov.mp4").write_bytes(data[: data.find(b"moov") - 4])
     audio_only = tmp_path / "voice.m4a"
-    with av.open(str(audio_only), "w") as c:
-        s = c.add_stream("aac", rate=48000, layout="mono")
-        f = av.AudioFrame.from_ndarray(tone(0.1)[None, :1024], format="flt", layout="mono")
-        f.sample_rate, f.pts = 48000, 0
-        c.mux(s.encode(f))
-        c.mux(s.encode(None))
+    write_audio_only(audio_only)
     (tmp_path / "folder").mkdir()
     return {
         "missing": tmp_path / "nope.mp4",

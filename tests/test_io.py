@@ -6,10 +6,9 @@ import hashlib
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
-from conftest import footage
+from conftest import footage, write_audio_only
 
 from autofocuspull.core.errors import InputError, UsageError
 from autofocuspull.io import iter_frames, probe, read_audio, transcode
@@ -177,12 +176,7 @@ def test_bad_inputs_raise_one_line_errors(tmp_path: Path) -> None:
     moov = data.find(b"moov")
     (tmp_path / "nomoov.mp4").write_bytes(data[: moov - 4])
     audio_only = tmp_path / "audio.m4a"
-    with av.open(str(audio_only), "w") as c:
-        s = c.add_stream("aac", rate=48000, layout="mono")
-        f = av.AudioFrame.from_ndarray(tone(0.1)[None, :1024], format="flt", layout="mono")
-        f.sample_rate, f.pts = 48000, 0
-        c.mux(s.encode(f))
-        c.mux(s.encode(None))
+    write_audio_only(audio_only)
     cases = {
         tmp_path / "missing.mp4": "no such file",
         tmp_path: "is a directory",
