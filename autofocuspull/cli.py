@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
+
+# Before torch is imported: idle OpenMP threads sleep instead of spinning, which otherwise makes two
+# torch threads slower than one on a busy 2-core machine (eval/bench_render_speed.py measures it).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -175,8 +180,6 @@ def _setup_logging(args: argparse.Namespace) -> None:
     level = "warning" if args.quiet else args.log_level
     logging.basicConfig(level=level.upper(), format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if args.quiet:
-        import os
-
         os.environ["AUTOFOCUSPULL_PROGRESS"] = "0"
 
 

@@ -9,12 +9,18 @@ CPU) makes CPU figures comparable across loaded machines.
 
     python eval/bench_render_speed.py --device cpu --threads 2
     python eval/bench_render_speed.py --device cuda --dtype float16 --batch 8
+
+On a shared (oversubscribed) CPU, torch's OpenMP threads spin while waiting for each other and
+several threads run 5x slower than one; run with ``OMP_WAIT_POLICY=PASSIVE`` in the environment
+(it must be set before torch starts) to measure what two cores give. ``--torch-kernels`` times
+the CPU with torch's own pooling / resizing / filtering instead of OpenCV's, for comparison.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -23,7 +29,7 @@ import numpy as np
 import torch
 
 from autofocuspull.core.types import Frame, Lens
-from autofocuspull.render import RenderConfig, render_video
+from autofocuspull.render import RenderConfig, layered, render_video
 from autofocuspull.render.api import render_batch_u8
 
 LENS = Lens(focal_length_mm=50.0, f_number=1.4)
@@ -127,7 +133,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch / OpenCV CPU threads")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--profile", action="store_true", help="print torch.profiler's top ops per size")
+    ap.add_argument("--torch-kernels", action="store_true", help="CPU: torch ops instead of OpenCV's")
     args = ap.parse_args()
+    if args.torch_kernels:
+        layered.USE_OPENCV_ON_CPU = False
     if args.threads:
         torch.set_num_threads(args.threads)
         cv2.setNumThreads(args.threads)
@@ -137,7 +146,10 @@ def main() -> None:
     config = RenderConfig()
     rows = []
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu x{torch.get_num_threads()}"
-    print(f"device: {name}, dtype {str(dtype).removeprefix('torch.')}, batch {batch}")
+    wait = os.environ.get("OMP_WAIT_POLICY", "default")
+    kernels = "torch" if args.torch_kernels else "OpenCV (CPU float32)"
+    print(f"device: {name}, dtype {str(dtype).removeprefix('torch.')}, batch {batch}, kernels {kernels}, "
+          f"OMP_WAIT_POLICY {wait}")  # fmt: skip
     print("| size | frame s | frame ms | video-path ms | cv2.GaussianBlur ms | frame / Gaussian |")
     print("|---|---|---|---|---|---|")
     for size in args.sizes.split(","):

@@ -14,15 +14,17 @@ from autofocuspull.render import (
     RenderConfig,
     coc_px,
     layer_radii_px,
+    layered,
     render_frame,
     render_frame_torch,
     render_naive_torch,
     render_video,
     upsample_depth,
 )
-from autofocuspull.render.color import decode_uint8, encode_uint8, linear_to_srgb, srgb_to_linear
+from autofocuspull.render.color import _encode_lut, decode_uint8, encode_uint8, linear_to_srgb, srgb_to_linear
 from autofocuspull.render.kernels import aperture_kernel_np
 from autofocuspull.render.layered import (
+    _filter2d_direct,
     _layer_alpha,
     _occupied_layers,
     _signed_radius_fast,
@@ -437,3 +439,83 @@ def test_slanted_foreground_surface_has_no_seams() -> None:
     img[:, :, 0] = 200  # reddish surface; the in-focus plane behind it never shows
     out = render_frame(img, depth, 1.0, Lens(85.0, 1.4), config=RenderConfig(max_coc_frac=0.2))
     np.testing.assert_allclose(out.astype(int), img.astype(int), atol=3)
+
+
+# ------------------------------------------------------------------------------------------------
+# CPU fast path (OpenCV) against the torch path and hand-computed references
+# ------------------------------------------------------------------------------------------------
+
+
+def _correlate_zero_padded(a: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """'same' correlation by its definition: sum of shifted copies of the zero-padded input."""
+    kh, kw = k.shape
+    h, w = a.shape
+    p = np.zeros((h + kh - 1, w + kw - 1))
+    p[kh // 2 : kh // 2 + h, kw // 2 : kw // 2 + w] = a
+    return sum(k[i, j] * p[i : i + h, j : j + w] for i in range(kh) for j in range(kw))
+
+
+@pytest.mark.parametrize(
+    ("radius_px", "blades"), [(1.2, 0), (5.6, 0), (8.5, 0), (8.5, 3), (6.3, 6), (13.0, 0)]
+)
+def test_banded_filter_equals_direct_correlation(radius_px: float, blades: int) -> None:
+    # 13x13 to 19x19 kernels go through row bands (a triangle has empty rows); others straight.
+    k = aperture_kernel_np(radius_px, blades, 10.0).astype(np.float32)
+    a = np.random.default_rng(0).random((37, 53)).astype(np.float32)
+    out = np.full_like(a, np.nan)
+    _filter2d_direct(a, k, out)
+    np.testing.assert_allclose(out, _correlate_zero_padded(a, k), rtol=0, atol=2e-6)
+
+
+def test_cpu_encode_equals_the_table_definition() -> None:
+    x = torch.from_numpy(np.random.default_rng(1).uniform(-0.1, 1.1, (2, 3, 17, 29)).astype(np.float32))
+    idx = (x.permute(0, 2, 3, 1).clamp(0.0, 1.0) * 65535 + 0.5).long()  # the CUDA path's formula
+    expected = torch.take(_encode_lut(torch.device("cpu")), idx)
+    assert torch.equal(encode_uint8(x), expected)
+    assert torch.equal(encode_uint8(x.contiguous(memory_format=torch.channels_last)), expected)
+
+
+@pytest.mark.parametrize(("h", "w"), [(120, 240), (121, 241)])
+def test_opencv_cpu_path_matches_torch_path(monkeypatch, h: int, w: int) -> None:
+    """OpenCV pooling, resizing, padding and filtering (CPU float32) give the torch ops' image.
+
+    Background ramp through every layer, an in-focus subject, a near foreground bar; radii up to
+    30 px so the coarsest levels and the banded large kernels run; odd sizes pool via torch."""
+    img = _smooth_texture(h, w, seed=3, sigma=1.0)
+    depth = np.tile(np.geomspace(0.4, 30.0, w, dtype=np.float32), (h, 1))
+    depth[h // 4 :, w // 3 : w // 2] = 2.0
+    depth[:, w // 10 : w // 6] = 0.6
+    args = (
+        decode_uint8(torch.from_numpy(img)[None]), torch.from_numpy(depth)[None, None],
+        torch.tensor([2.0]), torch.tensor([1.4]), Lens(50.0, 1.4),
+    )  # fmt: skip
+    for cfg in (RenderConfig(max_coc_frac=0.25), RenderConfig(max_coc_frac=0.25, blades=6)):
+        fast = render_frame_torch(*args, cfg)
+        with monkeypatch.context() as m:
+            m.setattr(layered, "USE_OPENCV_ON_CPU", False)
+            slow = render_frame_torch(*args, cfg)
+        assert float((fast - args[0]).abs().max()) > 0.1  # the scene is really blurred
+        torch.testing.assert_close(fast, slow, rtol=0, atol=1e-4)
+
+
+def test_guided_depth_upsampling_opencv_path_matches_torch_path(monkeypatch) -> None:
+    rng = np.random.default_rng(4)
+    depth = torch.from_numpy(rng.uniform(0.5, 20.0, (2, 1, 23, 37)).astype(np.float32))
+    rgb = torch.from_numpy(rng.integers(0, 256, (2, 93, 150, 3), dtype=np.uint8))
+    fast = upsample_depth(depth, (93, 150), luma_u8(rgb), radius_px=3)
+    monkeypatch.setattr(layered, "USE_OPENCV_ON_CPU", False)
+    slow = upsample_depth(depth, (93, 150), luma_u8(rgb), radius_px=3)
+    assert float((fast.amax() - fast.amin()) / fast.amin()) > 1.0  # depth really varies
+    torch.testing.assert_close(fast, slow, rtol=1e-3, atol=0)  # guided filter: var = E[I²] − E[I]²
+
+
+@pytest.mark.parametrize(("h", "w", "factor"), [(6, 10, 2), (7, 9, 2), (8, 12, 4), (9, 13, 4)])
+def test_opencv_pooling_averages_what_each_window_covers(h: int, w: int, factor: int) -> None:
+    x = torch.from_numpy(np.random.default_rng(5).random((2, 3, h, w)).astype(np.float32))
+    hh, ww = -(-h // factor), -(-w // factor)
+    expected = torch.zeros(2, 3, hh, ww)
+    for i in range(hh):  # mean over the window's pixels inside the image (partial at the ends)
+        for j in range(ww):
+            window = x[..., i * factor : (i + 1) * factor, j * factor : (j + 1) * factor]
+            expected[..., i, j] = window.mean((-2, -1))
+    torch.testing.assert_close(layered._pool(x, factor), expected, rtol=0, atol=1e-6)

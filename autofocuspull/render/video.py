@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Literal
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as nnf
@@ -12,13 +13,22 @@ from tqdm.auto import tqdm
 
 from autofocuspull.core.types import Frame, Lens, check_array
 from autofocuspull.render.api import check_depth, check_focus, default_dtype, render_batch_u8, upload
-from autofocuspull.render.layered import DEFAULT_CONFIG, RenderConfig
+from autofocuspull.render.layered import DEFAULT_CONFIG, RenderConfig, _cv_map, _opencv, _resize
 
 DepthUpsample = Literal["guided", "bilinear"]
 
 
 def _box(x: torch.Tensor, radius_px: int) -> torch.Tensor:
+    """Mean over the (2r+1)² window clipped to the image (B, C, h, w) -> same shape."""
     k = 2 * radius_px + 1
+    if _opencv(x):  # sum over the zero-padded window / number of pixels inside: 5x faster
+        zero = cv2.BORDER_CONSTANT
+        count = cv2.boxFilter(np.ones(x.shape[-2:], np.float32), -1, (k, k), normalize=False, borderType=zero)
+
+        def box(a: np.ndarray, d: np.ndarray) -> None:
+            cv2.divide(cv2.boxFilter(a, -1, (k, k), normalize=False, borderType=zero), count, dst=d)
+
+        return _cv_map(x, box, tuple(x.shape[-2:]))
     return nnf.avg_pool2d(x, k, stride=1, padding=radius_px, count_include_pad=False)
 
 
@@ -60,10 +70,10 @@ def upsample_depth(
     var_i = _box(i_lo * i_lo, radius_px) - mean_i**2
     a = cov_ip / (var_i + eps)
     ab = torch.cat([_box(a, radius_px), _box(mean_p - a * mean_i, radius_px)], dim=1)
-    ab = nnf.interpolate(ab, size=size, mode="bilinear", align_corners=False)
-    q = torch.addcmul(ab[:, 1:2], ab[:, 0:1], guide_luma)
-    q = torch.clamp(q, p.amin(dim=(1, 2, 3), keepdim=True), p.amax(dim=(1, 2, 3), keepdim=True))
-    return torch.reciprocal(q.mul_(scale))
+    ab = _resize(ab, size)
+    q = ab[:, 1:2].addcmul_(ab[:, 0:1], guide_luma)  # in place: no new full-resolution planes
+    q = q.clamp_(p.amin(dim=(1, 2, 3), keepdim=True), p.amax(dim=(1, 2, 3), keepdim=True))
+    return q.mul_(scale).reciprocal_()
 
 
 def _batches(frames: Iterable[Frame], batch_size: int) -> Iterator[list[Frame]]:
