@@ -34,8 +34,10 @@ def main() -> None:
     if not out.exists():
         demo(args.demo_dir, RackConfig())
     before, after = frames_at(src, FRAMES), frames_at(out, FRAMES)
-    rows = [np.concatenate([before[i], np.full((before[i].shape[0], 8, 3), 255, np.uint8), after[i]], 1)
-            for i in FRAMES]
+    rows = [
+        np.concatenate([before[i], np.full((before[i].shape[0], 8, 3), 255, np.uint8), after[i]], 1)
+        for i in FRAMES
+    ]
     grid = np.concatenate([rows[0], np.full((8, rows[0].shape[1], 3), 255, np.uint8), rows[1]], 0)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(args.out), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))

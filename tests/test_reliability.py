@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 import os
 import pickle
@@ -467,5 +468,35 @@ def test_dataset_clips_named_outside_the_folder_are_refused(tmp_path) -> None:
     # a link placed in the folder is how footage is shared without copies: read through, never written
     assert planned == ["link.mp4", "ok.mp4"]
     assert "planned" in result["clips"]["ok"]["error"] and "planned" in result["clips"]["link"]["error"]
-    for stem in ("up", "abs"):
-        assert "outside the dataset folder" in result["clips"][stem]["error"], stem
+    for stem in ("up", "abs"):  # refused by the grades loader itself, and by the CLI's guard behind it
+        err = result["clips"][stem]["error"]
+        assert "video" in err and ("inside the grades' folder" in err or "outside the dataset" in err), stem
+
+
+def test_non_finite_numbers_in_plan_keyframes_and_grades_are_refused(tmp_path) -> None:
+    from autofocuspull.core.errors import ValidationError
+    from autofocuspull.evaluate import parse_grades
+    from autofocuspull.plan import parse_keyframes
+
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValidationError, match=r"\[0\]\.t_s"):
+            parse_keyframes([{"t_s": bad, "subject": 1, "point": None, "strength": "weak"}], "kf.json")
+    grades = json.loads((REPO / "eval" / "grades" / "two_shot.grades.json").read_text())
+    for video in ("../elsewhere.mp4", "/abs/clip.mp4"):
+        with pytest.raises(ValidationError, match="video: expected a file name inside"):
+            parse_grades({**grades, "video": video}, "g.json")
+
+
+def test_non_finite_times_in_a_plan_file_are_refused() -> None:
+    from test_plan import make_inputs, speaking
+
+    from autofocuspull.core.errors import ValidationError
+    from autofocuspull.plan import plan_focus, plan_from_dict, plan_to_dict
+
+    d = plan_to_dict(plan_focus(make_inputs(speaking((0, 0.0, 2.0)))))
+    assert plan_from_dict(json.loads(json.dumps(d)), "p.json").n_frames == len(d["frames"])
+    for field, bad in (("t_s", float("nan")), ("focus_m", float("inf"))):
+        broken = json.loads(json.dumps(d))
+        broken["frames"][3][field] = bad
+        with pytest.raises(ValidationError, match=rf"frames\[3\]\.{field}: expected a finite number"):
+            plan_from_dict(broken, "p.json")

@@ -120,9 +120,9 @@ def evaluate_dataset(
         if progress is not None:
             progress(n, len(entries), stem)
         try:
+            grades = load_grades(grades_path)  # first: a bad grades file is the more useful error
             if video is None:
                 raise FileNotFoundError(f"no single video named {stem}.* beside {grades_path.name}")
-            grades = load_grades(grades_path)
             metrics, plan = evaluate_clip(video, grades, plan_fn)
         except Exception as e:  # one bad clip must not stop the run: it is reported and counted
             log.error("eval: %s failed: %s: %s", stem, type(e).__name__, e)

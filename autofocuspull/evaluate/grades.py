@@ -166,6 +166,8 @@ def parse_grades(data: Any, path: str = "<grades>") -> Grades:
     video = _string(path, "video", data.get("video"), required=True)
     if not video:
         raise ValidationError(path, "video", "expected the clip's file name, got an empty string")
+    if Path(video).is_absolute() or ".." in Path(video).parts:
+        raise ValidationError(path, "video", f"expected a file name inside the grades' folder, got {video!r}")
     notes = _string(path, "notes", data.get("notes", ""), required=False)
     cuts = _cuts(path, data.get("cuts_s", []))
     subjects = _subjects(path, data.get("subjects"))

@@ -1,10 +1,11 @@
 """The demo clip, generated on the user's machine (nothing to download, nothing shipped).
 
 Two people at different distances in front of a far, lamp-lit wall: the near one (A) leaves the
-frame at 3-4 s and comes back at 5.5-6.5 s to stay until the end (11 s), the far one (B) stays. A focus puller holds A, racks
-to B when A leaves and back to A when A returns; the wall's lamps bloom into bokeh discs.
-The faces come from ``skimage.data.astronaut()`` (NASA photograph, public domain), which
-scikit-image ships; the soundtrack is a soft synthetic chord so the audio path is exercised.
+frame at 3-4 s and comes back at 5.5-6.5 s to stay until the end (11 s); the far one (B) stays.
+A focus puller holds A, racks to B when A leaves and back to A when A returns; the wall's lamps
+bloom into bokeh discs. The faces come from ``skimage.data.astronaut()`` (NASA photograph, public
+domain), which scikit-image ships; the soundtrack is a soft synthetic chord so the audio path is
+exercised.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ the next user keyframe.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ def _parse_one(path: Path, i: int, item: Any) -> Keyframe:
     if unknown:
         raise _field(path, i, sorted(unknown)[0], "unknown field")
     t = item.get("t_s")
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or t < 0:
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0:
         raise _field(path, i, "t_s", f"expected a time >= 0 in seconds, got {t!r}")
     subject = item.get("subject")
     if subject is not None and (isinstance(subject, bool) or not isinstance(subject, int)):

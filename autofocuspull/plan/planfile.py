@@ -194,6 +194,8 @@ class _Reader:
 
     def number(self, d: Any, key: str, where: str, *, nullable: bool = False, positive: bool = False):
         v = self.get(d, key, where, (int, float), nullable=nullable)
+        if v is not None and not math.isfinite(v):  # JSON NaN / Infinity: never a valid time or distance
+            raise self.fail(f"{where}.{key}", f"expected a finite number, got {v}")
         if v is not None and positive and not v > 0:
             raise self.fail(f"{where}.{key}", f"expected a positive number, got {v}")
         return None if v is None else float(v)
