@@ -40,11 +40,13 @@ from autofocuspull.io import (
     transcode,
 )
 from autofocuspull.io.writer import ensure_writable_dir
+from autofocuspull.perception.masks import PersonMaskStore
 from autofocuspull.progress import Counter, bar
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DEPTH_MODEL = "depth-anything/Depth-Anything-V2-Small-hf"
+MASK_EVERY = 3  # person masks on every 3rd frame of the perception pass (nearest one serves the rest)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class RackConfig:
     depth_every: int = 2  # run the depth network on every k-th frame (and on big motion)
     face_model: str | None = None
     object_model: str | None = None
+    segment_model: str | None = None
     asd_model: str | None = None
     asd_head: str | None = None
     cue: str = "auto"
@@ -119,8 +122,8 @@ def _analysis_size(info: VideoInfo, max_side: int) -> tuple[int, int]:
 
 def perceive(
     path: str, info: VideoInfo, cfg: RackConfig, warnings: list[str]
-) -> tuple[SubjectTracks, list[int]]:
-    """Faces, people and objects detected and tracked into subjects; shot cuts. Cached."""
+) -> tuple[SubjectTracks, list[int], PersonMaskStore]:
+    """Faces, people and objects tracked into subjects; shot cuts; person masks. Cached."""
     from autofocuspull.perception.detect import build_face_detector, build_object_detector
     from autofocuspull.perception.subjects import Perceiver, PerceiverConfig
 
@@ -136,15 +139,19 @@ def perceive(
             "autofocuspull.perception.subjects",
             "autofocuspull.perception.track",
             "autofocuspull.perception.cuts",
+            "autofocuspull.perception.masks",
             "autofocuspull.io.reader",
         ),
+        "segment": cfg.segment_model,
+        "mask_every": MASK_EVERY,
     }
     cache = _cache(path, "subjects", key, cfg)
     hit = cache.load_npz("tracks.npz")
     if hit is not None:
         log.info("subjects: reusing cached analysis (%d subjects)", len(hit["track_id"]))
         warnings.extend(str(w) for w in hit["warnings"].tolist())
-        return SubjectTracks.from_npz_dict(hit), [int(c) for c in hit["cut_frames"]]
+        masks = PersonMaskStore.from_npz_dict(hit)
+        return SubjectTracks.from_npz_dict(hit), [int(c) for c in hit["cut_frames"]], masks
     notes: list[str] = []
     faces = _logged(build_face_detector, notes, "yunet", cfg.face_model)
     try:
@@ -154,6 +161,8 @@ def perceive(
         log.warning("!!! %s", msg)
         notes.append(msg)
         objects = None
+    segment = _person_segmenter(cfg, notes)
+    masks = PersonMaskStore()
     aw, _ = _analysis_size(info, cfg.analysis_max_side_px)
     per = Perceiver(
         faces,
@@ -167,6 +176,8 @@ def perceive(
         iter_frames(path, info, max_side=cfg.analysis_max_side_px), "detect+track", info.n_frames
     ):
         per.update(frame)
+        if segment is not None and frame.index % MASK_EVERY == 0:
+            masks.add(frame.index, segment(frame.rgb))
     tracks, cuts = per.finish(info.n_frames)
     warnings.extend(notes)
     cache.save_npz(
@@ -175,9 +186,23 @@ def perceive(
             **tracks.to_npz_dict(),
             "cut_frames": np.asarray(cuts, np.int64),
             "warnings": np.asarray(notes, dtype=str),
+            **masks.to_npz_dict(),
         },
     )
-    return tracks, list(cuts)
+    return tracks, list(cuts), masks
+
+
+def _person_segmenter(cfg: RackConfig, notes: list[str]) -> Callable[[np.ndarray], np.ndarray] | None:
+    """DeepLabv3 person probability, or None (subjects then use boxes) when it can't be had."""
+    from autofocuspull.perception.detect import build_person_segmenter
+
+    try:
+        return build_person_segmenter("deeplabv3", cfg.segment_model)
+    except ModelUnavailableError as e:
+        msg = f"person segmenter unavailable, subjects use their boxes instead of masks: {e}"
+        log.warning("!!! %s", msg)
+        notes.append(msg)
+        return None
 
 
 def _logged(builder: Callable[..., Any], notes: list[str], *args: Any) -> Any:
@@ -204,6 +229,7 @@ def estimate_depth(
     cut_frames: list[int],
     cfg: RackConfig,
     warnings: list[str],
+    masks: PersonMaskStore | None = None,
 ) -> tuple[Any, str]:
     """Metric depth of every frame (a store read lazily per frame) and the name of its source."""
     from autofocuspull.perception.depth import (
@@ -230,7 +256,15 @@ def estimate_depth(
         msg = f"DEPTH MODEL UNAVAILABLE, using heuristic depth (subjects at prior distances): {reason}"
         warnings.append(msg)
         dw, dh = _analysis_size(info, 320)
-        src = heuristic_source(tracks, (info.height, info.width), (dh, dw), reason=reason, focal_px=focal_px)
+        mask_fn = None
+        if masks is not None and len(masks):
+
+            def mask_fn(t: int) -> np.ndarray | None:
+                return masks.subject_masks(t, tracks, (info.height, info.width), (dh, dw))
+
+        src = heuristic_source(
+            tracks, (info.height, info.width), (dh, dw), reason=reason, focal_px=focal_px, mask_fn=mask_fn
+        )
         return src, "heuristic"
     run_cfg = DepthRunConfig(keyframe_interval=cfg.depth_every)
     root = cfg.cache_root if cfg.use_cache else _scratch_dir("autofocuspull-depth-")
@@ -324,12 +358,17 @@ def analyse(path: str | os.PathLike[str], cfg: RackConfig) -> Analysis:
     path = str(check_input_file(path))
     info = probe(path)
     warnings: list[str] = []
-    tracks, cuts = perceive(path, info, cfg, warnings)
-    depth, depth_source = estimate_depth(path, info, tracks, cuts, cfg, warnings)
+    tracks, cuts, masks = perceive(path, info, cfg, warnings)
+    depth, depth_source = estimate_depth(path, info, tracks, cuts, cfg, warnings, masks)
     from autofocuspull.perception.subjects import assign_subject_distances
 
     assign_subject_distances(
-        tracks, depth.depth_m_at, (info.width, info.height), fps=float(info.frame_rate), cuts=cuts
+        tracks,
+        depth.depth_m_at,
+        (info.width, info.height),
+        fps=float(info.frame_rate),
+        cuts=cuts,
+        person_mask_at=masks.prob_at if len(masks) else None,
     )
     cues = compute_clip_cues(path, info, tracks, cfg, warnings)
     return Analysis(info, tracks, cuts, cues, depth, depth_source, warnings)
@@ -489,8 +528,8 @@ def render_command(path, plan_json, out, cfg: RackConfig) -> Path:
     plan = load_plan(plan_json)
     info = probe(path)
     warnings: list[str] = []
-    tracks, cuts = perceive(str(path), info, cfg, warnings)
-    depth, _ = estimate_depth(str(path), info, tracks, cuts, cfg, warnings)
+    tracks, cuts, masks = perceive(str(path), info, cfg, warnings)
+    depth, _ = estimate_depth(str(path), info, tracks, cuts, cfg, warnings, masks)
     return render_clip(path, plan, out, cfg, depth)
 
 
@@ -565,6 +604,7 @@ def config_from_args(args: Any) -> RackConfig:
         depth_every=get("depth_every") or RackConfig.depth_every,
         face_model=get("face_model"),
         object_model=get("object_model"),
+        segment_model=get("segment_model"),
         asd_model=get("asd_model"),
         asd_head=get("asd_head"),
         cue=get("cue", "auto"),

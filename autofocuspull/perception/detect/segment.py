@@ -73,5 +73,5 @@ def build_person_segmenter(
     """DeepLabv3 person segmenter from ``model_path`` or cache/download (ModelUnavailableError)."""
     if name != "deeplabv3":
         raise ValueError(f"person segmenter: expected 'deeplabv3', got {name!r}")
-    path = resolve_model_file("deeplabv3", model_path, flag="--person-mask-model")
+    path = resolve_model_file("deeplabv3", model_path, flag="--segment-model")
     return DeepLabPersonSegmenter(path, SegmenterConfig(), providers, intra_op_threads)
