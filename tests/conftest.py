@@ -16,24 +16,21 @@ SHARED_MODELS = SHARED / "models"
 os.environ.setdefault("AUTOFOCUSPULL_PROGRESS", "0")
 
 
+def _shared(folder: Path, name: str, what: str) -> Path:
+    p = folder / name
+    if not p.exists():
+        pytest.skip(f"../shared/{folder.name}/{name} absent: {what} needs the shared folder beside the repo")
+    return p
+
+
 def footage(name: str) -> Path:
     """Path of a clip in ../shared/footage, or skip the test saying what is missing."""
-    p = FOOTAGE / name
-    if not p.exists():
-        pytest.skip(
-            f"../shared/footage/{name} absent: real-footage test needs the shared folder beside the repo"
-        )
-    return p
+    return _shared(FOOTAGE, name, "this real-footage test")
 
 
 def shared_model(name: str) -> Path:
     """Path of a weights file in ../shared/models, or skip the test saying what is missing."""
-    p = SHARED_MODELS / name
-    if not p.exists():
-        pytest.skip(
-            f"../shared/models/{name} absent: this test needs the real weights from the shared folder"
-        )
-    return p
+    return _shared(SHARED_MODELS, name, "this test of the real weights")
 
 
 def write_audio_only(path: Path) -> Path:

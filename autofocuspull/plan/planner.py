@@ -634,30 +634,29 @@ def hold_decisions(util: Utility, path: np.ndarray, inputs: PlanInputs, cfg: Pla
     times, tracks = inputs.cues.times_s, inputs.tracks
     dt = frame_duration_s(times)
     out = []
+
+    def hold(a: int, reason: str) -> dict:
+        held_row = int(path[a]) - 1
+        return {
+            "t_s": float(times[a]),
+            "kind": "hold",
+            "subject": int(tracks.track_id[held_row]) if path[a] > 0 else NONE_ID,
+            "reason": f"held on {subject_name(tracks, held_row)}: {reason}",
+        }
+
     for s, a, b in util.dropped:
         if not util.dialogue[a] or (path[a:b] == s + 1).any():
             continue
-        held = subject_name(tracks, int(path[a]) - 1)
-        out.append({
-            "t_s": float(times[a]),
-            "kind": "hold",
-            "subject": int(tracks.track_id[path[a] - 1]) if path[a] > 0 else NONE_ID,
-            "reason": f"held on {held}: {subject_name(tracks, s)}'s {(b - a) * dt:.2f} s interjection at "
-            f"{float(times[a]):.2f} s is shorter than the backchannel threshold {cfg.backchannel_s:.2f} s",
-        })  # fmt: skip
+        out.append(hold(a, f"{subject_name(tracks, s)}'s {(b - a) * dt:.2f} s interjection at "
+                           f"{float(times[a]):.2f} s is shorter than the backchannel threshold "
+                           f"{cfg.backchannel_s:.2f} s"))  # fmt: skip
     for s in range(len(tracks)):
         for a, b in runs(util.talk[s] & util.dialogue):
             if (path[a:b] == s + 1).any():
                 continue
-            held = subject_name(tracks, int(path[a]) - 1)
-            out.append({
-                "t_s": float(times[a]),
-                "kind": "hold",
-                "subject": int(tracks.track_id[path[a] - 1]) if path[a] > 0 else NONE_ID,
-                "reason": f"held on {held}: {subject_name(tracks, s)} speaks {(b - a) * dt:.2f} s from "
-                f"{float(times[a]):.2f} s but a switch does not pay (switch cost {cfg.switch_cost}, "
-                f"minimum hold {cfg.min_hold_s} s)",
-            })  # fmt: skip
+            out.append(hold(a, f"{subject_name(tracks, s)} speaks {(b - a) * dt:.2f} s from "
+                               f"{float(times[a]):.2f} s but a switch does not pay (switch cost "
+                               f"{cfg.switch_cost}, minimum hold {cfg.min_hold_s} s)"))  # fmt: skip
     return out
 
 
