@@ -220,3 +220,17 @@ def test_heuristic_source_uses_face_prior_and_scales_boxes():
     tracks.distance_m[0, 1] = 3.0  # a given distance wins over the prior
     src = HeuristicDepthSource(tracks, frame_hw, (120, 160), focal_px=300.0)
     assert src.depth_m_at(1)[50, 65] == pytest.approx(3.0)
+
+
+def test_a_face_leaving_the_frame_keeps_its_last_reliable_prior() -> None:
+    from autofocuspull.core.types import SubjectTracks
+    from autofocuspull.perception.depth.calibrate import prior_distances_from_tracks
+
+    tr = SubjectTracks.allocate([1], ["person"], 6)
+    for t, x0 in enumerate([100, 80, 40, 0, -20, 0]):  # walks out at the left edge from frame 3
+        tr.xyxy[0, t] = tr.face_xyxy[0, t] = (max(x0, 0), 50, x0 + 40, 100)
+    tr.xyxy[0, 5] = tr.face_xyxy[0, 5] = np.nan  # gone
+    prior = prior_distances_from_tracks(tr, (200, 320), focal_px=250.0)
+    np.testing.assert_allclose(prior[0, :3], 250.0 * 0.16 / 40)  # a 40 px wide face: 1.0 m
+    np.testing.assert_allclose(prior[0, 3:5], 1.0)  # cut by the edge: the nearest reliable prior
+    assert np.isnan(prior[0, 5])

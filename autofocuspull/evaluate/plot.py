@@ -113,10 +113,17 @@ def _draw_plan(ax, plan: FocusPlan, details: ScoreDetails | None) -> None:
         ax.set_title("green: on target / matched pull    red: off target / unmatched pull", fontsize=9)
 
 
+FOCUS_TICKS_M = (0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0, 20.0, 50.0, 100.0)
+
+
 def _draw_focus(ax, plan: FocusPlan, speech: np.ndarray | None) -> None:
     ax.plot(plan.times_s, plan.focus_m, color="black", linewidth=1.2, drawstyle="steps-mid")
-    ax.set_yscale("log")
-    ax.set_ylabel("focus m")
+    ax.set_yscale("log")  # focus is perceived in dioptres: equal ratios of distance look alike
+    lo, hi = float(np.nanmin(plan.focus_m)), float(np.nanmax(plan.focus_m))
+    ticks = [t for t in FOCUS_TICKS_M if lo / 1.6 <= t <= hi * 1.6] or [round(lo, 2)]
+    ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
+    ax.minorticks_off()
+    ax.set_ylabel("focus distance (m)")
     ax.set_xlabel("time (s)")
     if speech is not None:
         ax2 = ax.twinx()

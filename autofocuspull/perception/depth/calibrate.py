@@ -60,16 +60,44 @@ def prior_distances_from_tracks(
 ) -> np.ndarray:
     """(S, T) float32 prior distance (m) per subject and frame: face width first, else body height.
 
-    NaN where the subject is absent or no prior applies (body cut by the frame, not upright).
+    A face box touching the frame's edge is cut off, so its width says nothing of its distance
+    (a face walking out of frame would seem to recede); such frames, and frames where no prior
+    applies (a body cut by the frame, not upright), take the subject's nearest reliable prior.
+    NaN where the subject is absent, or has no reliable prior at all.
     """
     out = np.full((len(tracks), tracks.n_frames), np.nan, np.float32)
     has_face, present = tracks.has_face, tracks.present
+    h, w = frame_size_hw
     for s in range(len(tracks)):
-        for t in np.flatnonzero(present[s] | has_face[s]):
-            if has_face[s, t]:
-                out[s, t] = prior_distance_m(tracks.face_xyxy[s, t], "face", focal_px)
-            elif tracks.label[s] == "person":
-                out[s, t] = prior_distance_m(tracks.xyxy[s, t], "person", focal_px, frame_size_hw[0])
+        seen = present[s] | has_face[s]
+        for t in np.flatnonzero(seen):
+            face = tracks.face_xyxy[s, t]
+            if has_face[s, t] and not _touches_edge(face, w, h):
+                out[s, t] = prior_distance_m(face, "face", focal_px)
+            elif not has_face[s, t] and tracks.label[s] == "person":
+                out[s, t] = prior_distance_m(tracks.xyxy[s, t], "person", focal_px, h)
+        out[s] = _fill_nearest(out[s], seen)
+    return out
+
+
+def _touches_edge(box_xyxy: np.ndarray, width_px: float, height_px: float, margin_px: float = 1.0) -> bool:
+    x0, y0, x1, y1 = box_xyxy
+    return bool(
+        x0 <= margin_px or y0 <= margin_px or x1 >= width_px - margin_px or y1 >= height_px - margin_px
+    )
+
+
+def _fill_nearest(values: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``values`` (T,) with NaN at ``where`` (T,) bool replaced by the nearest finite value in time."""
+    good = np.flatnonzero(np.isfinite(values))
+    todo = np.flatnonzero(where & ~np.isfinite(values))
+    if not len(good) or not len(todo):
+        return values
+    i = np.clip(np.searchsorted(good, todo), 1, len(good)) - 1
+    j = np.clip(i + 1, 0, len(good) - 1)
+    nearest = np.where(np.abs(good[j] - todo) < np.abs(good[i] - todo), good[j], good[i])
+    out = values.copy()
+    out[todo] = values[nearest]
     return out
 
 
