@@ -638,6 +638,8 @@ def check_planner(name: str) -> None:
 
 def run_command(args: Any) -> int:
     """Dispatch a parsed CLI command."""
+    if args.cache_dir is not None:  # one folder for the analysis and the downloaded models
+        os.environ["AUTOFOCUSPULL_CACHE"] = str(args.cache_dir)
     cfg = config_from_args(args)
     if args.command in ("rack", "plan") or getattr(args, "dataset", None) is not None:
         check_planner(getattr(args, "planner", cfg.planner))

@@ -129,3 +129,15 @@ def test_unknown_choices_are_usage_errors(bad_inputs, tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert code == 2 and "coin-flip" in err and "largest-face" in err
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_cache_dir_holds_the_models_too(bad_inputs, tmp_path, capsys, monkeypatch) -> None:
+    import os
+
+    monkeypatch.setenv("AUTOFOCUSPULL_CACHE", str(tmp_path / "elsewhere"))
+    mine = tmp_path / "my_cache"
+    main(["plan", str(bad_inputs["text"]), "-o", str(tmp_path / "p.json"), "--cache-dir", str(mine), "-q"])
+    capsys.readouterr()
+    from autofocuspull.core.hub import cache_dir
+
+    assert cache_dir() == mine and os.environ["AUTOFOCUSPULL_CACHE"] == str(mine)
