@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
+from autofocuspull.core.arrays import runs
 from autofocuspull.core.types import FocusPlan, Pull, SubjectTracks
 from autofocuspull.evaluate.dataset import (
     aggregate,
@@ -21,7 +22,7 @@ from autofocuspull.evaluate.dataset import (
 )
 from autofocuspull.evaluate.grades import parse_grades
 from autofocuspull.evaluate.metrics import METRIC_NAMES
-from autofocuspull.evaluate.plot import frame_edges_s, plot_timeline, runs
+from autofocuspull.evaluate.plot import frame_edges_s, plot_timeline
 
 GRADES = {
     "format": "autofocuspull.grades/1",

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from autofocuspull.core.arrays import nearest_index
 from autofocuspull.core.errors import ModelUnavailableError
 from autofocuspull.core.hub import resolve_model_file
 from autofocuspull.core.types import Frame, SubjectTracks, check_array
@@ -246,14 +247,6 @@ def mouth_box_in_crop(landmarks_px: np.ndarray, face_xyxy: np.ndarray, crop_scal
 # --------------------------------------------------------------------------------------------
 # Scoring a clip
 # --------------------------------------------------------------------------------------------
-
-
-def nearest_index(times_s: np.ndarray, query_s: np.ndarray) -> np.ndarray:
-    """Index of the nearest of sorted ``times_s`` (N,) for each query time (M,) -> (M,) int64."""
-    if len(times_s) == 1:
-        return np.zeros(len(query_s), np.int64)
-    idx = np.clip(np.searchsorted(times_s, query_s), 1, len(times_s) - 1)
-    return np.where(query_s - times_s[idx - 1] <= times_s[idx] - query_s, idx - 1, idx).astype(np.int64)
 
 
 def _score_run(

@@ -23,6 +23,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from autofocuspull.core.arrays import runs
 from autofocuspull.core.cache import atomic_write_bytes
 from autofocuspull.core.types import FocusPlan, check_array
 from autofocuspull.evaluate.grades import Grades
@@ -31,13 +32,6 @@ from autofocuspull.evaluate.metrics import ScoreDetails, score_details
 OK_COLOUR = "#2a9d4b"
 ERROR_COLOUR = "#d62728"
 HOLD_COLOUR = "#4c72b0"
-
-
-def runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """``[(start, stop)]`` index ranges (stop exclusive) of the True runs of a (T,) bool mask."""
-    m = np.concatenate([[False], np.asarray(mask, bool), [False]])
-    edges = np.flatnonzero(np.diff(m.astype(np.int8)))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def frame_edges_s(times_s: np.ndarray) -> np.ndarray:

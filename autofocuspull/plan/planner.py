@@ -61,8 +61,8 @@ from typing import Any
 
 import numpy as np
 
+from autofocuspull.core.arrays import fill_nearest, runs, touches_edge
 from autofocuspull.core.types import FocusPlan, PlanInputs, Pull, SubjectTracks
-from autofocuspull.cues.asd import nearest_index
 from autofocuspull.cues.saliency import (
     PERSON_LABELS,
     PRODUCT_LABELS,
@@ -122,12 +122,6 @@ class PlannerConfig:
 # --------------------------------------------------------------------------------------------
 
 
-def runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) index pairs of the True runs of a (T,) bool mask."""
-    d = np.diff(np.concatenate([[0], np.asarray(mask, np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
-
-
 def frame_duration_s(times_s: np.ndarray) -> float:
     """Median frame spacing in seconds (1/25 for a single frame)."""
     return float(np.median(np.diff(times_s))) if len(times_s) > 1 else 0.04
@@ -154,14 +148,6 @@ def subject_name(tracks: SubjectTracks, row: int) -> str:
     if row < 0:
         return "the background"
     return f"{tracks.label[row]} {int(tracks.track_id[row])}"
-
-
-def _fill_nearest(x: np.ndarray) -> np.ndarray:
-    """Fill NaNs of (T,) with the value of the nearest finite frame (all-NaN stays NaN)."""
-    ok = np.flatnonzero(np.isfinite(x))
-    if len(ok) in (0, len(x)):
-        return x.copy()
-    return x[ok[nearest_index(ok.astype(np.float64), np.arange(len(x), dtype=np.float64))]]
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,6 +242,7 @@ def late_detections(
     ``prefocus_max_s`` into the shot, or at any time as a product held by a person seen since then."""
     tracks, times = inputs.tracks, inputs.cues.times_s
     size = (inputs.video.width, inputs.video.height)
+    margin_px = (cfg.edge_margin * size[0], cfg.edge_margin * size[1])
     starts = [0, *np.flatnonzero(cut_mask).tolist(), tracks.n_frames]
     out = []
     for row in range(len(tracks)):
@@ -264,7 +251,7 @@ def late_detections(
             if not len(seen) or seen[0] == 0:
                 continue
             first = s0 + int(seen[0])
-            if touches_edge(tracks.xyxy[row, first], size, cfg.edge_margin):
+            if touches_edge(tracks.xyxy[row, first], size, margin_px):
                 continue
             soon = times[first] - times[s0] <= cfg.prefocus_max_s + 1e-9
             if soon or held_since(tracks, row, s0, first, SaliencyConfig().held_overlap):
@@ -461,13 +448,6 @@ def drop_pulls_cut_short(
     return path, dropped
 
 
-def touches_edge(xyxy_px: np.ndarray, image_size: tuple[int, int], margin: float) -> bool:
-    """Whether a box (4,) in pixels lies within ``margin`` (fraction of the frame) of a border."""
-    w, h = image_size
-    x0, y0, x1, y1 = (float(v) for v in xyxy_px)
-    return x0 <= margin * w or y0 <= margin * h or x1 >= (1 - margin) * w or y1 >= (1 - margin) * h
-
-
 def prefocus_late_detections(
     path: np.ndarray,
     util: Utility,
@@ -553,7 +533,7 @@ def _distances(inputs: PlanInputs) -> np.ndarray:
     t = len(inputs.cues.times_s)
     rows = [np.full(t, inputs.background_m, np.float64)]
     for s in range(len(inputs.tracks)):
-        d = _fill_nearest(inputs.tracks.distance_m[s].astype(np.float64))
+        d = fill_nearest(inputs.tracks.distance_m[s].astype(np.float64))
         rows.append(np.where(np.isfinite(d), d, inputs.background_m))
     return np.stack(rows)
 
@@ -564,7 +544,7 @@ def _points(inputs: PlanInputs) -> np.ndarray:
     pts = [np.full((t, 2), np.nan)]
     for s in range(len(inputs.tracks)):
         fx = inputs.tracks.focus_xy[s].astype(np.float64)
-        pts.append(np.stack([_fill_nearest(fx[:, 0]), _fill_nearest(fx[:, 1])], -1))
+        pts.append(np.stack([fill_nearest(fx[:, 0]), fill_nearest(fx[:, 1])], -1))
     return np.stack(pts)
 
 

@@ -13,6 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
+from autofocuspull.core.arrays import fill_nearest, touches_edge
 from autofocuspull.core.types import SubjectTracks
 from autofocuspull.perception.depth.metric import (
     DEFAULT_SCENE_DISTANCE_M,
@@ -72,32 +73,11 @@ def prior_distances_from_tracks(
         seen = present[s] | has_face[s]
         for t in np.flatnonzero(seen):
             face = tracks.face_xyxy[s, t]
-            if has_face[s, t] and not _touches_edge(face, w, h):
+            if has_face[s, t] and not touches_edge(face, (w, h), (1.0, 1.0)):
                 out[s, t] = prior_distance_m(face, "face", focal_px)
             elif not has_face[s, t] and tracks.label[s] == "person":
                 out[s, t] = prior_distance_m(tracks.xyxy[s, t], "person", focal_px, h)
-        out[s] = _fill_nearest(out[s], seen)
-    return out
-
-
-def _touches_edge(box_xyxy: np.ndarray, width_px: float, height_px: float, margin_px: float = 1.0) -> bool:
-    x0, y0, x1, y1 = box_xyxy
-    return bool(
-        x0 <= margin_px or y0 <= margin_px or x1 >= width_px - margin_px or y1 >= height_px - margin_px
-    )
-
-
-def _fill_nearest(values: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """``values`` (T,) with NaN at ``where`` (T,) bool replaced by the nearest finite value in time."""
-    good = np.flatnonzero(np.isfinite(values))
-    todo = np.flatnonzero(where & ~np.isfinite(values))
-    if not len(good) or not len(todo):
-        return values
-    i = np.clip(np.searchsorted(good, todo), 1, len(good)) - 1
-    j = np.clip(i + 1, 0, len(good) - 1)
-    nearest = np.where(np.abs(good[j] - todo) < np.abs(good[i] - todo), good[j], good[i])
-    out = values.copy()
-    out[todo] = values[nearest]
+        out[s] = fill_nearest(out[s], seen)
     return out
 
 
