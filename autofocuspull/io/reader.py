@@ -226,22 +226,25 @@ def iter_frames(
     constant in the clip's length.
     """
     info = info or probe(path)
-    tb = float(info.time_base)
-    origin = 0.0
     with open_input(path) as container:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
-        origin = _origin_s(container)
-        next_index = 0
-        for pts, frame in decode_video_packets(container, stream, container.demux(stream), path):
-            t_s = pts * tb - origin if pts is not None else float(frame.time or 0.0) - origin
-            index = _index_of(info.pts_s, t_s, next_index)
-            next_index = index + 1
-            yield Frame(
-                index,
-                float(info.pts_s[min(index, info.n_frames - 1)]),
-                frame_to_rgb(frame, info.rotation_deg, max_side),
-            )
+        decoded = decode_video_packets(container, stream, container.demux(stream), path)
+        for index, t_s, frame in indexed_frames(decoded, info, _origin_s(container)):
+            yield Frame(index, t_s, frame_to_rgb(frame, info.rotation_deg, max_side))
+
+
+def indexed_frames(
+    decoded: Iterator[tuple[int | None, av.VideoFrame]], info: VideoInfo, origin_s: float
+) -> Iterator[tuple[int, float, av.VideoFrame]]:
+    """(index in ``info.pts_s``, time in s, frame) for decoded (pts, frame) pairs, in display order."""
+    tb = float(info.time_base)
+    next_index = 0
+    for pts, frame in decoded:
+        t_s = pts * tb - origin_s if pts is not None else float(frame.time or 0.0) - origin_s
+        index = _index_of(info.pts_s, t_s, next_index)
+        next_index = index + 1
+        yield index, float(info.pts_s[min(index, info.n_frames - 1)]), frame
 
 
 def _index_of(pts_s: np.ndarray, t_s: float, expected: int) -> int:

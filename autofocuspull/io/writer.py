@@ -22,11 +22,11 @@ import numpy as np
 from autofocuspull.core.errors import InputError, UsageError
 from autofocuspull.core.types import Frame, VideoInfo
 from autofocuspull.io.reader import (
-    _index_of,
     _origin_s,
     _video_stream,
     decode_video_packets,
     frame_to_rgb,
+    indexed_frames,
     open_input,
 )
 
@@ -238,15 +238,10 @@ def _demux_frames(src, vsrc, dst, tracks, info: VideoInfo, origin: float, pendin
     streams = [vsrc, *(t.src for t in tracks.values())]
     tb = float(info.time_base)
     video_packets = _route(src.demux(*streams), vsrc.index, tracks, dst)
-    next_index = 0
-    for pts, frame in decode_video_packets(src, vsrc, video_packets, path):
-        t_s = pts * tb - origin if pts is not None else float(frame.time or 0.0) - origin
-        index = _index_of(info.pts_s, t_s, next_index)
-        next_index = index + 1
-        pending.append(round((info.pts_s[min(index, info.n_frames - 1)] + origin) / tb))
-        yield Frame(
-            index, float(info.pts_s[min(index, info.n_frames - 1)]), frame_to_rgb(frame, info.rotation_deg)
-        )
+    decoded = decode_video_packets(src, vsrc, video_packets, path)
+    for index, t_s, frame in indexed_frames(decoded, info, origin):
+        pending.append(round((t_s + origin) / tb))
+        yield Frame(index, t_s, frame_to_rgb(frame, info.rotation_deg))
 
 
 def _route(packets, video_index: int, tracks, dst) -> Iterator[av.Packet]:
