@@ -435,18 +435,31 @@ def plan_clip(path: str | os.PathLike[str], cfg: RackConfig) -> tuple[FocusPlan,
 # --------------------------------------------------------------------------------------------
 
 
-def render_clip(
-    path: str | os.PathLike[str], plan: FocusPlan, out: str | os.PathLike[str], cfg: RackConfig, depth: Any
-) -> Path:
-    """Render ``path`` following ``plan`` into ``out`` (H.264 + the input's audio), atomically."""
-    from autofocuspull.render import RenderConfig, render_video
-
-    info = probe(path)
+def check_plan_fits(plan: FocusPlan, info: VideoInfo) -> None:
+    """Raise a usage error when ``plan`` was not made for the clip described by ``info``."""
     if plan.n_frames != info.n_frames:
         raise UsageError(
-            f"plan has {plan.n_frames} frames but {path} has {info.n_frames}: "
+            f"plan has {plan.n_frames} frames but {info.path} has {info.n_frames}: "
             "was the plan made for another clip?"
         )
+
+
+def render_clip(
+    path: str | os.PathLike[str],
+    plan: FocusPlan,
+    out: str | os.PathLike[str],
+    cfg: RackConfig,
+    depth: Any,
+    info: VideoInfo | None = None,
+) -> Path:
+    """Render ``path`` following ``plan`` into ``out`` (H.264 + the input's audio), atomically.
+
+    ``info`` is the clip's :func:`probe` when the caller already has it (saves a pass over the file).
+    """
+    from autofocuspull.render import RenderConfig, render_video
+
+    info = info or probe(path)
+    check_plan_fits(plan, info)
     device = resolve_device(cfg.device)
     rcfg = RenderConfig(blades=cfg.blades)
 
@@ -481,7 +494,7 @@ def rack(
             ensure_writable_dir(Path(extra).parent, Path(extra))
     plan, analysis = plan_clip(path, cfg)
     _save_side_outputs(plan, analysis, plan_out, plot)
-    render_clip(path, plan, out, cfg, analysis.depth)
+    render_clip(path, plan, out, cfg, analysis.depth, analysis.info)
     _summarise(plan, out)
     return plan
 
@@ -527,10 +540,11 @@ def render_command(path, plan_json, out, cfg: RackConfig) -> Path:
     check_output_path(out, path)
     plan = load_plan(plan_json)
     info = probe(path)
+    check_plan_fits(plan, info)  # before the analysis, not minutes into it
     warnings: list[str] = []
     tracks, cuts, masks = perceive(str(path), info, cfg, warnings)
     depth, _ = estimate_depth(str(path), info, tracks, cuts, cfg, warnings, masks)
-    return render_clip(path, plan, out, cfg, depth)
+    return render_clip(path, plan, out, cfg, depth, info)
 
 
 def confined_to(folder: str | os.PathLike[str], plan_fn: Callable[[Path], FocusPlan]):

@@ -39,3 +39,18 @@ def test_hand_edited_plan_moves_focus_to_the_far_subject(tmp_path: Path) -> None
     far_err = _crop_error(src, got, subjects[far_id]["xyxy"][10])
     near_err = _crop_error(src, got, subjects[near_id]["xyxy"][10])
     assert far_err < 6.0 < near_err  # the far face is sharp (codec noise only), the near one blurred
+
+
+def test_a_plan_for_another_clip_is_refused_before_any_analysis(tmp_path: Path, capsys) -> None:
+    a, b, plan_path = tmp_path / "a.mp4", tmp_path / "b.mp4", tmp_path / "plan.json"
+    make_demo_clip(a, DemoClipConfig(width=160, height=90, duration_s=1.0))
+    make_demo_clip(b, DemoClipConfig(width=160, height=90, duration_s=2.0))
+    assert main(["plan", str(a), "-o", str(plan_path), "-q"]) == 0
+    capsys.readouterr()
+    cache = tmp_path / "fresh-cache"
+    code = main(["render", str(b), "--plan", str(plan_path), "-o", str(tmp_path / "o.mp4"), "--cache-dir",
+                 str(cache), "-q"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "plan has 25 frames" in err and "has 50" in err
+    assert not (cache / "clips").exists()  # refused before perception or depth ran
+    assert not (tmp_path / "o.mp4").exists()
