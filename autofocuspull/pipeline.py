@@ -304,10 +304,11 @@ def compute_clip_cues(
     """Voice activity, active speakers and saliency per subject per frame. Cached."""
     from autofocuspull.cues import build_active_speaker_model, compute_cues
 
+    asd_wanted = cfg.cue != "saliency"  # the only way the cue mode changes what is computed here
     key = {
         "asd": cfg.asd_model,
         "head": cfg.asd_head,
-        "cue": cfg.cue,
+        "asd_wanted": asd_wanted,
         "transcript": _file_key(cfg.transcript),
         "tracks": _tracks_key(tracks),
         "code": code_fingerprint("autofocuspull.cues"),
@@ -320,7 +321,7 @@ def compute_clip_cues(
         return CueSeries.from_npz_dict(hit)
     notes: list[str] = []
     audio = read_audio(path, 16000) if info.has_audio else None
-    wants_asd = cfg.cue != "saliency" and audio is not None and bool(tracks.has_face.any())
+    wants_asd = asd_wanted and audio is not None and bool(tracks.has_face.any())
     model = _logged(build_active_speaker_model, notes, cfg.asd_model, cfg.asd_head) if wants_asd else None
     frames = iter_frames(path, info) if model is not None else None
     if frames is not None:

@@ -54,3 +54,23 @@ def test_a_plan_for_another_clip_is_refused_before_any_analysis(tmp_path: Path, 
     assert code == 2 and "plan has 25 frames" in err and "has 50" in err
     assert not (cache / "clips").exists()  # refused before perception or depth ran
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_switching_between_dialogue_modes_reuses_the_cues(tmp_path: Path, caplog) -> None:
+    import logging
+
+    clip = tmp_path / "demo.mp4"
+    make_demo_clip(clip, DemoClipConfig(width=160, height=90, duration_s=1.0))
+    cache = str(tmp_path / "cache")
+    assert (
+        main(["plan", str(clip), "-o", str(tmp_path / "a.json"), "--cue", "auto", "--cache-dir", cache]) == 0
+    )
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="autofocuspull"):
+        assert (
+            main(
+                ["plan", str(clip), "-o", str(tmp_path / "b.json"), "--cue", "dialogue", "--cache-dir", cache]
+            )
+            == 0
+        )
+    assert "cues: reusing cached analysis" in caplog.text
