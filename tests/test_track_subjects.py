@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from autofocuspull.core.types import FACE_CLASS_ID, Detections, Frame
+from autofocuspull.perception.depth.calibrate import prior_distances_from_tracks
 from autofocuspull.perception.subjects import (
     DistanceConfig,
     Perceiver,
@@ -14,7 +15,6 @@ from autofocuspull.perception.subjects import (
     assign_subject_distances,
     build_subject_tracks,
     interpolate_gaps,
-    prior_distances_m,
     region_median,
     smooth_distance,
 )
@@ -135,7 +135,7 @@ def test_assign_subject_distances_person_mask_core():
 
 def test_prior_distances():
     tr = build_subject_tracks(scene(), 20, image_size=SIZE, fps=FPS)
-    d = prior_distances_m(tr, focal_length_px=500.0)
+    d = prior_distances_from_tracks(tr, (SIZE[1], SIZE[0]), focal_px=500.0)
     np.testing.assert_allclose(d[0], 500.0 * 0.16 / 20.0, rtol=1e-6)  # face 20 px wide
     assert np.isnan(d[1]).all()  # cup: no prior
 

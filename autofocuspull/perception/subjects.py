@@ -29,7 +29,6 @@ from autofocuspull.core.types import (
     class_name,
 )
 from autofocuspull.perception.cuts import CutConfig, CutDetector
-from autofocuspull.perception.depth.metric import prior_distance_m
 from autofocuspull.perception.track import ByteTracker, TrackerConfig, link_faces_to_people
 
 log = logging.getLogger(__name__)
@@ -331,21 +330,6 @@ def mask_core(prob: np.ndarray, shape_hw: tuple[int, int], config: DistanceConfi
         k = 2 * config.mask_erode_px + 1
         m = cv2.erode(m, np.ones((k, k), np.uint8), borderType=cv2.BORDER_REPLICATE)
     return m.astype(bool)
-
-
-def prior_distances_m(
-    tracks: SubjectTracks, focal_length_px: float, image_height_px: float | None = None
-) -> np.ndarray:
-    """(S, T) float32 distances from size priors (face width 0.16 m, standing person 1.7 m tall);
-    NaN for objects and where no prior applies. Uses ``depth.metric.prior_distance_m``."""
-    out = np.full((len(tracks), tracks.n_frames), np.nan, np.float32)
-    for s in range(len(tracks)):
-        for t in np.flatnonzero(tracks.present[s]):
-            if tracks.has_face[s, t]:
-                out[s, t] = prior_distance_m(tracks.face_xyxy[s, t], "face", focal_length_px)
-            elif tracks.label[s] == "person":
-                out[s, t] = prior_distance_m(tracks.xyxy[s, t], "person", focal_length_px, image_height_px)
-    return out
 
 
 # --------------------------------------------------------------------------------------------
