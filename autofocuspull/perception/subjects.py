@@ -247,8 +247,9 @@ def zero_phase_ema(x: np.ndarray, alpha: float) -> np.ndarray:
 def smooth_distance(
     d: np.ndarray, fps: float, config: DistanceConfig, cuts: Sequence[int] = ()
 ) -> np.ndarray:
-    """Smooth one subject's (T,) distances: per run of presence (split at cuts), NaN holes filled
-    by interpolation, then a median filter and a zero-phase EMA. Absent frames stay NaN."""
+    """Smooth one subject's (T,) distances with a median filter and a zero-phase EMA, separately over
+    each run of finite values (a NaN frame or a cut ends a run, so nothing is smoothed across a
+    gap or a shot change). NaN frames stay NaN."""
     d = check_array("d", d, (None,), np.float64)
     present = np.isfinite(d)
     out = np.full(len(d), np.nan)
