@@ -187,25 +187,12 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
-MMAP_THRESHOLD_BYTES = 256 * 1024
-
-
 def _bound_heap() -> None:
-    """Give large buffers (decoded frames, depth maps) back to the OS as soon as they are freed.
+    """Large buffers reused from the heap without page faults, resident memory bounded by periodic
+    trims (:mod:`autofocuspull.core.heap`). No-op where the C library is not glibc."""
+    from autofocuspull.core.heap import configure_heap
 
-    glibc raises its mmap threshold after the first large ``free``, after which frames are
-    carved from the heap; small long-lived arrays (face crops, per-frame records) then pin the
-    freed frame memory and resident memory grows with the clip's length. A fixed threshold keeps
-    every large buffer in its own mapping. No-op where the C library is not glibc.
-    """
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None)
-        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-    except (OSError, AttributeError):
-        return
+    configure_heap()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

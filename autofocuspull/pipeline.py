@@ -28,7 +28,10 @@ import numpy as np
 from autofocuspull import __version__
 from autofocuspull.core.cache import StageCache, code_fingerprint
 from autofocuspull.core.errors import ModelUnavailableError, UsageError
+from autofocuspull.core.heap import trimmed
 from autofocuspull.core.hub import host_reachable
+from autofocuspull.core.threads import set_threads
+from autofocuspull.core.timing import stage, timed_iter, timed_model
 from autofocuspull.core.types import CueSeries, FocusPlan, Lens, PlanInputs, SubjectTracks, VideoInfo
 from autofocuspull.io import (
     EncodeConfig,
@@ -55,6 +58,7 @@ class RackConfig:
     stage's own config dataclass; this record only selects models, modes and resolutions."""
 
     device: str = "auto"
+    threads: int | None = None  # torch/OpenCV/onnxruntime threads; None = the cores we may run on
     analysis_max_side_px: int = 640  # detection, tracking and cuts run at this size
     depth_max_side_px: int = 960  # frames handed to the depth model (it resizes to its input)
     depth_model: str = DEFAULT_DEPTH_MODEL
@@ -110,6 +114,11 @@ class Analysis:
         return [float(self.info.pts_s[i]) for i in self.cut_frames if 0 < i < self.info.n_frames]
 
 
+def _decoded(frames: Iterator[Any]) -> Iterator[Any]:
+    """A stage's decoded frames: timed as "decode", the heap trimmed every so often (core/heap.py)."""
+    return trimmed(timed_iter("decode", frames))
+
+
 def _cache(path: str | os.PathLike[str], stage: str, config: Any, cfg: RackConfig) -> StageCache:
     return StageCache.for_clip(path, stage, config, root=cfg.cache_root, enabled=cfg.use_cache)
 
@@ -153,15 +162,15 @@ def perceive(
         masks = PersonMaskStore.from_npz_dict(hit)
         return SubjectTracks.from_npz_dict(hit), [int(c) for c in hit["cut_frames"]], masks
     notes: list[str] = []
-    faces = _logged(build_face_detector, notes, "yunet", cfg.face_model)
+    faces = timed_model(_logged(build_face_detector, notes, "yunet", cfg.face_model), "detection")
     try:
-        objects = build_object_detector("yolox-nano", cfg.object_model)
+        objects = timed_model(build_object_detector("yolox-nano", cfg.object_model), "detection")
     except ModelUnavailableError as e:
         msg = f"object detector unavailable, tracking faces only: {e}"
         log.warning("!!! %s", msg)
         notes.append(msg)
         objects = None
-    segment = _person_segmenter(cfg, notes)
+    segment = timed_model(_person_segmenter(cfg, notes), "segmentation")
     masks = PersonMaskStore()
     aw, _ = _analysis_size(info, cfg.analysis_max_side_px)
     per = Perceiver(
@@ -172,13 +181,14 @@ def perceive(
         scale=info.width / aw,
         config=pcfg,
     )
-    for frame in bar(
-        iter_frames(path, info, max_side=cfg.analysis_max_side_px), "detect+track", info.n_frames
-    ):
-        per.update(frame)
+    frames = _decoded(iter_frames(path, info, max_side=cfg.analysis_max_side_px))
+    for frame in bar(frames, "detect+track", info.n_frames):
+        with stage("tracking"):  # what the detectors (timed on their own) leave of the update
+            per.update(frame)
         if segment is not None and frame.index % MASK_EVERY == 0:
             masks.add(frame.index, segment(frame.rgb))
-    tracks, cuts = per.finish(info.n_frames)
+    with stage("tracking"):
+        tracks, cuts = per.finish(info.n_frames)
     warnings.extend(notes)
     cache.save_npz(
         "tracks.npz",
@@ -275,19 +285,21 @@ def estimate_depth(
         "autofocuspull.perception.depth.align",
     )
     cache = StageCache.for_clip(path, "depth", key, root=root)
-    frames = bar(iter_frames(path, info, max_side=cfg.depth_max_side_px), "depth", info.n_frames)
-    store = clip_depth(
-        frames,
-        est,
-        cache,
-        tracks=tracks,
-        frame_size_hw=(info.height, info.width),
-        config=run_cfg,
-        focal_px=focal_px,
-        user_distance_m=cfg.subject_distance_m,
-        n_frames=info.n_frames,
-        cuts=cut_frames,
-    )
+    frames = _decoded(iter_frames(path, info, max_side=cfg.depth_max_side_px))
+    frames = bar(frames, "depth", info.n_frames)
+    with stage("depth-other"):  # keyframe choice, flow propagation, alignment, cache; "depth" = network
+        store = clip_depth(
+            frames,
+            timed_model(est, "depth"),
+            cache,
+            tracks=tracks,
+            frame_size_hw=(info.height, info.width),
+            config=run_cfg,
+            focal_px=focal_px,
+            user_distance_m=cfg.subject_distance_m,
+            n_frames=info.n_frames,
+            cuts=cut_frames,
+        )
     return store, est.source
 
 
@@ -325,7 +337,7 @@ def compute_clip_cues(
     model = _logged(build_active_speaker_model, notes, cfg.asd_model, cfg.asd_head) if wants_asd else None
     frames = iter_frames(path, info) if model is not None else None
     if frames is not None:
-        frames = bar(frames, "who speaks", info.n_frames)
+        frames = bar(_decoded(frames), "who speaks", info.n_frames)
     cues = compute_cues(
         frames,
         tracks,
@@ -357,21 +369,24 @@ def _tracks_key(tracks: SubjectTracks) -> str:
 def analyse(path: str | os.PathLike[str], cfg: RackConfig) -> Analysis:
     """Run (or reuse) perception, depth and cues for a clip."""
     path = str(check_input_file(path))
+    set_threads(cfg.threads)
     info = probe(path)
     warnings: list[str] = []
     tracks, cuts, masks = perceive(path, info, cfg, warnings)
     depth, depth_source = estimate_depth(path, info, tracks, cuts, cfg, warnings, masks)
     from autofocuspull.perception.subjects import assign_subject_distances
 
-    assign_subject_distances(
-        tracks,
-        depth.depth_m_at,
-        (info.width, info.height),
-        fps=float(info.frame_rate),
-        cuts=cuts,
-        person_mask_at=masks.prob_at if len(masks) else None,
-    )
-    cues = compute_clip_cues(path, info, tracks, cfg, warnings)
+    with stage("distances"):
+        assign_subject_distances(
+            tracks,
+            depth.depth_m_at,
+            (info.width, info.height),
+            fps=float(info.frame_rate),
+            cuts=cuts,
+            person_mask_at=masks.prob_at if len(masks) else None,
+        )
+    with stage("cues"):
+        cues = compute_clip_cues(path, info, tracks, cfg, warnings)
     return Analysis(info, tracks, cuts, cues, depth, depth_source, warnings)
 
 
@@ -461,12 +476,13 @@ def render_clip(
 
     info = info or probe(path)
     check_plan_fits(plan, info)
+    set_threads(cfg.threads)
     device = resolve_device(cfg.device)
     rcfg = RenderConfig(blades=cfg.blades)
 
     def process(frames: Iterator[Any]) -> Iterator[np.ndarray]:
-        return render_video(
-            frames,
+        rendered = render_video(
+            _decoded(frames),
             lambda f: depth.depth_m_at(f.index),
             plan.focus_m,
             plan.f_number,
@@ -475,8 +491,9 @@ def render_clip(
             config=rcfg,
             progress=False,  # the transcode's Counter shows render progress
         )
+        return timed_iter("rendering", rendered)  # what the transcode loop leaves is "encode"
 
-    with Counter("render", info.n_frames) as tick:
+    with Counter("render", info.n_frames) as tick, stage("encode"):
         return transcode(path, out, info, process, config=cfg.encode, progress=tick)
 
 
@@ -493,7 +510,9 @@ def rack(
     for extra in (plan_out, plot):
         if extra is not None:
             ensure_writable_dir(Path(extra).parent, Path(extra))
-    plan, analysis = plan_clip(path, cfg)
+    analysis = analyse(path, cfg)
+    with stage("planning"):
+        plan = plan_from_analysis(analysis, cfg)
     _save_side_outputs(plan, analysis, plan_out, plot)
     render_clip(path, plan, out, cfg, analysis.depth, analysis.info)
     _summarise(plan, out)
@@ -542,6 +561,7 @@ def render_command(path, plan_json, out, cfg: RackConfig) -> Path:
     plan = load_plan(plan_json)
     info = probe(path)
     check_plan_fits(plan, info)  # before the analysis, not minutes into it
+    set_threads(cfg.threads)
     warnings: list[str] = []
     tracks, cuts, masks = perceive(str(path), info, cfg, warnings)
     depth, _ = estimate_depth(str(path), info, tracks, cuts, cfg, warnings, masks)
