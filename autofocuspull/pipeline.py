@@ -64,6 +64,8 @@ class RackConfig:
     depth_model: str = DEFAULT_DEPTH_MODEL
     depth_input_size: int = 518
     depth_every: int = 2  # run the depth network on every k-th frame (and on big motion)
+    depth_batch: int = 8  # frames per depth forward pass (the naive baseline of eval/bench_e2e.py: 1)
+    renderer: str = "layered"  # render.RENDERERS name; "naive" = per-pixel Gaussian by CoC (baseline)
     face_model: str | None = None
     object_model: str | None = None
     segment_model: str | None = None
@@ -261,6 +263,7 @@ def estimate_depth(
         dtype=preferred_dtype(device),
         input_size=cfg.depth_input_size,
         local_files_only=local_only,
+        batch_size=cfg.depth_batch,
     )
     if est is None:
         msg = f"DEPTH MODEL UNAVAILABLE, using heuristic depth (subjects at prior distances): {reason}"
@@ -279,6 +282,7 @@ def estimate_depth(
     run_cfg = DepthRunConfig(keyframe_interval=cfg.depth_every)
     root = cfg.cache_root if cfg.use_cache else _scratch_dir("autofocuspull-depth-")
     key = depth_cache_config(est.source, cfg.depth_input_size, run_cfg, cut_frames)
+    key["regions"] = _tracks_key(tracks)  # subjects' motion chooses keyframes
     key["code"] = code_fingerprint(
         "autofocuspull.perception.depth.run",
         "autofocuspull.perception.depth.estimator",
@@ -299,8 +303,15 @@ def estimate_depth(
             user_distance_m=cfg.subject_distance_m,
             n_frames=info.n_frames,
             cuts=cut_frames,
+            regions=_subject_regions(tracks, info),
         )
     return store, est.source
+
+
+def _subject_regions(tracks: SubjectTracks, info: VideoInfo) -> Callable[[int], np.ndarray]:
+    """Frame index -> (S, 4) subjects' boxes normalised to the frame (NaN rows where absent)."""
+    size = np.array([info.width, info.height, info.width, info.height], np.float32)
+    return lambda index: tracks.xyxy[:, index] / size if index < tracks.xyxy.shape[1] else np.zeros((0, 4))
 
 
 def _scratch_dir(prefix: str) -> str:
@@ -490,6 +501,7 @@ def render_clip(
             device=device,
             config=rcfg,
             progress=False,  # the transcode's Counter shows render progress
+            renderer=cfg.renderer,
         )
         return timed_iter("rendering", rendered)  # what the transcode loop leaves is "encode"
 

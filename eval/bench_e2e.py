@@ -33,12 +33,10 @@ Run with ``OMP_WAIT_POLICY=PASSIVE`` on a shared machine (see ``eval/bench_rende
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import dataclasses
 import json
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -63,7 +61,7 @@ def make_clip(src: Path, dst: Path, seconds: float, size_wh: tuple[int, int]) ->
     from autofocuspull.io.synth import AudioSpec, write_clip
 
     info = probe(src)
-    n = min(info.n_frames, int(round(seconds * float(info.frame_rate))))
+    n = min(info.n_frames, round(seconds * float(info.frame_rate)))
     w, h = size_wh
     interp = cv2.INTER_AREA if w < info.width else cv2.INTER_CUBIC
 
@@ -99,37 +97,51 @@ def model_cache(folder: Path) -> Path:
     return folder
 
 
-def _child(argv: list[str], cache: Path, out_json: Path, profile: Path | None) -> None:
-    """Body of a forked run: ``autofocuspull`` main with stage timing, results to ``out_json``."""
+NAIVE = {"depth_every": 1, "depth_input_size": 518, "depth_batch": 1, "renderer": "naive", "use_cache": False}
+
+
+def _child(argv: list[str], overrides: dict, cache: Path, out_json: Path, profile: Path | None) -> None:
+    """Body of a forked run: ``rack`` as the CLI runs it (argv parsed by the CLI's own parser,
+    its heap and thread setup) with ``overrides`` applied to the RackConfig and stage timing on."""
     os.environ["AUTOFOCUSPULL_CACHE"] = str(cache)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from autofocuspull import cli
+    from autofocuspull import cli, pipeline
     from autofocuspull.core.timing import recording
 
+    args = cli.build_parser().parse_args(argv)
+    cli._setup_logging(args)
+    cli._bound_heap()
+    cfg = dataclasses.replace(pipeline.config_from_args(args), **overrides)
     prof = cProfile.Profile() if profile is not None else None
     t0 = time.perf_counter()
     with recording() as times:
         if prof is not None:
             prof.enable()
-        rc = cli.main(argv)
+        plan = pipeline.rack(args.input, args.output, cfg, plan_out=args.plan_out)
         if prof is not None:
             prof.disable()
     wall = time.perf_counter() - t0
     if prof is not None:
         prof.dump_stats(str(profile))
-    out_json.write_text(json.dumps({"rc": rc, "wall_s": wall, "stages": times.as_dict()}))
+    out_json.write_text(
+        json.dumps({"wall_s": wall, "stages": times.as_dict(), "n_frames": plan.n_frames, "cfg": str(cfg)})
+    )
 
 
-def run_case(argv: list[str], work: Path, name: str, profile: Path | None = None) -> dict:
+def run_case(
+    argv: list[str], work: Path, name: str, overrides: dict | None = None, profile: Path | None = None
+) -> dict:
     """Run ``autofocuspull argv`` in a forked child with a fresh cache; its stages and rusage."""
     cache = model_cache(work / f"cache-{name}")
     out_json = work / f"{name}.json"
     load = os.getloadavg()
+    sys.stdout.flush()
+    sys.stderr.flush()
     pid = os.fork()
     if pid == 0:  # child
         code = 1
         try:
-            _child(argv, cache, out_json, profile)
+            _child(argv, overrides or {}, cache, out_json, profile)
             code = 0
         finally:
             os._exit(code)
@@ -139,6 +151,137 @@ def run_case(argv: list[str], work: Path, name: str, profile: Path | None = None
     res = json.loads(out_json.read_text())
     res.update(
         user_s=ru.ru_utime, sys_s=ru.ru_stime, peak_rss_mib=ru.ru_maxrss / 1024, minor_faults=ru.ru_minflt,
-        load_before=load, load_after=os.getloadavg(),
+        load_before=load[0], load_after=os.getloadavg()[0],
     )  # fmt: skip
     return res
+
+
+def format_case(name: str, res: dict, duration_s: float) -> str:
+    """One case as a Markdown table: per stage wall, share, CPU, faults; then the totals."""
+    st = res["stages"]
+    total = sum(v["wall_s"] for v in st.values())
+    lines = [
+        f"**{name}**: {res['wall_s']:.1f} s wall, {res['wall_s'] / res['n_frames']:.3f} s/frame, "
+        f"{res['wall_s'] / duration_s:.1f}x the clip's duration; CPU user {res['user_s']:.1f} s + system "
+        f"{res['sys_s']:.1f} s (system {100 * res['sys_s'] / max(1e-9, res['user_s'] + res['sys_s']):.1f} %),"
+        " "
+        f"{res['minor_faults'] / 1e6:.2f} M minor faults, peak RSS {res['peak_rss_mib']:.0f} MiB, "
+        f"load average {res['load_before']:.1f} -> {res['load_after']:.1f}",
+        "",
+        "| stage | wall s | share | s/frame | CPU s | system s | minor faults |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for k in [*STAGES, *sorted(set(st) - set(STAGES))]:
+        if k in st:
+            v = st[k]
+            lines.append(
+                f"| {k} | {v['wall_s']:.2f} | {100 * v['wall_s'] / total:.1f} % | "
+                f"{v['wall_s'] / res['n_frames']:.4f} | {v['user_s'] + v['sys_s']:.2f} | {v['sys_s']:.2f} | "
+                f"{v['minor_faults']} |"
+            )
+    depth = st.get("depth", {}).get("wall_s", 0.0)
+    rest = total - depth - st.get("other", {}).get("wall_s", 0.0)
+    if depth:
+        lines.append(f"\nnon-depth stages / depth network: {rest / depth:.2f} (target <= 0.5)")
+    return "\n".join(lines)
+
+
+def parse_override(text: str) -> tuple[str, dict]:
+    """``name:field=value,field=value`` (values parsed as JSON, else strings) -> (name, overrides)."""
+    name, _, body = text.partition(":")
+    out = {}
+    for item in filter(None, body.split(",")):
+        k, _, v = item.partition("=")
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return name, out
+
+
+def fidelity_rows() -> dict:
+    """Mean PSNR / SSIM / edge RMSE of both renderers on the project's fidelity benchmark."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import bench_render_fidelity as fid
+
+    rows = fid.run(480, 320, None)
+    means = {
+        r: {
+            m: float(np.mean([x[m] for x in rows if x["renderer"] == r]))
+            for m in ("psnr_db", "ssim", "edge_rmse")
+        }
+        for r in ("layered", "naive")
+    }
+    return {"means": means, "layered_beats_naive_everywhere": fid.beats_baseline(rows)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=3.0, help="clip length (the issue's figure: 10)")
+    ap.add_argument("--sizes", default="640x360", help=f"comma-separated, of {', '.join(SIZES)}")
+    ap.add_argument(
+        "--naive", action="store_true", help="also run the naive pipeline (slow: depth every frame)"
+    )
+    ap.add_argument(
+        "--variant", action="append", default=[], metavar="NAME:FIELD=V,...",
+        help="also run with these RackConfig fields changed, e.g. k8:depth_every=8 (repeatable)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--fidelity", action="store_true", help="run eval/bench_render_fidelity.py for both renderers"
+    )
+    ap.add_argument("--source", type=Path, default=SOURCE, help="footage to cut the clip from")
+    ap.add_argument(
+        "--work", type=Path, default=None, help="keep clips and outputs here (default: a temp dir)"
+    )
+    ap.add_argument("--profile", type=Path, default=None, help="cProfile of the first 'ours' run")
+    ap.add_argument("--json", type=Path, default=None, help="write every figure as JSON")
+    args = ap.parse_args(argv)
+    if not args.source.exists():
+        print(f"bench_e2e: {args.source} not found (the shared footage is needed)", file=sys.stderr)
+        return 2
+    work = args.work or Path(tempfile.mkdtemp(prefix="afp-bench-e2e-"))
+    work.mkdir(parents=True, exist_ok=True)
+    model = depth_model_dir(work / "depth-anything-v2-small-random")
+    results: dict = {"seconds": args.seconds, "cores": os.cpu_count(), "sizes": {}}
+    for size in args.sizes.split(","):
+        clip = work / f"clip_{size}.mp4"
+        if not clip.exists():
+            make_clip(args.source, clip, args.seconds, SIZES[size])
+        cases = [("ours", {})]
+        if args.naive:
+            cases.append(("naive", NAIVE))
+        cases += [parse_override(v) for v in args.variant]
+        out: dict = {}
+        for i, (name, overrides) in enumerate(cases):
+            argv_ = ["rack", str(clip), "-o", str(work / f"{size}_{name}.mp4"), "--depth-model", str(model),
+                     "--plan-out", str(work / f"{size}_{name}.plan.json"), "-q"]  # fmt: skip
+            prof = args.profile if (args.profile and i == 0 and not results["sizes"]) else None
+            out[name] = run_case(argv_, work, f"{size}_{name}", overrides, prof)
+            print(
+                f"\n### {size}, {args.seconds:g} s\n\n{format_case(name, out[name], args.seconds)}",
+                flush=True,
+            )
+        if "naive" in out:
+            ratio = out["naive"]["wall_s"] / out["ours"]["wall_s"]
+            cpu = (out["naive"]["user_s"] + out["naive"]["sys_s"]) / (
+                out["ours"]["user_s"] + out["ours"]["sys_s"]
+            )
+            out["naive_over_ours"] = {"wall": ratio, "cpu": cpu}
+            print(f"\nnaive / ours at {size}: {ratio:.1f}x wall, {cpu:.1f}x CPU time")
+        results["sizes"][size] = out
+    if args.fidelity:
+        results["fidelity"] = fidelity_rows()
+        f = results["fidelity"]
+        print("\nrender fidelity (eval/bench_render_fidelity.py, 480x320, mean of its scenes):")
+        for r, m in f["means"].items():
+            print(
+                f"  {r:8s} PSNR {m['psnr_db']:.2f} dB  SSIM {m['ssim']:.4f}  edge RMSE {m['edge_rmse']:.2f}"
+            )
+        print(f"  layered beats naive on every scene and figure: {f['layered_beats_naive_everywhere']}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

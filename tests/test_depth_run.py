@@ -18,6 +18,7 @@ from autofocuspull.perception.depth import (
     depth_estimator_or_none,
     run_depth,
 )
+from autofocuspull.perception.depth.run import region_change
 
 SHARED = Path(__file__).parents[1].parent / "shared"
 
@@ -77,6 +78,41 @@ def test_keyframes_every_k_and_on_large_motion(tmp_path):
     _run(panning_frames(18, step_px=0, cut_at=11), est, config=cfg, cache=StageCache(tmp_path / "b"))
     store = DepthStore(StageCache(tmp_path / "b"))
     assert [i for i in range(18) if store.is_keyframe(i)] == [0, 11]
+
+
+def _moving_square(n: int, h: int = 96, w: int = 128):
+    """A still textured scene with a 16 px square sliding 2 px per frame inside the box
+    x 0.5..0.9, y 0.25..0.75 (too small a change to move the frame's mean, large inside the box)."""
+    base = _texture(h, w)
+    for i in range(n):
+        rgb = base.copy()
+        x = 64 + 2 * i
+        rgb[32:48, x : x + 16] = 255
+        yield Frame(i, i / 24.0, rgb)
+
+
+def test_subject_motion_forces_keyframes_where_the_frame_barely_changes(tmp_path):
+    box = np.array([[0.5, 0.25, 0.9, 0.75]])
+    cfg = DepthRunConfig(keyframe_interval=100, motion_threshold=8.0, chunk_size=8)
+    keys = {}
+    for name, regions in (("frame", None), ("subject", lambda i: box), ("elsewhere", lambda i: box - 0.5)):
+        est = CountingEstimator()
+        _run(_moving_square(12), est, config=cfg, cache=StageCache(tmp_path / name), regions=regions)
+        store = DepthStore(StageCache(tmp_path / name))
+        keys[name] = [i for i in range(12) if store.is_keyframe(i)]
+    assert keys["frame"] == keys["elsewhere"] == [0]  # whole-frame change stays under the threshold
+    assert keys["subject"][0] == 0 and len(keys["subject"]) >= 3  # the box's own change crosses it
+
+
+def test_region_change_is_the_worst_box_and_skips_absent_ones():
+    a = np.zeros((10, 20), np.uint8)
+    b = a.copy()
+    b[:5, :10] = 100  # the top-left quarter changed by 100
+    boxes = np.array([[0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0], [np.nan] * 4, [0.2, 0.2, 0.2, 0.9]])
+    assert region_change(a, b, boxes) == pytest.approx(100.0)
+    assert region_change(a, b, boxes[1:]) == 0.0
+    assert region_change(a, b, np.zeros((0, 4))) == 0.0
+    assert region_change(a, b, np.array([[0.0, 0.0, 1.0, 1.0]])) == pytest.approx(25.0)
 
 
 def test_flow_propagation_beats_holding_the_keyframe():

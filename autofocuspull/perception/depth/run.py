@@ -31,6 +31,8 @@ from autofocuspull.perception.depth.metric import MetricFit
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None], None]
+# Subjects' boxes of frame ``index``: (k, 4) float xyxy normalised to the frame (0..1), k may be 0.
+RegionsFn = Callable[[int], np.ndarray]
 META_NAME = "depth_meta.json"
 PROPAGATIONS = ("flow", "hold")
 
@@ -41,7 +43,9 @@ class DepthRunConfig:
 
     ``keyframe_interval``: run the network every k-th frame (1 = every frame);
     ``motion_threshold``: mean |grey change| (0..255) vs the last keyframe that forces a
-    keyframe; ``propagation``: "flow" (Farneback warp of the last keyframe) or "hold";
+    keyframe, over the whole frame or (when the caller gives subjects' regions) over any one
+    subject's box, so a subject that moves gets fresh depth even when the background is still;
+    ``propagation``: "flow" (Farneback warp of the last keyframe) or "hold";
     ``analysis_short_side_px``: grey images for motion and flow; ``static_threshold``: grey
     change (0..255) under which a pixel counts as static for alignment; ``cut_threshold``: mean
     |grey change| vs the previous frame that starts a new shot (keyframe + new alignment
@@ -167,6 +171,7 @@ def run_depth(
     progress: Progress | None = None,
     n_frames: int | None = None,
     cuts: Sequence[int] = (),
+    regions: RegionsFn | None = None,
 ) -> Iterator[DepthFrame]:
     """Aligned relative inverse depth for every frame, computed on keyframes and propagated.
 
@@ -174,7 +179,8 @@ def run_depth(
     directory-backed :class:`StageCache`, keyed e.g. by :func:`depth_cache_config`) stores chunks
     that a rerun reads instead of computing; ``progress(done, total)`` is called per chunk;
     ``cuts`` are frame indices starting a new shot (more are found with ``cut_threshold``): each
-    shot gets its own alignment reference and its own metric fit.
+    shot gets its own alignment reference and its own metric fit; ``regions(index)`` gives the
+    subjects' boxes of a frame (see :data:`RegionsFn`), whose own motion also forces keyframes.
     Yields :class:`DepthFrame` with ``kind="relative_inverse"`` at the estimator's resolution.
     """
     cache = cache if cache is not None and cache.enabled else None
@@ -182,7 +188,8 @@ def run_depth(
     if meta is not None and meta.get("complete"):
         yield from _replay(cache, int(meta["n_chunks"]), progress)
         return
-    yield from _compute(frames, estimator, config, cache, progress, n_frames, frozenset(int(c) for c in cuts))
+    cut_set = frozenset(int(c) for c in cuts)
+    yield from _compute(frames, estimator, config, cache, progress, n_frames, cut_set, regions)
 
 
 def _replay(cache: StageCache, n_chunks: int, progress: Progress | None) -> Iterator[DepthFrame]:
@@ -221,6 +228,7 @@ def _compute(
     progress: Progress | None,
     n_frames: int | None,
     cuts: frozenset[int],
+    regions: RegionsFn | None = None,
 ) -> Iterator[DepthFrame]:
     state = _State(DepthAligner(config.align))
     starts: list[int] = []
@@ -235,13 +243,13 @@ def _compute(
         position += 1
         buffer.append(frame)
         if len(buffer) == config.chunk_size:
-            yield from _finish_chunk(buffer, chunk, estimator, config, state, cache, cuts, starts)
+            yield from _finish_chunk(buffer, chunk, estimator, config, state, cache, cuts, starts, regions)
             if progress is not None:
                 progress(position, n_frames)
             chunk += 1
             buffer = []
     if buffer:
-        yield from _finish_chunk(buffer, chunk, estimator, config, state, cache, cuts, starts)
+        yield from _finish_chunk(buffer, chunk, estimator, config, state, cache, cuts, starts, regions)
         if progress is not None:
             progress(position, n_frames)
         chunk += 1
@@ -267,12 +275,13 @@ def _finish_chunk(
     cache: StageCache | None,
     cuts: frozenset[int],
     starts: list[int],
+    regions: RegionsFn | None = None,
 ) -> Iterator[DepthFrame]:
     cached = cache.load_npz(chunk_name(chunk)) if cache is not None else None
     if cached is not None:
         state.load(cached)
     else:
-        cached = _compute_chunk(buffer, estimator, config, state, cuts)
+        cached = _compute_chunk(buffer, estimator, config, state, cuts, regions)
         if cache is not None:
             cache.save_npz(chunk_name(chunk), cached)
     starts.extend(int(i) for i in cached["index"][cached["new_shot"]])
@@ -285,10 +294,11 @@ def _compute_chunk(
     config: DepthRunConfig,
     state: _State,
     cuts: frozenset[int],
+    regions: RegionsFn | None = None,
 ) -> dict[str, np.ndarray]:
     greys = [grey_small(f.rgb, config.analysis_short_side_px) for f in buffer]
     new_shot = _find_shots(buffer, greys, config, state, cuts)
-    is_key = _choose_keyframes(buffer, greys, config, state, new_shot)
+    is_key = _choose_keyframes(buffer, greys, config, state, new_shot, regions)
     keys = [f.rgb for f, k in zip(buffer, is_key, strict=True) if k]
     preds = iter(estimator.predict(keys)) if keys else iter(())
     depths, scales, shifts, segments = [], [], [], []
@@ -361,10 +371,34 @@ def _find_shots(
     return flags
 
 
+def region_change(a: np.ndarray, b: np.ndarray, boxes_xyxy: np.ndarray) -> float:
+    """Largest mean |grey change| (0..255) of two same-size grey images inside any of the boxes.
+
+    ``boxes_xyxy`` (k, 4) normalised to the image (0..1); boxes are clipped to it, empty or
+    non-finite ones skipped. 0 when no box is left.
+    """
+    h, w = a.shape
+    worst = 0.0
+    for x0, y0, x1, y1 in np.asarray(boxes_xyxy, np.float64).reshape(-1, 4):
+        if not np.all(np.isfinite((x0, y0, x1, y1))):
+            continue
+        c0, c1 = int(np.clip(np.floor(x0 * w), 0, w)), int(np.clip(np.ceil(x1 * w), 0, w))
+        r0, r1 = int(np.clip(np.floor(y0 * h), 0, h)), int(np.clip(np.ceil(y1 * h), 0, h))
+        if c1 > c0 and r1 > r0:
+            worst = max(worst, mean_abs_change(a[r0:r1, c0:c1], b[r0:r1, c0:c1]))
+    return worst
+
+
 def _choose_keyframes(
-    buffer: list[Frame], greys: list[np.ndarray], config: DepthRunConfig, state: _State, new_shot: list[bool]
+    buffer: list[Frame],
+    greys: list[np.ndarray],
+    config: DepthRunConfig,
+    state: _State,
+    new_shot: list[bool],
+    regions: RegionsFn | None = None,
 ) -> list[bool]:
-    """Keyframe flags: new shot, interval reached, or mean grey change vs the last keyframe too large."""
+    """Keyframe flags: new shot, interval reached, or grey change vs the last keyframe too large
+    (over the frame, or inside any subject's box)."""
     flags = []
     key_grey, key_pos = state.key_grey, state.key_position
     for frame, grey, shot in zip(buffer, greys, new_shot, strict=True):
@@ -374,6 +408,10 @@ def _choose_keyframes(
             or key_grey.shape != grey.shape
             or frame.index - key_pos >= config.keyframe_interval
             or mean_abs_change(key_grey, grey) > config.motion_threshold
+            or (
+                regions is not None
+                and region_change(key_grey, grey, regions(frame.index)) > config.motion_threshold
+            )
         )
         if key:
             key_grey, key_pos = grey, frame.index
