@@ -62,8 +62,10 @@ class RackConfig:
     analysis_max_side_px: int = 640  # detection, tracking and cuts run at this size
     depth_max_side_px: int = 960  # frames handed to the depth model (it resizes to its input)
     depth_model: str = DEFAULT_DEPTH_MODEL
-    depth_input_size: int = 518
-    depth_every: int = 2  # run the depth network on every k-th frame (and on big motion)
+    # Depth network input (shorter side, px) and keyframe interval: measured costs and effects on
+    # plans and renders in eval/README.md ("Speed knobs"); 518 and 1 are the network's own and slow.
+    depth_input_size: int = 308
+    depth_every: int = 8  # the network on every k-th frame, at cuts, and on motion (frame or subject)
     depth_batch: int = 8  # frames per depth forward pass (the naive baseline of eval/bench_e2e.py: 1)
     renderer: str = "layered"  # render.RENDERERS name; "naive" = per-pixel Gaussian by CoC (baseline)
     face_model: str | None = None

@@ -78,6 +78,23 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.unlink(tmp)
 
 
+NPZ_COMPRESSLEVEL = 1  # zlib level of cache entries: 5x faster than numpy's default 6, ~10 % larger
+
+
+def savez_fast(file: Any, arrays: Mapping[str, np.ndarray]) -> None:
+    """``np.savez_compressed`` at zlib level :data:`NPZ_COMPRESSLEVEL` (``np.load`` reads it as usual).
+
+    The depth chunks of a clip are written once and read a few times; at numpy's default level 6,
+    compressing them took ~10 % of a 640x360 rack's CPU time.
+    """
+    import zipfile
+
+    with zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED, compresslevel=NPZ_COMPRESSLEVEL) as zf:
+        for key, value in arrays.items():
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+
+
 class StageCache:
     """Cache folder of one stage for one clip and one config. ``enabled=False`` makes a no-op cache."""
 
@@ -119,7 +136,7 @@ class StageCache:
         import io
 
         buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
+        savez_fast(buf, arrays)
         atomic_write_bytes(self._path(name), buf.getvalue())
 
     def load_npz(self, name: str) -> dict[str, np.ndarray] | None:
