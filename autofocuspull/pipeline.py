@@ -49,7 +49,10 @@ from autofocuspull.progress import Counter, bar
 log = logging.getLogger(__name__)
 
 DEFAULT_DEPTH_MODEL = "depth-anything/Depth-Anything-V2-Small-hf"
-MASK_EVERY = 3  # person masks on every 3rd frame of the perception pass (nearest one serves the rest)
+# Person masks on every 6th frame of the perception pass (the nearest one serves the rest; 0.24 s at
+# 25 fps, while a seated or walking subject's mask moves little): the segmenter cost 1.7x the face
+# detector at every 3rd frame. Measured effect in eval/README.md ("Speed knobs").
+MASK_EVERY = 6
 
 
 @dataclass(frozen=True)

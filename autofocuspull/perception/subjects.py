@@ -340,8 +340,13 @@ def mask_core(prob: np.ndarray, shape_hw: tuple[int, int], config: DistanceConfi
 
 @dataclass(frozen=True)
 class PerceiverConfig:
-    """Object detection every ``object_every`` frames; faces every frame."""
+    """Faces every ``face_every`` and objects every ``object_every`` frames of a shot (counted from
+    its first frame, so a new shot is always detected at once); tracking and the subjects' gap
+    filling carry boxes and landmarks between. ``face_every=2`` halves the face detector's cost
+    (the largest perception cost per frame) at 25-30 fps, where a face moves a few pixels per
+    frame; its measured effect on plans is in eval/README.md ("Speed knobs")."""
 
+    face_every: int = 2
     object_every: int = 3
     tracker: TrackerConfig = TrackerConfig()  # noqa: RUF009 (frozen, immutable)
     cuts: CutConfig = CutConfig()  # noqa: RUF009
@@ -381,8 +386,9 @@ class Perceiver:
         """Detect, cut-check and track one frame; returns its tracked detections (full-res px)."""
         is_cut = self._cuts.update(frame)
         self._since_cut = 0 if is_cut else self._since_cut + 1
-        faces = self._face_tracker.update(self._scaled(self._faces(frame.rgb)), frame.index, is_cut)
-        out = [faces]
+        out = []
+        if is_cut or self._since_cut % self.config.face_every == 0:
+            out.append(self._face_tracker.update(self._scaled(self._faces(frame.rgb)), frame.index, is_cut))
         run_objects = self._objects is not None and self._since_cut % self.config.object_every == 0
         if is_cut:
             self._object_tracker.reset()
