@@ -71,6 +71,8 @@ class RackConfig:
     depth_every: int = 8  # the network on every k-th frame, at cuts, and on motion (frame or subject)
     depth_batch: int = 8  # frames per depth forward pass (the naive baseline of eval/bench_e2e.py: 1)
     renderer: str = "layered"  # render.RENDERERS name; "naive" = per-pixel Gaussian by CoC (baseline)
+    perceiver: Any = None  # perception.subjects.PerceiverConfig (detector strides...); None = defaults
+    mask_every: int = MASK_EVERY  # person masks on every k-th frame of the perception pass
     face_model: str | None = None
     object_model: str | None = None
     segment_model: str | None = None
@@ -143,7 +145,7 @@ def perceive(
     from autofocuspull.perception.detect import build_face_detector, build_object_detector
     from autofocuspull.perception.subjects import Perceiver, PerceiverConfig
 
-    pcfg = PerceiverConfig()
+    pcfg = cfg.perceiver if cfg.perceiver is not None else PerceiverConfig()
     key = {
         "config": dataclasses.asdict(pcfg),
         "max_side": cfg.analysis_max_side_px,
@@ -159,7 +161,7 @@ def perceive(
             "autofocuspull.io.reader",
         ),
         "segment": cfg.segment_model,
-        "mask_every": MASK_EVERY,
+        "mask_every": cfg.mask_every,
     }
     cache = _cache(path, "subjects", key, cfg)
     hit = cache.load_npz("tracks.npz")
@@ -192,7 +194,7 @@ def perceive(
     for frame in bar(frames, "detect+track", info.n_frames):
         with stage("tracking"):  # what the detectors (timed on their own) leave of the update
             per.update(frame)
-        if segment is not None and frame.index % MASK_EVERY == 0:
+        if segment is not None and frame.index % cfg.mask_every == 0:
             masks.add(frame.index, segment(frame.rgb))
     with stage("tracking"):
         tracks, cuts = per.finish(info.n_frames)

@@ -1,0 +1,159 @@
+"""What each speed knob costs and what it changes: plan scores on the graded clips, agreement with
+the slow path, CPU time.
+
+For every variant (the slow path, the defaults, and one knob moved at a time) this plans each
+graded clip of a folder built by ``eval/build_dataset.py`` (``autofocuspull eval --dataset``'s
+runner and metrics) and prints, per variant: the mean of the plan metrics against the grades, the
+plan's agreement with the slow path's plan of the same clip (same subject in focus, fraction of
+frames; focus distance error in dioptres, median and 95th percentile), and the CPU seconds it took
+(``resource.getrusage``, this process). Variants share one cache folder, so a variant that only
+changes depth reuses the perception and cues of the first run; CPU seconds are what that variant
+computed itself (run order: slow first).
+
+Depth: ``--depth-model DIR`` (e.g. the real-size random Depth Anything V2 Small written by
+``eval/bench_e2e.py``), or ``--depth-size tiny|small`` to write a random one. Random weights make
+the depth *values* meaningless, so the agreement figures measure how far the fast path departs
+from the slow path for the same network, which is what a speed-up must keep small.
+
+    python eval/bench_knobs.py /tmp/afp-eval --depth-size small
+    python eval/bench_knobs.py /tmp/afp-eval --variants slow,default,k16,s266   # a subset
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import resource
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from autofocuspull.perception.subjects import PerceiverConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+SLOW_PERCEIVER = PerceiverConfig(face_every=1)
+SLOW = {"depth_every": 1, "depth_input_size": 518, "mask_every": 3, "perceiver": SLOW_PERCEIVER}
+# name -> RackConfig overrides applied to the defaults (one knob moved at a time).
+VARIANTS: dict[str, dict] = {
+    "slow": SLOW,
+    "default": {},
+    "k4": {"depth_every": 4},
+    "k16": {"depth_every": 16},
+    "s266": {"depth_input_size": 266},
+    "s392": {"depth_input_size": 392},
+    "s518": {"depth_input_size": 518},
+    "faces1": {"perceiver": SLOW_PERCEIVER},
+    "faces3": {"perceiver": PerceiverConfig(face_every=3)},
+    "masks3": {"mask_every": 3},
+    "masks12": {"mask_every": 12},
+}
+
+
+def cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def agreement(plan, ref) -> dict[str, float]:
+    """Same-subject fraction and focus error in dioptres of ``plan`` against ``ref`` (same clip)."""
+    same = float(np.mean(np.asarray(plan.subject_id) == np.asarray(ref.subject_id)))
+    err = np.abs(1.0 / plan.focus_m.astype(np.float64) - 1.0 / ref.focus_m.astype(np.float64))
+    return {
+        "same_subject": same,
+        "dioptre_med": float(np.median(err)),
+        "dioptre_p95": float(np.percentile(err, 95)),
+    }
+
+
+def run_variant(dataset: Path, base, overrides: dict) -> tuple[dict, dict, float]:
+    """(eval result, {stem: plan}, CPU seconds) of one variant over the dataset."""
+    from autofocuspull import evaluate, pipeline
+
+    cfg = dataclasses.replace(base, **overrides)
+    plans: dict = {}
+
+    def plan_fn(video: Path):
+        plan = pipeline.plan_clip(video, cfg)[0]
+        plans[video.stem] = plan
+        return plan
+
+    t0 = cpu_s()
+    result = evaluate.evaluate_dataset(dataset, pipeline.confined_to(dataset, plan_fn), "default")
+    return result, plans, cpu_s() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("dataset", type=Path, help="folder from eval/build_dataset.py")
+    ap.add_argument("--depth-model", default=None, help="depth model folder (default: write a random one)")
+    ap.add_argument("--depth-size", default="small", choices=["tiny", "small"], help="random model size")
+    ap.add_argument(
+        "--variants", default=",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}"
+    )
+    ap.add_argument("--cache", type=Path, default=None, help="cache folder (default: a fresh temp dir)")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    from autofocuspull.core.heap import configure_heap
+    from autofocuspull.pipeline import RackConfig
+
+    configure_heap()
+    work = Path(tempfile.mkdtemp(prefix="afp-knobs-"))
+    cache = args.cache or work / "cache"
+    models = cache / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    for f in (SHARED / "models").iterdir():
+        if not (models / f.name).exists():
+            (models / f.name).symlink_to(f)
+    os.environ["AUTOFOCUSPULL_CACHE"] = str(cache)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    depth = args.depth_model
+    if depth is None:
+        from autofocuspull.perception.depth.random_model import save_random_depth_anything
+
+        depth = str(work / f"depth-{args.depth_size}")
+        save_random_depth_anything(depth, size=args.depth_size)
+    base = RackConfig(depth_model=depth, cache_root=str(cache))
+    names = args.variants.split(",")
+    if names[0] != "slow":
+        names = ["slow", *[n for n in names if n != "slow"]]
+    rows, slow_plans = {}, {}
+    print(
+        "| variant | CPU s | target_accuracy | pull_f1 | onset_mae_s | pulls/min | same subject "
+        "| dioptre err med / p95 |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name in names:
+        result, plans, cpu = run_variant(args.dataset, base, VARIANTS[name])
+        if name == "slow":
+            slow_plans = plans
+        agree = [agreement(plans[s], slow_plans[s]) for s in plans if s in slow_plans]
+        m = result["mean"]
+        row = {
+            "cpu_s": cpu,
+            "mean": m,
+            "clips": result["clips"],
+            "same_subject": float(np.mean([a["same_subject"] for a in agree])),
+            "dioptre_med": float(np.mean([a["dioptre_med"] for a in agree])),
+            "dioptre_p95": float(np.max([a["dioptre_p95"] for a in agree])),
+        }
+        rows[name] = row
+        f = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        print(
+            f"| {name} | {cpu:.0f} | {f(m['target_accuracy'])} | {f(m['pull_f1'])} | {f(m['onset_mae_s'])} | "
+            f"{f(m['pulls_per_min'])} | {row['same_subject']:.3f} | {row['dioptre_med']:.4f} / "
+            f"{row['dioptre_p95']:.4f} |",
+            flush=True,
+        )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
