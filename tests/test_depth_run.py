@@ -118,17 +118,20 @@ def test_region_change_is_the_worst_box_and_skips_absent_ones():
 def test_flow_propagation_beats_holding_the_keyframe():
     frames = list(panning_frames(8, step_px=1))  # up to 7 px from the keyframe
     errs = {}
-    for prop in ("flow", "hold"):
-        cfg = DepthRunConfig(keyframe_interval=8, motion_threshold=255.0, propagation=prop)
+    for prop, method in (("flow", "dis"), ("flow", "farneback"), ("hold", "dis")):
+        cfg = DepthRunConfig(
+            keyframe_interval=8, motion_threshold=255.0, propagation=prop, flow_method=method
+        )
         out = _run(frames, CountingEstimator(), config=cfg)
         # Compare away from the border that pans in (no keyframe content there).
-        errs[prop] = np.mean(
+        errs[prop, method] = np.mean(
             [np.abs(out[i].values - true_depth(frames[i].rgb))[4:-4, 4:-12].mean() for i in range(1, 8)]
         )
     np.testing.assert_allclose(
         _run(frames[:1], CountingEstimator())[0].values, true_depth(frames[0].rgb), rtol=1e-3
     )
-    assert errs["flow"] < 0.1 * errs["hold"]
+    assert errs["flow", "dis"] < 0.1 * errs["hold", "dis"]
+    assert errs["flow", "farneback"] < 0.1 * errs["hold", "dis"]
 
 
 def test_rerun_reads_the_cache_without_inference_or_decoding(tmp_path):

@@ -1,11 +1,12 @@
 """No loss from the speed-ups: the default (fast) path plans and renders like the slow path.
 
 The slow path is what the speed-ups replaced: the depth network on every frame at its full
-518 px input, one frame per forward pass, no subject-region keyframing needed. The fast path is
-``RackConfig()``: depth on keyframes (shot starts, every ``depth_every`` frames, large motion over
-the frame or inside a subject's box) at ``depth_input_size``, propagated by optical flow between
-them. Both run on 3 s of a real interview (speech, one seated subject) at 320x180 with a tiny
-random-weight Depth Anything loaded the real way.
+518 px input, one frame per forward pass, faces detected on every frame, person masks on every
+3rd. The fast path is ``RackConfig()``: depth on keyframes (shot starts, every ``depth_every``
+frames, large motion over the frame or inside a subject's box) at ``depth_input_size``,
+propagated by optical flow between them; faces every 2nd frame, masks every 6th. Both run on 3 s
+of a real interview (speech, one seated subject) at 320x180 with a tiny random-weight Depth
+Anything loaded the real way.
 
 Tolerances, and why:
 
@@ -34,9 +35,16 @@ from autofocuspull.core.hub import MODEL_CARDS, cache_dir
 from autofocuspull.io import EncodeConfig, iter_frames, probe, read_audio
 from autofocuspull.io.synth import AudioSpec, write_clip
 from autofocuspull.perception.depth.random_model import save_random_depth_anything
+from autofocuspull.perception.subjects import PerceiverConfig
 from autofocuspull.pipeline import RackConfig, rack
 
-SLOW = {"depth_every": 1, "depth_input_size": 518, "depth_batch": 1}
+SLOW = {
+    "depth_every": 1,
+    "depth_input_size": 518,
+    "depth_batch": 1,
+    "mask_every": 3,
+    "perceiver": PerceiverConfig(face_every=1),
+}
 
 
 def _short_clip(src: Path, dst: Path, seconds: float, size_wh: tuple[int, int]) -> Path:
