@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autofocuspull.evaluate.compare import plan_agreement
 from autofocuspull.perception.subjects import PerceiverConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,18 +61,9 @@ def cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def agreement(plan, ref) -> dict[str, float]:
-    """Same-subject fraction and focus error in dioptres of ``plan`` against ``ref`` (same clip)."""
-    same = float(np.mean(np.asarray(plan.subject_id) == np.asarray(ref.subject_id)))
-    err = np.abs(1.0 / plan.focus_m.astype(np.float64) - 1.0 / ref.focus_m.astype(np.float64))
-    return {
-        "same_subject": same,
-        "dioptre_med": float(np.median(err)),
-        "dioptre_p95": float(np.percentile(err, 95)),
-    }
-
-
-def run_variant(dataset: Path, base, overrides: dict) -> tuple[dict, dict, float]:
+def run_variant(
+    dataset: Path, base, overrides: dict, name: str = "", plans_dir: Path | None = None
+) -> tuple[dict, dict, float]:
     """(eval result, {stem: plan}, CPU seconds) of one variant over the dataset."""
     from autofocuspull import evaluate, pipeline
 
@@ -81,6 +73,10 @@ def run_variant(dataset: Path, base, overrides: dict) -> tuple[dict, dict, float
     def plan_fn(video: Path):
         plan = pipeline.plan_clip(video, cfg)[0]
         plans[video.stem] = plan
+        if plans_dir is not None:
+            from autofocuspull.plan import save_plan
+
+            save_plan(plan, plans_dir / f"{name}.{video.stem}.plan.json")
         return plan
 
     t0 = cpu_s()
@@ -98,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--cache", type=Path, default=None, help="cache folder (default: a fresh temp dir)")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--plans-dir", type=Path, default=None, help="also save every plan here")
     args = ap.parse_args(argv)
     from autofocuspull.core.heap import configure_heap
     from autofocuspull.pipeline import RackConfig
@@ -112,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             (models / f.name).symlink_to(f)
     os.environ["AUTOFOCUSPULL_CACHE"] = str(cache)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.plans_dir is not None:
+        args.plans_dir.mkdir(parents=True, exist_ok=True)
     depth = args.depth_model
     if depth is None:
         from autofocuspull.perception.depth.random_model import save_random_depth_anything
@@ -129,17 +128,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("|---|---|---|---|---|---|---|---|")
     for name in names:
-        result, plans, cpu = run_variant(args.dataset, base, VARIANTS[name])
+        result, plans, cpu = run_variant(args.dataset, base, VARIANTS[name], name, args.plans_dir)
         if name == "slow":
             slow_plans = plans
-        agree = [agreement(plans[s], slow_plans[s]) for s in plans if s in slow_plans]
+        agree = [plan_agreement(plans[s], slow_plans[s]) for s in plans if s in slow_plans]
         m = result["mean"]
         row = {
             "cpu_s": cpu,
             "mean": m,
             "clips": result["clips"],
             "same_subject": float(np.mean([a["same_subject"] for a in agree])),
-            "dioptre_med": float(np.mean([a["dioptre_med"] for a in agree])),
+            "dioptre_med": float(np.mean([a["dioptre_median"] for a in agree])),
             "dioptre_p95": float(np.max([a["dioptre_p95"] for a in agree])),
         }
         rows[name] = row
