@@ -84,6 +84,52 @@ def run_variant(
     return result, plans, cpu_s() - t0
 
 
+def render_knobs(ratios: tuple[float, ...] = (1.5, 2.0, 2.5, 3.0)) -> list[dict]:
+    """Renderer layer spacing (``RenderConfig.layer_ratio``: fewer layers as it grows): layers per
+    side at the fidelity scenes' largest blur, fidelity against the physical reference
+    (``eval/bench_render_fidelity.py``) and CPU seconds per frame (``render_batch_u8``, the
+    benchmark's worst-case frame whose depth spans every layer) at 640x360 and 1080p."""
+    import time
+
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import bench_render_fidelity as fid
+    import bench_render_speed as spd
+
+    from autofocuspull.render.api import render_batch_u8
+    from autofocuspull.render.layered import layer_radii_px
+
+    base = fid.CONFIG
+    rows = []
+    for ratio in ratios:
+        fid.CONFIG = dataclasses.replace(base, layer_ratio=ratio)
+        got = [r for r in fid.run(480, 320, None) if r["renderer"] == "layered"]
+        row = {
+            "layer_ratio": ratio,
+            "layers_per_side": len(layer_radii_px(base.max_coc_frac * 480 / 2, fid.CONFIG)),
+            **{m: float(np.mean([r[m] for r in got])) for m in ("psnr_db", "ssim", "edge_rmse")},
+        }
+        cfg = dataclasses.replace(spd.RenderConfig(), layer_ratio=ratio)
+        for name, (h, w) in (("640x360", (360, 640)), ("1080p", (1080, 1920))):
+            img, depth = spd.make_frame(h, w)
+            d = torch.from_numpy(depth)[None, None]
+            args = ([img], d, np.array([2.0], np.float32), np.array([1.4], np.float32), spd.LENS, cfg)
+            render_batch_u8(*args, torch.device("cpu"), torch.float32)  # warm-up
+            t0, n = time.process_time(), 3
+            for _ in range(n):
+                render_batch_u8(*args, torch.device("cpu"), torch.float32)
+            row[f"cpu_s_{name}"] = (time.process_time() - t0) / n
+        rows.append(row)
+        print(
+            f"| {ratio:g} | {row['layers_per_side']} | {row['psnr_db']:.2f} | {row['ssim']:.4f} | "
+            f"{row['edge_rmse']:.2f} | {row['cpu_s_640x360']:.3f} | {row['cpu_s_1080p']:.3f} |",
+            flush=True,
+        )
+    fid.CONFIG = base
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dataset", type=Path, help="folder from eval/build_dataset.py")
@@ -95,7 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=None, help="cache folder (default: a fresh temp dir)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--plans-dir", type=Path, default=None, help="also save every plan here")
+    ap.add_argument("--render", action="store_true", help="only the renderer's layer-spacing knob")
     args = ap.parse_args(argv)
+    if args.render:
+        print("| layer_ratio | layers per side | PSNR dB | SSIM | edge RMSE | CPU s/frame 640x360 | 1080p |")
+        print("|---|---|---|---|---|---|---|")
+        rows = render_knobs()
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=1))
+        return 0
     from autofocuspull.core.heap import configure_heap
     from autofocuspull.pipeline import RackConfig
 
