@@ -71,7 +71,7 @@ def _export_from_clip(fmt: str, plan: Any, args: Any, cfg: Any, out: Path, ecfg:
 
         analysis = pipeline.analyse(clip, cfg)
         write_overlay(
-            clip, plan, out, analysis.cues.speech_prob, _speaking_rows(plan, analysis.cues), info, cfg.encode
+            clip, plan, out, analysis.cues.speech_prob, speaking_rows(plan, analysis.cues), info, cfg.encode
         )
         return
     warnings: list[str] = []
@@ -89,7 +89,7 @@ def _export_from_clip(fmt: str, plan: Any, args: Any, cfg: Any, out: Path, ecfg:
     passes.write_depth_pass(out, fmt, depth.depth_m_at, info.n_frames, size, stem, ecfg)
 
 
-def _speaking_rows(plan: Any, cues: Any):
+def speaking_rows(plan: Any, cues: Any):
     """(S, T) speaking probability in the order of ``plan.subjects`` (None if the ids differ)."""
     import numpy as np
 
@@ -98,6 +98,17 @@ def _speaking_rows(plan: Any, cues: Any):
     if any(r is None for r in rows) or not len(rows):
         return None
     return np.asarray(cues.speaking)[rows]
+
+
+def run_handoff(args: Any, cfg: Any) -> int:
+    """Dispatch ``export``, ``import`` and ``app``."""
+    if args.command == "export":
+        return export_command(args, cfg)
+    if args.command == "import":
+        return import_command(args)
+    from autofocuspull.app import run_app
+
+    return run_app(args, cfg)
 
 
 def import_command(args: Any) -> int:

@@ -129,3 +129,11 @@ def write_overlay(
             config=encode,
             progress=tick,
         )
+
+
+def write_overlay_for(clip, plan: FocusPlan, analysis, out, encode=None) -> Path:
+    """:func:`write_overlay` with the voice activity and speakers of a pipeline ``Analysis``."""
+    from autofocuspull.export.command import speaking_rows
+
+    cues = analysis.cues
+    return write_overlay(clip, plan, out, cues.speech_prob, speaking_rows(plan, cues), analysis.info, encode)

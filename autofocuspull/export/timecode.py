@@ -41,6 +41,13 @@ def frame_number(t_s: float, rate: Fraction) -> int:
     return round(Fraction(t_s).limit_denominator(10**9) * rate)
 
 
+def first_frame_at_or_after(t_s: float, rate: Fraction) -> int:
+    """Frame count of the first frame shown at or after ``t_s`` (a pull that starts between two
+    frames first shows on the later one, as the planner's focus curve does)."""
+    x = Fraction(t_s).limit_denominator(10**9) * rate
+    return int(-((-x + Fraction(1, 10**6)) // 1))
+
+
 def _drop_count(rate: Fraction) -> int:
     return 2 * (nominal_fps(rate) // 30)
 

@@ -17,7 +17,7 @@ from typing import Any
 from autofocuspull.core.errors import UsageError
 from autofocuspull.core.types import FocusPlan
 from autofocuspull.export.common import atomic_write, plan_rate, source_range
-from autofocuspull.export.timecode import frame_number
+from autofocuspull.export.timecode import first_frame_at_or_after, frame_number
 
 META_KEY = "autofocuspull"
 PULL_COLOR = "YELLOW"
@@ -56,8 +56,8 @@ def plan_to_timeline(plan: FocusPlan, name: str | None = None) -> Any:
     clip.metadata[META_KEY] = {"depth_source": plan.depth_source, "offset_s": offset_s}
 
     def marker(start_s: float, end_s: float, label: str, color: str, facts: dict) -> Any:
-        a = frame_number(start_s + offset_s, fr)
-        b = max(frame_number(end_s + offset_s, fr), a + 1)
+        a = first_frame_at_or_after(start_s + offset_s, fr)
+        b = max(first_frame_at_or_after(end_s + offset_s, fr), a + 1)
         m = otio.schema.Marker(
             name=label, marked_range=otio.opentime.TimeRange(rt(a, rate), rt(b - a, rate)), color=color
         )
