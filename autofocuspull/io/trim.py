@@ -177,7 +177,7 @@ def write_range(
         for a in audio.values():
             a.feed(None)
     os.replace(tmp, out)
-    return {"source": str(src_path), "start_s": rng.start_s, "end_s": rng.end_s, "offset_s": t0,
+    return {"source": os.path.abspath(src_path), "start_s": rng.start_s, "end_s": rng.end_s, "offset_s": t0,
             "n_frames": int(keep.sum()), "trimmed": out.name}  # fmt: skip
 
 
