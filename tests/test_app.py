@@ -233,8 +233,8 @@ def test_same_origin_and_plain_posts(app):
     code, _ = call(app, "GET", "/api/plan", headers={"Origin": f"http://127.0.0.1:{app.port}"})
     assert code == 200
     c = http.client.HTTPConnection("127.0.0.1", app.port, timeout=10)
-    c.request("POST", "/api/decision", body="t_s=1&subject=2",
-              headers={"Host": f"127.0.0.1:{app.port}", "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    form = {"Host": f"127.0.0.1:{app.port}", "Content-Type": "application/x-www-form-urlencoded"}
+    c.request("POST", "/api/decision", body="t_s=1&subject=2", headers=form)
     r = c.getresponse()
     assert r.status == 415  # a cross-site <form> could send this without a preflight
     c.close()
@@ -253,8 +253,8 @@ def test_paths_outside_the_clips_folder_are_refused(app, tmp_path):
     code, _ = call(app, "GET", "/media/talk.mp4")
     assert code == 200
     code, r = call(app, "POST", "/api/export", {"to": "csv", "name": "../x.csv"})
-    assert code == 403 and not (tmp_path / "x.csv").exists()
-    code, r = call(app, "GET", "/static/../session.py")
+    assert code == 403 and "outside" in r["error"] and not (tmp_path / "x.csv").exists()
+    code, _ = call(app, "GET", "/static/../session.py")
     assert code == 404
 
 
