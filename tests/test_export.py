@@ -316,3 +316,31 @@ def test_editor_markers_by_name_become_decisions(tmp_path):
     assert [(k.t_s, k.subject, k.strength) for k in ks] == [(2.0, 2, "strong"), (5.0, None, "strong"),
                                                             (6.0, 1, "weak")]  # fmt: skip
     assert skipped == ["nice shot"]
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+
+
+def test_export_and_import_commands(plan, tmp_path, capsys):
+    from autofocuspull.cli import main
+    from autofocuspull.plan import save_plan
+
+    plan_path = save_plan(plan, tmp_path / "p.json")
+    for fmt, name in [("csv", "f.csv"), ("otio", "t.otio"), ("ae", "f.jsx"), ("resolve", "f.setting")]:
+        assert main(["export", str(plan_path), "--to", fmt, "-o", str(tmp_path / name), "-q"]) == 0
+        assert (tmp_path / name).stat().st_size > 100
+    capsys.readouterr()
+    assert main(["export", str(plan_path), "--to", "ae", "-o", str(tmp_path / "f.txt"), "-q"]) == 2
+    assert "expects a file ending in .jsx" in capsys.readouterr().err
+    assert (
+        main(["import", str(tmp_path / "t.otio"), "-o", str(tmp_path / "k.json"), "--plan", str(plan_path)])
+        == 0
+    )
+    assert [k["subject"] for k in json.loads((tmp_path / "k.json").read_text())] == [B, A]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("t_s,subject\n1.0,7\n")
+    capsys.readouterr()
+    assert main(["import", str(bad), "-o", str(tmp_path / "k2.json"), "--plan", str(plan_path), "-q"]) == 2
+    assert "names subject 7" in capsys.readouterr().err and not (tmp_path / "k2.json").exists()

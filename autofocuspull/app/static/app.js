@@ -76,6 +76,7 @@ function drawOverlay(fr) {
     svg.appendChild(r);
     const label = document.createElementNS(SVG, "text");
     label.setAttribute("x", b[0] + 3); label.setAttribute("y", Math.max(14, b[1] - 4));
+    label.setAttribute("font-size", Math.max(8, S.state.width / 45));
     label.textContent = `${s.label} ${s.id}`;
     svg.appendChild(label);
   }
