@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from autofocuspull.app import AppServer, AppSession, default_paths
+from autofocuspull.app.session import AppConfig
 from autofocuspull.core.types import CueSeries, Lens, SubjectTracks
 from autofocuspull.io import probe
 from autofocuspull.io.synth import write_clip
@@ -67,7 +68,9 @@ def app(tmp_path):
     clip = _clip(folder)
     plan_path, kf_path = default_paths(clip, None)
     cfg = RackConfig(cue="dialogue", lens=Lens(f_number=2.0))
-    session = AppSession(clip, _analysis(clip), cfg, plan_path, kf_path, preview_max_side=W)
+    session = AppSession(
+        clip, _analysis(clip), cfg, plan_path, kf_path, app_config=AppConfig(preview_max_side_px=W)
+    )
     server = AppServer(session, "127.0.0.1", 0)
     server.serve_in_thread()
     yield server
@@ -166,8 +169,9 @@ def test_dragging_a_pull_moves_it_and_survives_a_later_decision(app):
     assert saved(app)["pulls"][0]["start_s"] == pytest.approx(p0["start_s"] - 0.4)
     assert saved(app)["meta"]["edits"]["pulls"][0]["start_s"] == pytest.approx(p0["start_s"] - 0.4)
     # reopening the plan file keeps the edits and the decisions
-    again = AppSession(s.clip, s.analysis, s.cfg, s.plan_path, s.keyframes_path,
-                       _load(s.plan_path), s.keyframes, preview_max_side=W)  # fmt: skip
+    small = AppConfig(preview_max_side_px=W)
+    again = AppSession(s.clip, s.analysis, s.cfg, s.plan_path, s.keyframes_path, _load(s.plan_path),
+                       s.keyframes, app_config=small)  # fmt: skip
     again.stop()
     assert len(again.retimes) == 1 and again.plan.pulls[0].start_s == pytest.approx(p0["start_s"] - 0.4)
 
@@ -176,6 +180,15 @@ def _load(path):
     from autofocuspull.plan import load_plan
 
     return load_plan(path)
+
+
+def test_removing_a_decision_restores_the_automatic_plan(app):
+    auto = saved(app)["frames"]
+    _, r = call(app, "POST", "/api/decision", {"t_s": 0.4, "subject": B, "strength": "weak"})
+    assert r["span"][0] == 10 and saved(app)["frames"] != auto
+    code, r2 = call(app, "POST", "/api/decision/remove", {"index": 0})
+    assert code == 200 and r2["span"] == r["span"] and saved(app)["frames"] == auto
+    assert json.loads(app.session.keyframes_path.read_text()) == []
 
 
 def test_aperture_change_keys_the_f_number_and_rerenders_that_range(app):

@@ -93,6 +93,8 @@ def test_rack_plan_render_on_a_range_with_overlay_and_clip_exports(clip, tmp_pat
     assert len(pngs) == 20 and cv2.imread(str(pngs[0]), cv2.IMREAD_UNCHANGED).dtype == np.uint16
     assert main(["export", str(plan_path), "--to", "mattes", "-o", str(tmp_path / "m"), *cache]) == 0
     assert {p.name for p in (tmp_path / "m").iterdir()} == {f"subject_{s['id']}" for s in plan["subjects"]}
+    assert main(["export", str(plan_path), "--to", "overlay", "-o", str(tmp_path / "o2.mp4"), *cache]) == 0
+    assert probe(tmp_path / "o2.mp4").n_frames == 20
     assert main(["export", str(plan_path), "--to", "otio", "-o", str(tmp_path / "p.otio"), *cache]) == 0
     otio = pytest.importorskip("opentimelineio")
     (c,) = list(otio.adapters.read_from_file(str(tmp_path / "p.otio")).find_clips())

@@ -37,7 +37,10 @@ def open_session(clip: Path, plan: Path | None, cfg: Any) -> AppSession:
     check_input_file(clip)
     plan_path, kf_path = default_paths(clip, plan)
     existing = load_plan(plan_path) if plan_path.exists() else None
-    keyframes = load_keyframes(kf_path) if kf_path.exists() else []
+    if kf_path.exists():
+        keyframes = load_keyframes(kf_path)
+    else:  # the session's own decisions file starts from --keyframes, when given
+        keyframes = load_keyframes(cfg.keyframes) if cfg.keyframes else []
     analysis = pipeline.analyse(clip, cfg)
     if existing is not None:
         pipeline.check_plan_fits(existing, analysis.info)

@@ -33,14 +33,24 @@ from autofocuspull.plan.keyframes import Keyframe
 
 log = logging.getLogger(__name__)
 
-PREVIEW_MAX_SIDE_PX = 480  # what a browser pane shows; a 1080p frame renders ~16x faster at this size
-JPEG_QUALITY = 90
+
+@dataclasses.dataclass(frozen=True)
+class AppConfig:
+    """Settings of the app's previews.
+
+    ``preview_max_side_px``: the frames shown and re-rendered after an edit are this large (longest
+    side): about what one of the page's two panes shows on a laptop screen, with 16 times fewer
+    pixels (and 4 times smaller blur kernels) than 1080p, so a re-rendered span is back quickly.
+    ``jpeg_quality``: previews travel as JPEG; at 90 the codec's artefacts are well below the blur
+    differences being judged, at a twentieth of the raw size.
+    """
+
+    preview_max_side_px: int = 480
+    jpeg_quality: int = 90
 
 
-def _jpeg(rgb: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(
-        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
-    )
+def _jpeg(rgb: np.ndarray, quality: int = AppConfig.jpeg_quality) -> bytes:
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     return buf.tobytes()
@@ -58,7 +68,7 @@ class AppSession:
         keyframes_path: Path,
         plan: FocusPlan | None = None,
         keyframes: list[Keyframe] | None = None,
-        preview_max_side: int = PREVIEW_MAX_SIDE_PX,
+        app_config: AppConfig | None = None,
     ) -> None:
         from autofocuspull.io import iter_frames
 
@@ -74,7 +84,10 @@ class AppSession:
         self.notes: list[str] = []
         self.version = 0
         info = analysis.info
-        self.source = [_jpeg(f.rgb) for f in iter_frames(clip, info, max_side=preview_max_side)]
+        self.app_config = app_config or AppConfig()
+        q = self.app_config.jpeg_quality
+        side = self.app_config.preview_max_side_px
+        self.source = [_jpeg(f.rgb, q) for f in iter_frames(clip, info, max_side=side)]
         if len(self.source) != info.n_frames:
             raise UsageError(f"{clip}: decoded {len(self.source)} of {info.n_frames} frames")
         h, w = cv2.imdecode(np.frombuffer(self.source[0], np.uint8), cv2.IMREAD_COLOR).shape[:2]
@@ -199,7 +212,7 @@ class AppSession:
         with self.render_lock:
             out = render_frame(rgb, depth, focus, self.cfg.lens, f_number=fnum,
                                config=RenderConfig(blades=self.cfg.blades))  # fmt: skip
-        jpeg = _jpeg(out)
+        jpeg = _jpeg(out, self.app_config.jpeg_quality)
         with self.lock:
             if version == self.version:
                 self.preview[k] = (version, jpeg)

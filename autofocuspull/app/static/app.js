@@ -186,6 +186,12 @@ function buildTimeline() {
     el.dataset.index = i;
     el.addEventListener("dblclick", (e) => { e.stopPropagation(); edit("/api/decision/remove", { index: i }); });
   });
+  for (const d of (S.plan.meta.decisions || [])) {  // holds and pre-focus: why focus did not move
+    if (d.kind !== "hold" && d.kind !== "prefocus") { continue; }
+    const el = div(`note ${d.kind}`, laneOf[d.subject] || laneOf[-1]);
+    el.style.left = `${xOf(d.t_s)}px`;
+    el.title = d.reason;
+  }
   for (const c of S.plan.cuts_s) { div("cut", lanes).style.left = `${xOf(c)}px`; }
   const sp = div("lane speech", lanes);
   div("name", sp).textContent = "speech";
