@@ -14,6 +14,7 @@ from typing import Any
 
 from autofocuspull.app.server import AppServer
 from autofocuspull.app.session import AppSession
+from autofocuspull.core.errors import AutofocusError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +33,15 @@ def open_session(clip: Path, plan: Path | None, cfg: Any) -> AppSession:
     """Analyse the clip (cached, as for ``rack``) and open the plan (made and saved when absent)."""
     from autofocuspull import pipeline
     from autofocuspull.io import check_input_file
+    from autofocuspull.io.writer import ensure_writable_dir
     from autofocuspull.plan import load_keyframes, load_plan
 
     check_input_file(clip)
     plan_path, kf_path = default_paths(clip, plan)
+    try:
+        ensure_writable_dir(plan_path.parent, plan_path)
+    except AutofocusError as e:
+        raise UsageError(f"{e}: pass --plan PATH to keep the plan and decisions elsewhere") from None
     existing = load_plan(plan_path) if plan_path.exists() else None
     if kf_path.exists():
         keyframes = load_keyframes(kf_path)

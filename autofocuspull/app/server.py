@@ -151,6 +151,8 @@ class Handler(BaseHTTPRequestHandler):
             self._json({"error": e.reason}, e.status)
         except (AutofocusError, ValueError, KeyError, TypeError) as e:
             self._json({"error": str(e)}, HTTPStatus.BAD_REQUEST)
+        except OSError as e:  # e.g. a read-only clip folder for an export
+            self._json({"error": f"{e.filename or ''}: {e.strerror or e}"}, HTTPStatus.CONFLICT)
         except Exception as e:  # one failed request must not stop the server
             log.exception("request failed")
             self._json({"error": f"{e.__class__.__name__}: {e}"}, HTTPStatus.INTERNAL_SERVER_ERROR)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
 from collections import deque
 from pathlib import Path
@@ -73,7 +74,7 @@ class AppSession:
         from autofocuspull.io import iter_frames
 
         self.clip = clip
-        self.folder = clip.resolve().parent
+        self.folder = Path(os.path.abspath(clip)).parent  # as named: a linked clip's own folder
         self.analysis, self.cfg = analysis, cfg
         self.plan_path, self.keyframes_path = plan_path, keyframes_path
         self.lock = threading.RLock()
