@@ -147,6 +147,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self._check_origin(post)
             fn()
+        except (BrokenPipeError, ConnectionResetError):  # the browser went away mid-answer
+            self.close_connection = True
         except RefusedError as e:
             self._json({"error": e.reason}, e.status)
         except (AutofocusError, ValueError, KeyError, TypeError) as e:

@@ -76,7 +76,7 @@ function drawOverlay(fr) {
     svg.appendChild(r);
     const label = document.createElementNS(SVG, "text");
     label.setAttribute("x", b[0] + 3); label.setAttribute("y", Math.max(14, b[1] - 4));
-    label.setAttribute("font-size", Math.max(8, S.state.width / 45));
+    label.setAttribute("font-size", 12 * S.state.width / Math.max(1, svg.clientWidth));  // 12 px on screen
     label.textContent = `${s.label} ${s.id}`;
     svg.appendChild(label);
   }
