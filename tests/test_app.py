@@ -328,3 +328,22 @@ def test_browser_clicks_a_subject_and_drags_a_pull(app):
         assert page.locator(".kf").count() == 1
         browser.close()
     assert errors == []
+
+
+def test_a_drag_never_crosses_a_cut_or_the_neighbouring_pulls():
+    from autofocuspull.app.edits import retime_bounds, retime_pull
+    from autofocuspull.core.types import FocusPlan, Pull
+
+    t = np.arange(T) / FPS
+    tr = SubjectTracks.allocate([A, B], ["person", "person"], T)
+    tr.xyxy[:] = (0, 0, 10, 10)
+    tr.distance_m[0], tr.distance_m[1] = 2.0, 4.0
+    pulls = [Pull(1.0, 1.4, A, B, "one", 2.0, 4.0), Pull(2.5, 2.8, B, A, "two", 4.0, 2.0),
+             Pull(3.2, 3.2, A, B, "cut", 2.0, 4.0)]  # fmt: skip
+    plan = FocusPlan(t, np.full(T, A), np.full((T, 2), 0.5, np.float32), np.full(T, 2.0, np.float32),
+                     np.full(T, 2.0, np.float32), pulls, tr, [3.2], "test")  # fmt: skip
+    assert retime_bounds(plan, 0) == (0.0, 2.5) and retime_bounds(plan, 1) == (1.4, 3.2)
+    retime_pull(plan, 1, 2.0, 9.0)
+    assert (plan.pulls[1].start_s, plan.pulls[1].end_s) == (2.0, 3.2)  # stopped by the cut
+    with pytest.raises(ValueError, match="is a cut"):
+        retime_pull(plan, 2, 3.0, 3.5)

@@ -85,6 +85,9 @@ class AppSession:
         self.notes: list[str] = []
         self.version = 0
         info = analysis.info
+        from autofocuspull.pipeline import resolve_device
+
+        self.device = resolve_device(cfg.device)  # previews render where `rack` would
         self.app_config = app_config or AppConfig()
         q = self.app_config.jpeg_quality
         side = self.app_config.preview_max_side_px
@@ -211,7 +214,7 @@ class AppSession:
         with self.lock:
             focus, fnum, version = float(self.plan.focus_m[k]), float(self.plan.f_number[k]), self.version
         with self.render_lock:
-            out = render_frame(rgb, depth, focus, self.cfg.lens, f_number=fnum,
+            out = render_frame(rgb, depth, focus, self.cfg.lens, f_number=fnum, device=self.device,
                                config=RenderConfig(blades=self.cfg.blades))  # fmt: skip
         jpeg = _jpeg(out, self.app_config.jpeg_quality)
         with self.lock:
