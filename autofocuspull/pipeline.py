@@ -680,7 +680,8 @@ def run_command(args: Any) -> int:
 
     apply_range(args, cfg.cache_root, cfg.use_cache)  # --start / --end: work on that range only
     if args.command == "rack":
-        rack(args.input, args.output, cfg, args.plan_out, args.plot, overlay=args.preview_overlay)
+        rack(args.input, args.output, cfg, plan_out=args.plan_out, plot=args.plot,
+             overlay=args.preview_overlay)  # fmt: skip
     elif args.command == "plan":
         plan_command(args.input, args.output, cfg, plot=args.plot)
     elif args.command == "render":
