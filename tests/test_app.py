@@ -20,6 +20,7 @@ from autofocuspull.core.types import CueSeries, Lens, SubjectTracks
 from autofocuspull.io import probe
 from autofocuspull.io.synth import write_clip
 from autofocuspull.pipeline import Analysis, RackConfig
+from autofocuspull.plan import PlannerConfig
 
 FPS, T, W, H = 25, 100, 160, 90
 A, B = 1, 2  # A at 2 m on the left speaks first, B at 4 m on the right answers at 2.0 s
@@ -67,7 +68,7 @@ def app(tmp_path):
     folder.mkdir()
     clip = _clip(folder)
     plan_path, kf_path = default_paths(clip, None)
-    cfg = RackConfig(cue="dialogue", lens=Lens(f_number=2.0))
+    cfg = RackConfig(planner=PlannerConfig(mode="dialogue"), lens=Lens(f_number=2.0))
     session = AppSession(
         clip, _analysis(clip), cfg, plan_path, kf_path, app_config=AppConfig(preview_max_side_px=W)
     )

@@ -46,7 +46,7 @@ def open_session(clip: Path, plan: Path | None, cfg: Any) -> AppSession:
     if kf_path.exists():
         keyframes = load_keyframes(kf_path)
     else:  # the session's own decisions file starts from --keyframes, when given
-        keyframes = load_keyframes(cfg.keyframes) if cfg.keyframes else []
+        keyframes = load_keyframes(cfg.run.keyframes) if cfg.run.keyframes else []
     analysis = pipeline.analyse(clip, cfg)
     if existing is not None:
         pipeline.check_plan_fits(existing, analysis.info)

@@ -87,8 +87,8 @@ class AppSession:
         info = analysis.info
         from autofocuspull.pipeline import resolve_device
 
-        self.device = resolve_device(cfg.device)  # previews render where `rack` would
-        self.app_config = app_config or AppConfig()
+        self.device = resolve_device(cfg.run.device)  # previews render where `rack` would
+        self.app_config = app_config or getattr(cfg, "app", None) or AppConfig()
         q = self.app_config.jpeg_quality
         side = self.app_config.preview_max_side_px
         self.source = [_jpeg(f.rgb, q) for f in iter_frames(clip, info, max_side=side)]
@@ -121,7 +121,9 @@ class AppSession:
         from autofocuspull.export.importers import save_keyframes
 
         save_keyframes(self.keyframes, self.keyframes_path)
-        cfg = dataclasses.replace(self.cfg, keyframes=str(self.keyframes_path) if self.keyframes else None)
+        kf = str(self.keyframes_path) if self.keyframes else None
+        run = dataclasses.replace(self.cfg.run, keyframes=kf)
+        cfg = dataclasses.replace(self.cfg, run=run)
         plan = pipeline.plan_from_analysis(self.analysis, cfg)
         self.notes = apply_edits(plan, self.retimes, self.apertures)
         plan.meta["keyframes_file"] = str(self.keyframes_path)
@@ -204,7 +206,7 @@ class AppSession:
     # ----------------------------------------------------------------------------------------
 
     def _render(self, k: int) -> bytes:
-        from autofocuspull.render import RenderConfig, render_frame
+        from autofocuspull.render import render_frame
 
         rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(self.source[k], np.uint8), cv2.IMREAD_COLOR),
                            cv2.COLOR_BGR2RGB)  # fmt: skip
@@ -215,7 +217,7 @@ class AppSession:
             focus, fnum, version = float(self.plan.focus_m[k]), float(self.plan.f_number[k]), self.version
         with self.render_lock:
             out = render_frame(rgb, depth, focus, self.cfg.lens, f_number=fnum, device=self.device,
-                               config=RenderConfig(blades=self.cfg.blades))  # fmt: skip
+                               config=self.cfg.render)  # fmt: skip
         jpeg = _jpeg(out, self.app_config.jpeg_quality)
         with self.lock:
             if version == self.version:

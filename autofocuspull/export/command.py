@@ -30,7 +30,7 @@ def export_command(args: Any, cfg: Any) -> int:
     fmt, out = args.to, Path(args.output)
     _check_suffix(fmt, out)
     plan = load_plan(args.plan)
-    ecfg = ExportConfig(depth_near_m=args.depth_near) if args.depth_near else ExportConfig()
+    ecfg = cfg.export
     if fmt == "otio":
         from autofocuspull.export.timeline import export_otio
 
