@@ -18,9 +18,6 @@ SHARED = REPO.parent / "shared"
 GRADES_DIR = REPO / "eval" / "grades"
 MANIFEST = json.loads((GRADES_DIR / "manifest.json").read_text())
 GRADE_FILES = sorted(GRADES_DIR.rglob("*.grades.json"))
-CATEGORIES = {
-    "dialogue-1shot", "dialogue-edited", "talking-head", "product", "animal", "movement", "no-story", "film"
-}
 
 
 def _load_script(name: str):
@@ -47,6 +44,27 @@ def test_grades_file_validates_and_has_notes(path):
     assert g.video.rsplit(".", 1)[0] == path.name[: -len(".grades.json")]
 
 
+def test_manifest_categories_and_sets():
+    bd = _load_script("build_dataset")
+    clips = bd.load_manifest()["clips"]  # raises on an entry without a known category
+    real = bd.select_clips(clips, "real")
+    composited = bd.select_clips(clips, "composited")
+    assert len(real) + len(composited) == len(clips) == len(bd.select_clips(clips))
+    assert {c["grades"] for c in composited} == {"two_shot.grades.json"}
+    heads = bd.select_clips(clips, "real", ["dialogue-1shot"])
+    assert heads and all(c["category"] == "dialogue-1shot" for c in heads)
+    with pytest.raises(ValueError, match="category 'dialog'"):
+        bd.select_clips(clips, "all", ["dialog"])
+    with pytest.raises(ValueError, match="set 'fake'"):
+        bd.select_clips(clips, "fake")
+
+
+def test_no_story_clips_have_no_subjects_and_no_holds():
+    for clip in MANIFEST["clips"]:
+        g = load_grades(GRADES_DIR / clip["grades"])
+        assert (clip["category"] == "no-story") == (not g.holds), clip["grades"]
+
+
 def test_manifest_names_every_grades_file_once():
     named = [c["grades"] for c in MANIFEST["clips"]]
     assert sorted(named) == sorted(p.relative_to(GRADES_DIR).as_posix() for p in GRADE_FILES)
@@ -68,8 +86,9 @@ def test_shared_footage_matches_manifest_and_grades_fit_the_clip(clip):
     g = load_grades(GRADES_DIR / clip["grades"])
     with av.open(str(path)) as c:
         duration_s = float(c.duration / av.time_base)
-    assert max(h.end_s for h in g.holds) <= duration_s + 0.05
+    assert max((h.end_s for h in g.holds), default=0.0) <= duration_s + 0.05
     assert all(0.0 < cut < duration_s for cut in g.cuts_s)
+    assert all(s.times_s[-1] <= duration_s for s in g.subjects.values()), "a box after the clip's end"
 
 
 @pytest.mark.shared
@@ -121,3 +140,20 @@ def test_two_shot_build_is_the_manifest_clip(tmp_path):
         pytest.skip(
             f"built with PyAV {av.__version__}: bytes differ from the manifest's build (layout checked)"
         )
+
+
+@pytest.mark.shared
+def test_build_dataset_links_the_real_clips_with_their_grades(tmp_path):
+    from autofocuspull.evaluate.dataset import find_graded_clips
+
+    bd = _load_script("build_dataset")
+    real = bd.select_clips(bd.load_manifest()["clips"], "real")
+    missing = [c["footage"] for c in real if not (SHARED / c["footage"][len("../shared/") :]).is_file()]
+    if missing:
+        pytest.skip(f"{missing[0]} absent: the graded footage is not here")
+    videos = bd.build_dataset(tmp_path / "ds", SHARED, "real")
+    assert len(videos) == len(real) and all(v.is_symlink() for v in videos)
+    found = find_graded_clips(tmp_path / "ds")
+    assert len(found) == len(real) and all(video is not None for _, _, video in found)
+    categories = json.loads((tmp_path / "ds" / "categories.json").read_text())
+    assert categories == {Path(c["grades"]).name[: -len(".grades.json")]: c["category"] for c in real}
