@@ -157,3 +157,15 @@ def test_build_dataset_links_the_real_clips_with_their_grades(tmp_path):
     assert len(found) == len(real) and all(video is not None for _, _, video in found)
     categories = json.loads((tmp_path / "ds" / "categories.json").read_text())
     assert categories == {Path(c["grades"]).name[: -len(".grades.json")]: c["category"] for c in real}
+
+
+@pytest.mark.parametrize("path", GRADE_FILES, ids=lambda p: p.name)
+def test_no_box_is_interpolated_across_a_cut(path):
+    g = load_grades(path)
+    for name, s in g.subjects.items():
+        present = ~np.isnan(s.boxes_xyxy).any(axis=1)
+        for k in range(len(s.times_s) - 1):
+            a, b = float(s.times_s[k]), float(s.times_s[k + 1])
+            if present[k] and present[k + 1]:
+                crossed = [c for c in g.cuts_s if a < c - 0.002 and c <= b]
+                assert not crossed, f"{name}: box {a} s is interpolated towards {b} s across the cut {crossed[0]}"
