@@ -28,7 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 GRADES_DIR = REPO / "eval" / "grades"
 sys.path.insert(0, str(REPO / "eval"))
 
-from make_two_shot import build_two_shot  # noqa: E402  (a sibling script, not a package)
+import make_dialogue_composites  # noqa: E402  (sibling scripts, not a package)
+from make_two_shot import build_two_shot  # noqa: E402
 
 CATEGORIES = {
     "dialogue-1shot": "two or more people talking in one continuous shot (graded turn by turn)",
@@ -97,6 +98,17 @@ def _shared_path(rel: str, shared: Path) -> Path:
     return shared / rel[len(prefix) :] if rel.startswith(prefix) else REPO / rel
 
 
+def _build(clip: dict, shared: Path, out_path: Path) -> Path:
+    """Build a composited clip with the script the manifest names."""
+    if clip["built_by"] == "eval/make_two_shot.py":
+        src_dir = _shared_path(next(iter(clip["sources"])), shared).parent
+        return build_two_shot(src_dir, out_path)
+    if clip["built_by"] == "eval/make_dialogue_composites.py":
+        scene = make_dialogue_composites.scene_by_name(clip["scene"])
+        return make_dialogue_composites.build_scene(scene, shared, out_path)
+    raise ValueError(f"{clip['grades']}: unknown builder {clip['built_by']!r}")
+
+
 def build_dataset(
     out_dir: Path, shared: Path, subset: str = "all", categories: list[str] | None = None
 ) -> list[Path]:
@@ -109,8 +121,7 @@ def build_dataset(
         if "built_by" in clip:
             for rel, sha in clip["sources"].items():
                 _check(_shared_path(rel, shared), sha)
-            src_dir = _shared_path(next(iter(clip["sources"])), shared).parent
-            video = build_two_shot(src_dir, out_dir / clip["footage"])
+            video = _build(clip, shared, out_dir / clip["footage"])
         else:
             src = _shared_path(clip["footage"], shared)
             _check(src, clip["sha256"])
