@@ -64,6 +64,7 @@ class Person:
     talk_s: tuple[tuple[float, float], ...]
     listen_s: tuple[tuple[float, float], ...]
     description: str
+    voice_s: tuple[tuple[float, float], ...] = ()  # when the voice is heard in the source (graded)
 
 
 PEOPLE = {
@@ -77,6 +78,7 @@ PEOPLE = {
             ((1.7, 3.7), (7.9, 9.5), (13.1, 15.0), (17.5, 19.5)),
             ((19.5, 24.0), (0.0, 1.7)),
             "man in a blue hoodie facing the camera (two_speakers speaker0)",
+            ((2.0, 3.6), (8.2, 9.4), (13.4, 14.9), (17.8, 19.4)),
         ),
         Person(
             "street_woman",
@@ -86,6 +88,7 @@ PEOPLE = {
             ((3.4, 6.9), (6.9, 10.4), (10.4, 13.9), (13.9, 16.45)),
             ((0.0, 3.3),),
             "woman in a red shirt with glasses (street interview)",
+            ((3.7, 6.8), (7.0, 16.4)),
         ),
         Person(
             "street_interviewer",
@@ -95,6 +98,7 @@ PEOPLE = {
             ((0.0, 3.35),),
             ((3.9, 16.3),),
             "man in a dark shirt holding a microphone (street interview)",
+            ((0.0, 3.3),),
         ),
     )
 }
@@ -173,6 +177,21 @@ def timeline(scene: Scene) -> list[tuple[float, float, str, float]]:
         a, b = PEOPLE[who].talk_s[k]
         out.append((round(t, 6), round(t + b - a, 6), who, a))
         t += b - a
+    return out
+
+
+def speaking_for(scene: Scene) -> dict[str, list[list[float]]]:
+    """Who is heard when, in composite time: each talker's graded voice intervals inside its turns."""
+    out: dict[str, list[list[float]]] = {scene.near: [], scene.far: []}
+    for start, end, who, src in timeline(scene):
+        for a, b in PEOPLE[who].voice_s:
+            lo, hi = max(a, src), min(b, src + (end - start))
+            if hi > lo:
+                seg = [round(start + lo - src, 3), round(start + hi - src, 3)]
+                if out[who] and abs(out[who][-1][1] - seg[0]) < 1e-6:
+                    out[who][-1][1] = seg[1]  # one voice run split only by a turn boundary
+                else:
+                    out[who].append(seg)
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import av
@@ -24,6 +25,7 @@ GRADE_FILES = sorted(GRADES_DIR.rglob("*.grades.json"))
 def _load_script(name: str):
     spec = importlib.util.spec_from_file_location(name, REPO / "eval" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
     return mod
 
@@ -175,3 +177,28 @@ def test_no_box_is_interpolated_across_a_cut(path):
             if present[k] and present[k + 1]:
                 crossed = [c for c in g.cuts_s if a < c - 0.002 and c <= b]
                 assert not crossed, f"{name}: box {a} s interpolates to {b} s across the cut {crossed[0]}"
+
+
+SPEAKING = json.loads((GRADES_DIR / "speaking.json").read_text())
+
+
+@pytest.mark.parametrize("stem", sorted(SPEAKING["clips"]), ids=str)
+def test_speaking_labels_name_graded_subjects_and_fit_the_holds(stem):
+    entry = SPEAKING["clips"][stem]
+    assert entry["grades"] in {c["grades"] for c in MANIFEST["clips"]}
+    g = load_grades(GRADES_DIR / entry["grades"])
+    assert g.video.rsplit(".", 1)[0] == stem
+    end_s = max(h.end_s for h in g.holds)
+    for who, spans in entry["speaking"].items():
+        assert who in g.subjects, f"{stem}: {who} is not a graded subject"
+        ends = [t for span in spans for t in span]
+        assert ends == sorted(ends) and all(b > a for a, b in spans), f"{stem}: {who} spans out of order"
+        assert ends[0] >= 0.0 and ends[-1] <= end_s + 0.05
+    for key in ("off_screen", "unattributed"):
+        assert all(b > a for a, b in entry.get(key, []))
+
+
+def test_composite_speaking_labels_are_the_construction():
+    mdc = _load_script("make_dialogue_composites")
+    for scene in mdc.SCENES:
+        assert SPEAKING["clips"][scene.name]["speaking"] == mdc.speaking_for(scene)
