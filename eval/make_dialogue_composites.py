@@ -71,6 +71,16 @@ PEOPLE = {
     p.name: p
     for p in (
         Person(
+            "office_listener",
+            "footage/two_speakers/speaker1_crop.avi",
+            "footage/two_speakers/audio.wav",
+            None,
+            ((26.4, 28.4),),
+            ((0.0, 23.9),),
+            "man in a red shirt with glasses, in profile over a laptop (two_speakers speaker1)",
+            ((24.12, 24.6), (26.72, 28.3)),
+        ),
+        Person(
             "office_man",
             "footage/two_speakers/speaker0_crop.avi",
             "footage/two_speakers/audio.wav",
@@ -106,15 +116,33 @@ PEOPLE = {
 
 @dataclass(frozen=True)
 class Scene:
-    """A composite: the near and far person, and the turns as (talker, index into its talk_s)."""
+    """A composite: the near and far person, and the turns as (talker, index into its talk_s).
+
+    ``listener_clock`` = (person, source start s): that person never talks in the scene and plays
+    its own footage continuously from that source time (real, unlooped listening); ``backchannels``
+    = ((source start s, source end s), ...) of that person, whose audio is mixed in over the talker's:
+    short reactions (a laugh) that a focus puller ignores.
+    """
 
     name: str
     near: str
     far: str
     turns: tuple[tuple[str, int], ...]
+    listener_clock: tuple[str, float] | None = None
+    backchannels: tuple[tuple[float, float], ...] = ()
 
 
 SCENES = (
+    # A 13 s answer by the near person with a laugh from the far listener at 11.5 s (his real
+    # footage plays unlooped, his lips part for the laugh): a backchannel, no turn, no pull.
+    Scene(
+        "composite_street_woman_near_backchannel_far",
+        "street_woman",
+        "office_listener",
+        (("street_woman", 0), ("street_woman", 1), ("street_woman", 2), ("street_woman", 3)),
+        listener_clock=("office_listener", 12.62),
+        backchannels=((24.0, 24.8),),
+    ),
     # The near person opens; eight alternating turns of 1.6-3.5 s: seven graded pulls.
     Scene(
         "composite_office_man_near_street_woman_far",
@@ -192,6 +220,14 @@ def speaking_for(scene: Scene) -> dict[str, list[list[float]]]:
                     out[who][-1][1] = seg[1]  # one voice run split only by a turn boundary
                 else:
                     out[who].append(seg)
+    if scene.listener_clock is not None:
+        who, clock = scene.listener_clock
+        for bc_a, bc_b in scene.backchannels:
+            for a, b in PEOPLE[who].voice_s:
+                lo, hi = max(a, bc_a), min(b, bc_b)
+                if hi > lo:
+                    out[who].append([round(lo - clock, 3), round(hi - clock, 3)])
+        out[who].sort()
     return out
 
 
@@ -214,6 +250,14 @@ def grades_for(scene: Scene) -> dict:
         note = f"{who} talks (source {src:.2f} s)"
         holds.append({"start_s": round(begin, 3), "end_s": round(end, 3), "subject": who, "note": note})
     pulls = sum(1 for a, b in itertools.pairwise(holds) if a["subject"] != b["subject"])
+    extra = ""
+    if scene.listener_clock is not None:
+        who, clock = scene.listener_clock
+        heard = ", ".join(f"{a - clock:.2f}-{b - clock:.2f} s" for a, b in scene.backchannels)
+        extra = (
+            f" {who} never takes a turn: his own footage plays unlooped from {clock:.2f} s of its source, "
+            f"and his reaction ({heard}, a laugh over the talker's words) is a backchannel: focus stays."
+        )
     lines = ", ".join(f"{who} {a:.2f}-{b:.2f} s" for a, b, who, _ in turns)
     notes = (
         f"Labelled by construction (eval/make_dialogue_composites.py, scene {scene.name}); a composited "
@@ -222,7 +266,8 @@ def grades_for(scene: Scene) -> dict:
         "plays a real stretch of the talker talking, with its own audio, while the listener's tile plays a "
         f"real stretch of that person silent. Turns: {lines}. Focus holds the talker; at each change of "
         f"talker the pull starts at the turn boundary (0.1-0.4 s before the first word: each talk stretch "
-        f"starts in the source's pause) and the next hold starts {PULL_S} s later. {pulls} graded pulls. "
+        f"starts in the source's pause) and the next hold starts {PULL_S} s later.{extra} "
+        f"{pulls} graded pulls. "
         "The boxes are the pasted rectangles. Doubt: the talker's audio level is its source's, so the two "
         "voices differ in level and room tone as two different recordings do."
     )
@@ -317,6 +362,8 @@ def build_scene(scene: Scene, shared: Path, out_path: Path) -> Path:
             for name, tr in tracks.items():
                 if name == who:
                     tiles[name] = tr.tile_at(src + (t - start))
+                elif scene.listener_clock is not None and scene.listener_clock[0] == name:
+                    tiles[name] = tr.tile_at(scene.listener_clock[1] + t)
                 else:
                     tiles[name] = tr.tile_at(ping_pong(tr.person.listen_s, listened[name]))
                     listened[name] += 1.0 / FPS
@@ -329,6 +376,13 @@ def build_scene(scene: Scene, shared: Path, out_path: Path) -> Path:
         for pkt in v.encode():
             out.mux(pkt)
         audio = np.concatenate([tracks[w].audio_between(s0, s0 + (e - s)) for s, e, w, s0 in turns])
+        if scene.listener_clock is not None:
+            who, clock = scene.listener_clock
+            for bc_a, bc_b in scene.backchannels:
+                extra = tracks[who].audio_between(bc_a, bc_b)
+                k0 = round((bc_a - clock) * AUDIO_RATE)
+                n = min(len(extra), len(audio) - k0)
+                audio[k0 : k0 + n] += extra[:n]
         pcm = np.clip(audio * 32767.0, -32768, 32767).astype(np.int16)
         for k in range(0, len(pcm), 1024):
             fr = av.AudioFrame.from_ndarray(pcm[None, k : k + 1024], format="s16", layout="mono")

@@ -118,3 +118,12 @@ def test_a_built_scene_has_the_constructed_length_and_layout(tmp_path):
         audio_s = sum(f.samples for f in c.decode(a)) / a.rate
     assert audio_s == pytest.approx(16.4, abs=0.1)
     assert g.holds[-1].end_s == pytest.approx(16.4)
+
+
+def test_a_backchannel_is_heard_but_graded_as_no_turn():
+    scene = mdc.scene_by_name("composite_street_woman_near_backchannel_far")
+    g = parse_grades({k: v for k, v in mdc.grades_for(scene).items() if k != "_duration_s"})
+    assert [h.subject for h in g.holds] == ["street_woman"] and g.pulls == []
+    laugh = mdc.speaking_for(scene)["office_listener"]
+    assert laugh == [[11.5, 11.98]]  # his 24.12-24.6 s laugh, on the clock that starts at 12.62 s
+    assert g.holds[0].start_s < laugh[0][0] and laugh[0][1] < g.holds[0].end_s
