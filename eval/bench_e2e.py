@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import dataclasses
 import json
 import os
 import subprocess
@@ -98,15 +97,16 @@ def model_cache(folder: Path) -> Path:
     return folder
 
 
-NAIVE = {
-    "depth_every": 1, "depth_input_size": 518, "depth_batch": 1, "renderer": "naive", "use_cache": False,
-    "perceiver": {"face_every": 1}, "mask_every": 3,
-}  # fmt: skip
+# The naive pipeline, as config overrides (``--set`` keys).
+NAIVE = [
+    "depth.keyframe_interval=1", "depth.input_size=518", "depth.batch_size=1", "stages.renderer=naive",
+    "perception.perceiver.face_every=1", "perception.perceiver.mask_every=3",
+]  # fmt: skip
 
 
-def _child(argv: list[str], overrides: dict, cache: Path, out_json: Path, profile: Path | None) -> None:
-    """Body of a forked run: ``rack`` as the CLI runs it (argv parsed by the CLI's own parser,
-    its heap and thread setup) with ``overrides`` applied to the RackConfig and stage timing on."""
+def _child(argv: list[str], cache: Path, out_json: Path, profile: Path | None) -> None:
+    """Body of one run: ``rack`` as the CLI runs it (argv, ``--set`` overrides included, parsed by
+    the CLI's own parser; its heap and thread setup) with stage timing on."""
     os.environ["AUTOFOCUSPULL_CACHE"] = str(cache)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from autofocuspull import cli, pipeline
@@ -115,11 +115,7 @@ def _child(argv: list[str], overrides: dict, cache: Path, out_json: Path, profil
     args = cli.build_parser().parse_args(argv)
     cli._setup_logging(args)
     cli._bound_heap()
-    if isinstance(overrides.get("perceiver"), dict):  # JSON can't carry the dataclass itself
-        from autofocuspull.perception.subjects import PerceiverConfig
-
-        overrides = {**overrides, "perceiver": PerceiverConfig(**overrides["perceiver"])}
-    cfg = dataclasses.replace(pipeline.config_from_args(args), **overrides)
+    cfg = cli.config_from_args(args)
     # CPU time, not wall: on a loaded machine wall time lands on whatever ran when we were descheduled
     prof = cProfile.Profile(time.process_time) if profile is not None else None
     t0 = time.perf_counter()
@@ -138,13 +134,14 @@ def _child(argv: list[str], overrides: dict, cache: Path, out_json: Path, profil
 
 
 def run_case(
-    argv: list[str], work: Path, name: str, overrides: dict | None = None, profile: Path | None = None
+    argv: list[str], work: Path, name: str, overrides: list[str] | None = None, profile: Path | None = None
 ) -> dict:
     """Run ``autofocuspull argv`` in a fresh Python process (spawned, not forked: a fork of a process
     whose torch thread pool has started can hang) with a fresh cache; its stages and rusage."""
     cache = model_cache(work / f"cache-{name}")
     out_json = work / f"{name}.json"
-    spec = {"argv": argv, "overrides": overrides or {}, "cache": str(cache), "out": str(out_json)}
+    argv = [*argv, *(a for o in overrides or [] for a in ("--set", o))]
+    spec = {"argv": argv, "cache": str(cache), "out": str(out_json)}
     spec["profile"] = str(profile) if profile is not None else None
     load = os.getloadavg()
     sys.stdout.flush()
@@ -191,17 +188,10 @@ def format_case(name: str, res: dict, duration_s: float) -> str:
     return "\n".join(lines)
 
 
-def parse_override(text: str) -> tuple[str, dict]:
-    """``name:field=value,field=value`` (values parsed as JSON, else strings) -> (name, overrides)."""
+def parse_override(text: str) -> tuple[str, list[str]]:
+    """``name:key=value,key=value`` (config keys, as for ``--set``) -> (name, ["key=value", ...])."""
     name, _, body = text.partition(":")
-    out = {}
-    for item in filter(None, body.split(",")):
-        k, _, v = item.partition("=")
-        try:
-            out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
-    return name, out
+    return name, [item for item in body.split(",") if item]
 
 
 def fidelity_rows() -> dict:
@@ -229,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--variant", action="append", default=[], metavar="NAME:FIELD=V,...",
-        help="also run with these RackConfig fields changed, e.g. k8:depth_every=8 (repeatable)",
+        help="also run with these config keys set, e.g. k16:depth.keyframe_interval=16 (repeatable)",
     )  # fmt: skip
     ap.add_argument(
         "--fidelity", action="store_true", help="run eval/bench_render_fidelity.py for both renderers"
@@ -244,14 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.child:
         spec = json.loads(args.child)
-        overrides = spec["overrides"]
-        _child(
-            spec["argv"],
-            overrides,
-            Path(spec["cache"]),
-            Path(spec["out"]),
-            spec["profile"] and Path(spec["profile"]),
-        )
+        profile = Path(spec["profile"]) if spec["profile"] else None
+        _child(spec["argv"], Path(spec["cache"]), Path(spec["out"]), profile)
         return 0
     if not args.source.exists():
         print(f"bench_e2e: {args.source} not found (the shared footage is needed)", file=sys.stderr)
@@ -264,9 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         clip = work / f"clip_{size}.mp4"
         if not clip.exists():
             make_clip(args.source, clip, args.seconds, SIZES[size])
-        cases = [("ours", {})]
+        cases: list[tuple[str, list[str]]] = [("ours", [])]
         if args.naive:
-            cases.append(("naive", NAIVE))
+            cases.append(("naive", [*NAIVE, "run.use_cache=false"]))
         cases += [parse_override(v) for v in args.variant]
         out: dict = {}
         for i, (name, overrides) in enumerate(cases):

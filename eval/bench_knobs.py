@@ -33,26 +33,29 @@ from pathlib import Path
 import numpy as np
 
 from autofocuspull.evaluate.compare import plan_agreement
-from autofocuspull.perception.subjects import PerceiverConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
-SLOW_PERCEIVER = PerceiverConfig(face_every=1)
-SLOW = {"depth_every": 1, "depth_input_size": 518, "mask_every": 3, "perceiver": SLOW_PERCEIVER}
-# name -> RackConfig overrides applied to the defaults (one knob moved at a time).
+SLOW = {
+    "depth.keyframe_interval": 1,
+    "depth.input_size": 518,
+    "perception.perceiver.face_every": 1,
+    "perception.perceiver.mask_every": 3,
+}
+# name -> config overrides (dotted keys, as for ``--set``) applied to the defaults, one knob at a time.
 VARIANTS: dict[str, dict] = {
     "slow": SLOW,
     "default": {},
-    "k4": {"depth_every": 4},
-    "k16": {"depth_every": 16},
-    "s266": {"depth_input_size": 266},
-    "s392": {"depth_input_size": 392},
-    "s518": {"depth_input_size": 518},
-    "faces1": {"perceiver": SLOW_PERCEIVER},
-    "faces3": {"perceiver": PerceiverConfig(face_every=3)},
-    "masks3": {"mask_every": 3},
-    "masks12": {"mask_every": 12},
+    "k4": {"depth.keyframe_interval": 4},
+    "k16": {"depth.keyframe_interval": 16},
+    "s266": {"depth.input_size": 266},
+    "s392": {"depth.input_size": 392},
+    "s518": {"depth.input_size": 518},
+    "faces1": {"perception.perceiver.face_every": 1},
+    "faces3": {"perception.perceiver.face_every": 3},
+    "masks3": {"perception.perceiver.mask_every": 3},
+    "masks12": {"perception.perceiver.mask_every": 12},
 }
 
 
@@ -66,8 +69,9 @@ def run_variant(
 ) -> tuple[dict, dict, float]:
     """(eval result, {stem: plan}, CPU seconds) of one variant over the dataset."""
     from autofocuspull import evaluate, pipeline
+    from autofocuspull.config import apply_overrides
 
-    cfg = dataclasses.replace(base, **overrides)
+    cfg = apply_overrides(base, overrides)
     plans: dict = {}
 
     def plan_fn(video: Path):
@@ -150,8 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             args.json.write_text(json.dumps(rows, indent=1))
         return 0
+    from autofocuspull.config import RackConfig, apply_overrides
     from autofocuspull.core.heap import configure_heap
-    from autofocuspull.pipeline import RackConfig
 
     configure_heap()
     work = Path(tempfile.mkdtemp(prefix="afp-knobs-"))
@@ -171,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
         depth = str(work / f"depth-{args.depth_size}")
         save_random_depth_anything(depth, size=args.depth_size)
-    base = RackConfig(depth_model=depth, cache_root=str(cache))
+    base = apply_overrides(RackConfig(), {"depth.model": depth, "run.cache_dir": str(cache)})
     names = args.variants.split(",")
     if names[0] != "slow":
         names = ["slow", *[n for n in names if n != "slow"]]

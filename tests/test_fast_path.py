@@ -22,7 +22,6 @@ Tolerances, and why:
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from pathlib import Path
 
@@ -31,20 +30,20 @@ import numpy as np
 import pytest
 from conftest import footage, shared_model
 
+from autofocuspull.config import RackConfig, apply_overrides
 from autofocuspull.core.hub import MODEL_CARDS, cache_dir
 from autofocuspull.evaluate.compare import plan_agreement
-from autofocuspull.io import EncodeConfig, iter_frames, probe, read_audio
+from autofocuspull.io import iter_frames, probe, read_audio
 from autofocuspull.io.synth import AudioSpec, write_clip
 from autofocuspull.perception.depth.random_model import save_random_depth_anything
-from autofocuspull.perception.subjects import PerceiverConfig
-from autofocuspull.pipeline import RackConfig, rack
+from autofocuspull.pipeline import rack
 
 SLOW = {
-    "depth_every": 1,
-    "depth_input_size": 518,
-    "depth_batch": 1,
-    "mask_every": 3,
-    "perceiver": PerceiverConfig(face_every=1),
+    "depth.keyframe_interval": 1,
+    "depth.input_size": 518,
+    "depth.batch_size": 1,
+    "perception.perceiver.face_every": 1,
+    "perception.perceiver.mask_every": 3,
 }
 
 
@@ -75,9 +74,11 @@ def test_fast_path_plans_and_renders_within_tolerance_of_the_slow_path(tmp_path:
     for name in ("yunet", "yolox-nano", "deeplabv3", "light-asd", "light-asd-head"):
         (models / MODEL_CARDS[name].filename).symlink_to(shared_model(MODEL_CARDS[name].filename))
     save_random_depth_anything(tmp_path / "depth", size="tiny")
-    base = RackConfig(depth_model=str(tmp_path / "depth"), encode=EncodeConfig(preset="ultrafast"))
+    base = apply_overrides(
+        RackConfig(), {"depth.model": str(tmp_path / "depth"), "encode.preset": "ultrafast"}
+    )
     fast = rack(clip, tmp_path / "fast.mp4", base)
-    slow = rack(clip, tmp_path / "slow.mp4", dataclasses.replace(base, **SLOW))
+    slow = rack(clip, tmp_path / "slow.mp4", apply_overrides(base, SLOW))
 
     assert fast.depth_source == slow.depth_source != "heuristic"
     agree = plan_agreement(fast, slow)  # subjects matched by their boxes: track ids differ between runs

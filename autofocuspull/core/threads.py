@@ -2,7 +2,7 @@
 
 Each library otherwise sizes its own pool to the machine (and onnxruntime spins its workers while
 waiting), so on a 2-core machine torch's 2 threads, OpenCV's 2 and onnxruntime's 2 spinning ones
-compete for the same cores. :func:`set_threads` is called once by the pipeline (``RackConfig.threads``,
+compete for the same cores. :func:`set_threads` is called once by the pipeline (``run.threads``,
 default: the cores this process may run on); sessions built afterwards read :func:`onnx_threads`.
 Spinning is turned off: a worker that busy-waits takes a core from the stage that has work, which on
 a shared or oversubscribed machine costs more than the few microseconds spinning saves.
