@@ -1,12 +1,15 @@
 """No loss from the speed-ups: the default (fast) path plans and renders like the slow path.
 
-The slow path is what the speed-ups replaced: the depth network on every frame at its full
-518 px input, one frame per forward pass, faces detected on every frame, person masks on every
-3rd. The fast path is ``RackConfig()``: depth on keyframes (shot starts, every ``depth_every``
-frames, large motion over the frame or inside a subject's box) at ``depth_input_size``,
-propagated by optical flow between them; faces every 2nd frame, masks every 6th. Both run on 3 s
-of a real interview (speech, one seated subject) at 320x180 with a tiny random-weight Depth
-Anything loaded the real way.
+The slow path is what the speed-ups replaced: the depth network on every frame, one frame per
+forward pass, faces detected on every frame, person masks on every 3rd. The fast path is
+``RackConfig()``: depth on keyframes (shot starts, every ``depth.keyframe_interval`` frames, large
+motion over the frame or inside a subject's box) propagated by optical flow between them; faces
+every 2nd frame, masks every 6th. Both run on 3 s of a real interview (speech, one seated subject)
+at 320x180 with a tiny random-weight Depth Anything loaded the real way, at the same network input
+size: what a smaller input does to a *trained* network's depth cannot be judged with random
+weights (at 518 vs 308 px the random network's maps differ arbitrarily, and the focus distances
+with them: 0.6 dioptres at the 95th percentile), so the input size is left to a measurement with
+real weights (eval/README.md, "Speed knobs").
 
 Tolerances, and why:
 
@@ -40,7 +43,6 @@ from autofocuspull.pipeline import rack
 
 SLOW = {
     "depth.keyframe_interval": 1,
-    "depth.input_size": 518,
     "depth.batch_size": 1,
     "perception.perceiver.face_every": 1,
     "perception.perceiver.mask_every": 3,
