@@ -10,7 +10,11 @@ order), so subjects are matched by their boxes: each subject of ``plan`` maps to
 * ``dioptre_median`` / ``dioptre_p95``: focus distance error |1/d - 1/d_ref| in dioptres, which is
   how far out of focus the difference puts the subject (depth of field is roughly constant in
   dioptres, not metres);
-* ``n_pulls`` / ``n_pulls_ref``.
+* ``dioptre_median_holds`` / ``dioptre_p95_holds``: the same over the frames outside every pull of
+  either plan (during a rack focus sweeps a wide range, so a pull a frame later is a large error
+  for a frame or two; ``onset_max_s`` measures that instead);
+* ``n_pulls`` / ``n_pulls_ref``; ``onset_max_s``: the largest |start difference| of the pulls
+  paired in order (NaN when the counts differ or there are none).
 """
 
 from __future__ import annotations
@@ -52,10 +56,20 @@ def plan_agreement(plan: FocusPlan, ref: FocusPlan) -> dict[str, float]:
     mapped = np.array([mapping.get(int(s), -2) if s >= 0 else -1 for s in plan.subject_id])
     same = float(np.mean(mapped == np.asarray(ref.subject_id)))
     err = np.abs(1.0 / plan.focus_m.astype(np.float64) - 1.0 / ref.focus_m.astype(np.float64))
+    t = np.asarray(plan.times_s)
+    racking = np.zeros(len(t), bool)
+    for p in [*plan.pulls, *ref.pulls]:
+        racking |= (t >= p.start_s) & (t <= p.end_s)
+    held = err[~racking] if (~racking).any() else err
+    onsets = [abs(a.start_s - b.start_s) for a, b in zip(plan.pulls, ref.pulls, strict=False)]
+    same_count = len(plan.pulls) == len(ref.pulls)
     return {
         "same_subject": same,
         "dioptre_median": float(np.median(err)),
         "dioptre_p95": float(np.percentile(err, 95)),
+        "dioptre_median_holds": float(np.median(held)),
+        "dioptre_p95_holds": float(np.percentile(held, 95)),
         "n_pulls": float(len(plan.pulls)),
         "n_pulls_ref": float(len(ref.pulls)),
+        "onset_max_s": float(max(onsets)) if onsets and same_count else float("nan"),
     }
