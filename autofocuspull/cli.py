@@ -82,7 +82,7 @@ def _analysis(p: argparse.ArgumentParser, planner: bool = True) -> None:
         default=None,
         help="JSON of user focus decisions that override the automatic ones",
     )
-    g.add_argument("--transcript", type=Path, default=None, help="SRT/WebVTT/JSON speaker turns")
+    g.add_argument("--transcript", type=Path, default=None, help="SRT/WebVTT/ASS/JSON speaker turns")
     g.add_argument(
         "--subject-distance",
         type=float,
