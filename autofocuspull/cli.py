@@ -108,6 +108,20 @@ def _render_opts(p: argparse.ArgumentParser) -> None:
     g.add_argument("--preset", default="medium", help="x264 preset")
 
 
+def _scale(p: argparse.ArgumentParser) -> None:
+    """Where many clips run: a local process pool (default), a local Ray instance or a Ray cluster."""
+    g = p.add_argument_group("scale-out (many clips)")
+    g.add_argument("--ray", action="store_true", help="start a local Ray instance sized to this machine")
+    g.add_argument("--ray-address", default=None, metavar="ADDR", help="join the Ray cluster at ADDR")
+    g.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: 1/CPU)")
+    g.add_argument(
+        "--max-retries", type=int, default=None, metavar="N", help="reruns of a task whose worker died"
+    )
+    g.add_argument(
+        "--gpu-per-worker", type=float, default=None, metavar="F", help="GPU share of a Ray worker"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="autofocuspull", description=__doc__.splitlines()[0], epilog=EPILOG)
     p.add_argument("--version", action="version", version=f"autofocuspull {__version__}")
@@ -168,7 +182,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="timeline of the plan against its grades (one clip), or a folder (--dataset)",
     )
     _analysis(ev, planner=False)
+    _scale(ev)
     _common(ev)
+
+    b = sub.add_parser("batch", help="rack every clip of a folder (resumable; process pool or Ray)")
+    b.add_argument("input", type=Path, metavar="DIR", help="folder of clips (searched recursively)")
+    b.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
+    b.add_argument("--format", choices=[".mp4", ".mov", ".mkv"], default=None, help="output container")
+    b.add_argument("--plan-only", action="store_true", help="write the plans, render nothing")
+    b.add_argument(
+        "--segment-s", type=float, default=None, metavar="S", help="render long clips in ~S s pieces"
+    )
+    b.add_argument("--verify", action="store_true", help="rerun: check sha256s, not just sizes and times")
+    b.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    _analysis(b)
+    _render_opts(b)
+    _scale(b)
+    _common(b)
 
     d = sub.add_parser("demo", help="offline demo: generate a clip, rack it, draw the plan")
     d.add_argument("-o", "--output-dir", type=Path, default=Path("autofocuspull-demo"), metavar="DIR")

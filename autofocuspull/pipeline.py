@@ -155,7 +155,7 @@ def perceive(
     notes: list[str] = []
     faces = _logged(build_face_detector, notes, "yunet", cfg.face_model)
     try:
-        objects = build_object_detector("yolox-nano", cfg.object_model)
+        objects = _logged(build_object_detector, notes, "yolox-nano", cfg.object_model)
     except ModelUnavailableError as e:
         msg = f"object detector unavailable, tracking faces only: {e}"
         log.warning("!!! %s", msg)
@@ -197,7 +197,7 @@ def _person_segmenter(cfg: RackConfig, notes: list[str]) -> Callable[[np.ndarray
     from autofocuspull.perception.detect import build_person_segmenter
 
     try:
-        return build_person_segmenter("deeplabv3", cfg.segment_model)
+        return _logged(build_person_segmenter, notes, "deeplabv3", cfg.segment_model)
     except ModelUnavailableError as e:
         msg = f"person segmenter unavailable, subjects use their boxes instead of masks: {e}"
         log.warning("!!! %s", msg)
@@ -206,20 +206,70 @@ def _person_segmenter(cfg: RackConfig, notes: list[str]) -> Callable[[np.ndarray
 
 
 def _logged(builder: Callable[..., Any], notes: list[str], *args: Any) -> Any:
-    """Build a model, recording any loud fallback WARNING it logs into ``notes`` for the plan file."""
+    """Build a model, recording any loud fallback WARNING it logs into ``notes`` for the plan file.
+
+    With :func:`keep_models` on, a model built before (same builder, same arguments) is reused and
+    the warnings of its build are recorded again, so every clip's plan still carries them.
+    """
+    key = (builder.__module__, builder.__qualname__, args)
+    if _MODELS is not None and key in _MODELS:
+        model, built_notes = _MODELS[key]
+        notes.extend(built_notes)
+        return model
 
     class _Catch(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             if record.levelno >= logging.WARNING:
-                notes.append(record.getMessage())
+                caught.append(record.getMessage())
 
+    caught: list[str] = []
     handler = _Catch()
     root = logging.getLogger("autofocuspull")
     root.addHandler(handler)
     try:
-        return builder(*args)
+        model = _count_build(builder(*args))
     finally:
         root.removeHandler(handler)
+    notes.extend(caught)
+    if _MODELS is not None:
+        _MODELS[key] = (model, caught)
+    return model
+
+
+# Models kept for the next clip of this process (None: off). Batch workers turn it on so that each
+# worker loads each model once; a single-clip command gains nothing and keeps it off.
+_MODELS: dict[tuple[Any, ...], tuple[Any, list[str]]] | None = None
+_BUILDS = [0]
+
+
+def keep_models(enabled: bool = True) -> None:
+    """Reuse every model this process builds for its later clips (on: batch workers), or stop."""
+    global _MODELS
+    _MODELS = {} if enabled else None
+
+
+def models_built() -> int:
+    """How many models this process has built (a batch worker reports it to show one load each)."""
+    return _BUILDS[0]
+
+
+def _count_build(model: Any) -> Any:
+    if model is not None:
+        _BUILDS[0] += 1
+    return model
+
+
+def _depth_estimator(name: str, **kwargs: Any) -> tuple[Any, str]:
+    """:func:`depth_estimator_or_none`, reused across clips when :func:`keep_models` is on."""
+    from autofocuspull.perception.depth import depth_estimator_or_none
+
+    key = ("depth", name, tuple(sorted(kwargs.items(), key=lambda kv: kv[0])))
+    if _MODELS is not None and key in _MODELS:
+        return _MODELS[key][0], ""
+    est, reason = depth_estimator_or_none(name, **kwargs)
+    if _MODELS is not None and _count_build(est) is not None:
+        _MODELS[key] = (est, [])
+    return est, reason
 
 
 def estimate_depth(
@@ -236,7 +286,6 @@ def estimate_depth(
         DepthRunConfig,
         clip_depth,
         depth_cache_config,
-        depth_estimator_or_none,
         heuristic_source,
         preferred_dtype,
     )
@@ -245,7 +294,7 @@ def estimate_depth(
     device = resolve_device(cfg.device)
     focal_px = focal_length_px(info.width)
     local_only = not Path(cfg.depth_model).exists() and not host_reachable("huggingface.co")
-    est, reason = depth_estimator_or_none(
+    est, reason = _depth_estimator(
         cfg.depth_model,
         device=device,
         dtype=preferred_dtype(device),
@@ -457,10 +506,19 @@ def render_clip(
 
     ``info`` is the clip's :func:`probe` when the caller already has it (saves a pass over the file).
     """
-    from autofocuspull.render import RenderConfig, render_video
-
     info = info or probe(path)
     check_plan_fits(plan, info)
+    process = frame_processor(plan, cfg, depth)
+    with Counter("render", info.n_frames) as tick:
+        return transcode(path, out, info, process, config=cfg.encode, progress=tick)
+
+
+def frame_processor(
+    plan: FocusPlan, cfg: RackConfig, depth: Any
+) -> Callable[[Iterator[Any]], Iterator[np.ndarray]]:
+    """Frames -> rendered RGB frames following ``plan`` (the renderer as the writers call it)."""
+    from autofocuspull.render import RenderConfig, render_video
+
     device = resolve_device(cfg.device)
     rcfg = RenderConfig(blades=cfg.blades)
 
@@ -473,11 +531,17 @@ def render_clip(
             cfg.lens,
             device=device,
             config=rcfg,
-            progress=False,  # the transcode's Counter shows render progress
+            progress=False,  # the writer's Counter shows render progress
         )
 
-    with Counter("render", info.n_frames) as tick:
-        return transcode(path, out, info, process, config=cfg.encode, progress=tick)
+    return process
+
+
+def render_depth(path: str | os.PathLike[str], info: VideoInfo, cfg: RackConfig) -> Any:
+    """The depth source a render needs, from the cached analysis (computed when not cached)."""
+    warnings: list[str] = []
+    tracks, cuts, masks = perceive(str(path), info, cfg, warnings)
+    return estimate_depth(str(path), info, tracks, cuts, cfg, warnings, masks)[0]
 
 
 def rack(
@@ -542,10 +606,7 @@ def render_command(path, plan_json, out, cfg: RackConfig) -> Path:
     plan = load_plan(plan_json)
     info = probe(path)
     check_plan_fits(plan, info)  # before the analysis, not minutes into it
-    warnings: list[str] = []
-    tracks, cuts, masks = perceive(str(path), info, cfg, warnings)
-    depth, _ = estimate_depth(str(path), info, tracks, cuts, cfg, warnings, masks)
-    return render_clip(path, plan, out, cfg, depth, info)
+    return render_clip(path, plan, out, cfg, render_depth(path, info, cfg), info)
 
 
 def confined_to(folder: str | os.PathLike[str], plan_fn: Callable[[Path], FocusPlan]):
@@ -563,6 +624,28 @@ def confined_to(folder: str | os.PathLike[str], plan_fn: Callable[[Path], FocusP
     return checked
 
 
+def parallel_plan_fn(args: Any, cfg: RackConfig) -> Callable[[Path], FocusPlan]:
+    """``plan_fn`` for ``eval --dataset`` (and ``experiment``): every graded clip of ``args.dataset``
+    planned first, in parallel, by the executor the flags ask for (a process pool, or Ray)."""
+    from autofocuspull.batch import plan_many
+    from autofocuspull.batch.command import executor_from_args
+    from autofocuspull.evaluate import find_graded_clips
+
+    root = Path(os.path.abspath(args.dataset))
+    videos = [v for _, _, v in find_graded_clips(args.dataset) if v is not None]
+    videos = [v for v in videos if Path(os.path.abspath(v)).is_relative_to(root)]  # confined_to reports
+    with executor_from_args(args) as executor:
+        plans = {Path(k).resolve(): v for k, v in plan_many(videos, cfg, executor).items()}
+
+    def planned(video: Path) -> FocusPlan:
+        plan = plans.get(Path(video).resolve())
+        if isinstance(plan, FocusPlan):
+            return plan
+        raise RuntimeError(plan or f"{video}: not planned")
+
+    return planned
+
+
 def eval_command(args: Any, cfg: RackConfig) -> int:
     """``autofocuspull eval``: one plan against its grades, or a whole graded folder."""
     from autofocuspull import evaluate
@@ -571,7 +654,7 @@ def eval_command(args: Any, cfg: RackConfig) -> int:
         if args.plan is not None:
             raise UsageError("eval: give either PLAN.json GRADES.json or --dataset DIR, not both")
         run_cfg = dataclasses.replace(cfg, planner=args.planner)
-        plan_fn = confined_to(args.dataset, lambda p: plan_clip(p, run_cfg)[0])
+        plan_fn = confined_to(args.dataset, parallel_plan_fn(args, run_cfg))
         result = evaluate.evaluate_dataset(args.dataset, plan_fn, args.planner, plot_dir=args.plot)
         print(json.dumps(result) if args.json else evaluate.format_table(result))
         return 0
@@ -656,7 +739,7 @@ def run_command(args: Any) -> int:
     if args.cache_dir is not None:  # one folder for the analysis and the downloaded models
         os.environ["AUTOFOCUSPULL_CACHE"] = str(args.cache_dir)
     cfg = config_from_args(args)
-    if args.command in ("rack", "plan") or getattr(args, "dataset", None) is not None:
+    if args.command in ("rack", "plan", "batch") or getattr(args, "dataset", None) is not None:
         check_planner(getattr(args, "planner", cfg.planner))
     if args.command == "rack":
         rack(args.input, args.output, cfg, plan_out=args.plan_out, plot=args.plot)
@@ -668,4 +751,8 @@ def run_command(args: Any) -> int:
         return eval_command(args, cfg)
     elif args.command == "demo":
         demo(args.output_dir, cfg)
+    elif args.command == "batch":
+        from autofocuspull.batch.command import batch_command
+
+        return batch_command(args, cfg)
     return 0
