@@ -86,3 +86,29 @@ def raising_plan(job, cfg, config):
 def frames_of(path: Path) -> np.ndarray:
     with av.open(str(path)) as c:
         return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+
+
+def short_clips(folder: Path) -> Path:
+    """A batch folder: three short real clips (a shot cut; audio, in a subfolder; a .mov) and a text file."""
+    from conftest import footage
+
+    (folder / "sub").mkdir(parents=True, exist_ok=True)
+    trim_clip(footage("tears_of_steel_10s.mp4"), folder / "tos.mp4", 0.5, 24)  # a cut at frame 9
+    trim_clip(footage("box_in_hand.mp4"), folder / "sub" / "box.mp4", 1.0, 16)  # has audio
+    trim_clip(footage("carphone.mp4"), folder / "car.mov", 0.0, 10)
+    (folder / "notes.txt").write_text("not a clip")
+    return folder
+
+
+def link_models() -> None:
+    """The real weights from ../shared/models in this test's model cache, as a download leaves them."""
+    from conftest import shared_model
+
+    from autofocuspull.core.hub import MODEL_CARDS, cache_dir
+
+    models = cache_dir() / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    for name in ("yunet", "yolox-nano", "deeplabv3", "light-asd", "light-asd-head"):
+        target = models / MODEL_CARDS[name].filename
+        if not target.exists():
+            target.symlink_to(shared_model(MODEL_CARDS[name].filename))

@@ -10,7 +10,8 @@ worker is replaced and its task retried:
   counting the death as one of its ``max_retries``.
 - :class:`RayExecutor`: a pool of Ray actors, each asking for ``cpus_per_worker`` CPUs and, when
   the cluster has GPUs, ``gpu_per_worker`` of a GPU (depth and render run on it). An actor whose
-  process dies is restarted by Ray and its task retried (``max_restarts``, ``max_task_retries``).
+  process dies is restarted by Ray (``max_restarts``) and the driver runs its task again, up to
+  ``max_retries`` times, counting the attempts (Ray's own task retries would hide the count).
 
 A Python exception inside a task is not retried: it comes back as the task's error.
 """
@@ -35,6 +36,7 @@ from autofocuspull.core.errors import UsageError
 log = logging.getLogger(__name__)
 
 # Environment a worker needs to behave like the driver (cache, offline mode, no tty bars).
+PROBE_INTERVAL_S = 1.0  # how often a restarting Ray worker is asked whether it is back
 FORWARDED_ENV = ("AUTOFOCUSPULL_", "HF_", "TRANSFORMERS_", "PYTHONPATH", "OMP_WAIT_POLICY")
 
 
@@ -110,8 +112,12 @@ class Executor:
     def describe(self) -> str:
         return f"{self.name}: {self.workers} worker(s)"
 
+    def release(self) -> None:
+        """Stop the idle workers (their models go with them), giving their CPUs and GPUs back to the
+        machine or cluster; the next task starts new ones."""
+
     def close(self) -> None:
-        pass
+        self.release()
 
     def __enter__(self) -> Executor:
         return self
@@ -160,7 +166,6 @@ class LocalPool(Executor):
         self.max_retries = max_retries
         self._ctx = multiprocessing.get_context("spawn")  # fork would copy torch's threads' state
         self._queue = self._ctx.Queue(10000)
-        self._env = worker_env()
         self._pool: ProcessPoolExecutor | None = None
         self._waiting: collections.deque[_Task] = collections.deque()
         self._running: dict[Future, _Task] = {}
@@ -168,7 +173,10 @@ class LocalPool(Executor):
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=self._ctx, initializer=_pool_init, initargs=(self._env, self._queue)
+                self.workers,
+                mp_context=self._ctx,
+                initializer=_pool_init,
+                initargs=(worker_env(), self._queue),
             )
         return self._pool
 
@@ -234,7 +242,7 @@ class LocalPool(Executor):
     def busy(self) -> int:
         return len(self._waiting) + len(self._running)
 
-    def close(self) -> None:
+    def release(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -324,16 +332,17 @@ class RayExecutor(Executor):
         self._options = {
             "num_cpus": cpus_per_worker,
             "num_gpus": self.gpu_fraction,
-            "max_restarts": -1,  # a worker that dies comes back; each task bounds its own retries
-            "max_task_retries": max_retries,
+            "max_restarts": -1,  # a worker that dies comes back (with its models loaded anew) ...
+            "max_task_retries": 0,  # ... and the driver reruns its task, counting the attempts
         }
         self._board = self.ray.remote(_ProgressBoard).options(num_cpus=0).remote()
         self._actor_cls = self.ray.remote(_RackWorker)
-        self._env = worker_env()
         self._idle: list[Any] = []
         self._actors: list[Any] = []
         self._waiting: collections.deque[_Task] = collections.deque()
         self._running: dict[Any, tuple[Any, _Task]] = {}
+        self._recovering: list[tuple[Any, float]] = []  # restarting actors, when to ask them next
+        self._probes: dict[Any, Any] = {}  # pid() calls to restarting actors
 
     def _init(self, address: str | None, num_cpus: int | None) -> None:
         kw: dict[str, Any] = {"configure_logging": False, "log_to_driver": False}
@@ -363,8 +372,8 @@ class RayExecutor(Executor):
     def _dispatch(self) -> None:
         while self._waiting:
             if not self._idle and len(self._actors) < self.workers:
-                actor = self._actor_cls.options(**self._options).remote(
-                    self._env, self._board, self.gpu_fraction == 0 and self.gpus > 0
+                actor = self._actor_cls.options(**self._options).remote(  # the driver's env as of now
+                    worker_env(), self._board, self.gpu_fraction == 0 and self.gpus > 0
                 )
                 self._actors.append(actor)
                 self._idle.append(actor)
@@ -375,26 +384,67 @@ class RayExecutor(Executor):
             self._running[actor.run.remote(task.fn, task.args)] = (actor, task)
 
     def poll(self, timeout_s: float) -> list[Done]:
+        self._probe_recovering()
         self._dispatch()
-        if not self._running:
+        refs = [*self._running, *self._probes]
+        if not refs:
             return []
-        ready, _ = self.ray.wait(list(self._running), num_returns=1, timeout=timeout_s)
+        ready, _ = self.ray.wait(refs, num_returns=1, timeout=timeout_s)
         if ready:  # and whatever else has finished meanwhile
-            more, _ = self.ray.wait(list(self._running), num_returns=len(self._running), timeout=0)
+            more, _ = self.ray.wait(refs, num_returns=len(refs), timeout=0)
             ready = list(dict.fromkeys([*ready, *more]))
-        out = []
+        out: list[Done] = []
         for ref in ready:
-            actor, task = self._running.pop(ref)
-            self._idle.append(actor)
-            try:
-                out.append(Done(task.tag, value=self.ray.get(ref), attempts=task.attempts))
-            except self.ray.exceptions.RayActorError as e:
-                msg = f"WorkerDied: the worker died {self.max_retries + 1} time(s) running this task ({e})"
-                out.append(Done(task.tag, error=msg.splitlines()[0], attempts=self.max_retries + 1))
-            except Exception as e:
-                out.append(Done(task.tag, error=error_line(e), attempts=task.attempts))
+            if ref in self._probes:
+                self._probe_result(ref)
+            else:
+                self._task_result(ref, out)
         self._dispatch()
         return out
+
+    def _task_result(self, ref: Any, out: list[Done]) -> None:
+        actor, task = self._running.pop(ref)
+        try:
+            out.append(Done(task.tag, value=self.ray.get(ref), attempts=task.attempts))
+        except self.ray.exceptions.RayActorError as e:  # the worker process died
+            self._recover(actor, e)
+            if task.attempts <= self.max_retries:
+                log.warning("a Ray worker died; running its task again (attempt %d)", task.attempts + 1)
+                self._waiting.appendleft(task)
+            else:
+                why = str(e).splitlines()[0] if str(e) else type(e).__name__
+                msg = f"WorkerDied: the worker died {task.attempts} time(s) running this task ({why})"
+                out.append(Done(task.tag, error=msg, attempts=task.attempts))
+            return
+        except Exception as e:
+            out.append(Done(task.tag, error=error_line(e), attempts=task.attempts))
+        self._idle.append(actor)
+
+    def _recover(self, actor: Any, error: BaseException) -> None:
+        """A dead worker: Ray restarts it; it takes tasks again once it answers (see the probes).
+        One Ray gave up on is replaced by a new actor."""
+        if isinstance(error, self.ray.exceptions.ActorDiedError):  # not coming back (as Ray sees it)
+            self._actors.remove(actor)
+            with contextlib.suppress(Exception):
+                self.ray.kill(actor, no_restart=True)
+        else:
+            self._recovering.append((actor, time.monotonic() + PROBE_INTERVAL_S))
+
+    def _probe_recovering(self) -> None:
+        now = time.monotonic()
+        due = [(a, t) for a, t in self._recovering if t <= now]
+        self._recovering = [(a, t) for a, t in self._recovering if t > now]
+        for actor, _ in due:
+            self._probes[actor.pid.remote()] = actor
+
+    def _probe_result(self, ref: Any) -> None:
+        actor = self._probes.pop(ref)
+        try:
+            self.ray.get(ref)
+        except self.ray.exceptions.RayActorError as e:
+            self._recover(actor, e)
+            return
+        self._idle.append(actor)
 
     def progress(self) -> list[tuple[tuple[Any, str], int, int | None]]:
         try:
@@ -408,11 +458,17 @@ class RayExecutor(Executor):
     def worker_pids(self) -> list[int]:
         return self.ray.get([a.pid.remote() for a in self._actors])
 
-    def close(self) -> None:
+    def release(self) -> None:
         for actor in self._actors:
             self.ray.kill(actor)
         self._actors.clear()
         self._idle.clear()
+        self._running.clear()
+        self._recovering.clear()
+        self._probes.clear()
+
+    def close(self) -> None:
+        self.release()
         if self._started_here:
             self.ray.shutdown()
 

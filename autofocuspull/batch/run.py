@@ -201,6 +201,7 @@ def run_batch(
                 )
             bars.update(executor.progress())
     finally:
+        executor.release()  # idle workers would hold CPUs and GPUs that other jobs of a cluster need
         bars.close()
         with contextlib.suppress(OSError):  # the segments of finished clips are gone: drop the folder
             (out / SEGMENTS_DIR).rmdir()
