@@ -73,7 +73,7 @@ def kill_once_plan(job, cfg, config):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{name}.killed.{os.getpid()}").write_text("")
         os.kill(os.getpid(), signal.SIGKILL)
-    return work.plan_stage(job, cfg, config)
+    return raising_plan(job, cfg, config)
 
 
 def raising_plan(job, cfg, config):
