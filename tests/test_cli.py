@@ -13,7 +13,7 @@ from conftest import write_audio_only
 from autofocuspull.cli import build_parser, main
 from autofocuspull.io.synth import AudioSpec, moving_pattern, tone, write_clip
 
-SUBCOMMANDS = ["rack", "plan", "render", "eval", "demo"]
+SUBCOMMANDS = ["rack", "plan", "render", "eval", "demo", "batch"]
 
 
 @pytest.mark.parametrize("sub", [[], *([s] for s in SUBCOMMANDS)])

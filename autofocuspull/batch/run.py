@@ -143,8 +143,9 @@ class _Clip:
 
     def add(self, stage: str, value: dict[str, Any]) -> None:
         self.entry["workers"].append(value["worker"])
-        secs = self.entry["stage_seconds"]
+        secs, cpu = self.entry["stage_seconds"], self.entry.setdefault("stage_cpu_s", {})
         secs[stage] = round(secs.get(stage, 0.0) + float(value.get("seconds", 0.0)), 3)
+        cpu[stage] = round(cpu.get(stage, 0.0) + float(value["worker"].get("cpu_s", 0.0)), 3)
 
 
 def run_batch(

@@ -26,9 +26,15 @@ from autofocuspull.core.types import VideoInfo
 log = logging.getLogger(__name__)
 
 
-def worker_tag() -> dict[str, Any]:
-    """Where a stage ran: host, pid, and how many models this worker process has built so far."""
-    return {"host": socket.gethostname(), "pid": os.getpid(), "models_built": pipeline.models_built()}
+def worker_tag(cpu0_s: float) -> dict[str, Any]:
+    """Where a stage ran (host, pid), the CPU seconds its process used since ``cpu0_s`` (all threads),
+    and how many models this worker process has built so far."""
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "cpu_s": round(time.process_time() - cpu0_s, 4),
+        "models_built": pipeline.models_built(),
+    }
 
 
 def plan_segments(info: VideoInfo, cut_frames: list[int], config: BatchConfig) -> list[Segment]:
@@ -61,7 +67,7 @@ def plan_stage(job: ClipJob, cfg: pipeline.RackConfig, config: BatchConfig) -> d
     from autofocuspull.io import check_output_path
     from autofocuspull.plan import save_plan
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     if not config.plan_only:
         check_output_path(job.output, job.input)
     input_record = file_record(job.input)
@@ -76,7 +82,7 @@ def plan_stage(job: ClipJob, cfg: pipeline.RackConfig, config: BatchConfig) -> d
         "depth_source": plan.depth_source,
         "warnings": list(plan.meta.get("warnings", [])),
         "seconds": time.perf_counter() - t0,
-        "worker": worker_tag(),
+        "worker": worker_tag(cpu0),
     }
 
 
@@ -97,11 +103,11 @@ def render_stage(job: ClipJob, cfg: pipeline.RackConfig, segment: Segment, key: 
     from autofocuspull.plan import load_plan
     from autofocuspull.progress import Counter
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     frames = segment.stop - segment.start
     out = Path(job.output) if segment.count == 1 else segment_path(job, segment, key)
     if segment.count > 1 and out.exists():  # rendered by an earlier, interrupted run
-        return {"frames": frames, "seconds": 0.0, "reused": True, "worker": worker_tag()}
+        return {"frames": frames, "seconds": 0.0, "reused": True, "worker": worker_tag(cpu0)}
     plan = load_plan(job.plan)
     info = probe(job.input)
     pipeline.check_plan_fits(plan, info)
@@ -114,7 +120,8 @@ def render_stage(job: ClipJob, cfg: pipeline.RackConfig, segment: Segment, key: 
             encode_segment(
                 job.input, out, info, segment.start, segment.stop, process, config=cfg.encode, progress=tick
             )
-    return {"frames": frames, "seconds": time.perf_counter() - t0, "reused": False, "worker": worker_tag()}
+    seconds = time.perf_counter() - t0
+    return {"frames": frames, "seconds": seconds, "reused": False, "worker": worker_tag(cpu0)}
 
 
 def finish_stage(job: ClipJob, cfg: pipeline.RackConfig, segments: list[Segment], key: str) -> dict[str, Any]:
@@ -124,7 +131,7 @@ def finish_stage(job: ClipJob, cfg: pipeline.RackConfig, segments: list[Segment]
     from autofocuspull.io import probe
     from autofocuspull.io.segments import join_segments
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     outputs = {"plan": file_record(job.plan)}
     if len(segments) > 1:
         pieces = [(segment_path(job, s, key), s.start) for s in segments]
@@ -132,7 +139,7 @@ def finish_stage(job: ClipJob, cfg: pipeline.RackConfig, segments: list[Segment]
         shutil.rmtree(job.segments_dir, ignore_errors=True)
     if segments:
         outputs["video"] = file_record(job.output)
-    return {"outputs": outputs, "seconds": time.perf_counter() - t0, "worker": worker_tag()}
+    return {"outputs": outputs, "seconds": time.perf_counter() - t0, "worker": worker_tag(cpu0)}
 
 
 def plan_only(video: str, cfg: pipeline.RackConfig) -> Any:
