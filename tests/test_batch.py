@@ -136,3 +136,29 @@ def test_process_pool_retries_a_killed_worker_reports_a_failing_clip_and_resumes
     assert r2.skipped_complete == ["a.mp4"] and r2.done == ["b.mp4"] and not r2.failed
     summary = json.loads((out / "autofocuspull-batch-summary.json").read_text())
     assert summary["done"] == 1 and summary["skipped_complete"] == 1 and summary["frames"] == 6
+
+
+def test_a_worker_builds_each_model_once_and_every_clip_keeps_its_build_warnings():
+    import logging
+
+    from autofocuspull import pipeline
+
+    calls: list[str] = []
+
+    def builder(name: str) -> object:
+        calls.append(name)
+        logging.getLogger("autofocuspull.test").warning("fallback for %s", name)
+        return object()
+
+    pipeline.keep_models(True)
+    try:
+        notes1: list[str] = []
+        notes2: list[str] = []
+        first = pipeline._logged(builder, notes1, "a")
+        again = pipeline._logged(builder, notes2, "a")
+        other = pipeline._logged(builder, [], "b")
+        assert first is again and other is not first and calls == ["a", "b"]
+        assert notes1 == notes2 == ["fallback for a"]  # the second clip's plan still says it
+    finally:
+        pipeline.keep_models(False)
+    assert pipeline._logged(builder, [], "a") is not first and calls == ["a", "b", "a"]  # off: no reuse
