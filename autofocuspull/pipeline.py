@@ -624,6 +624,10 @@ def confined_to(folder: str | os.PathLike[str], plan_fn: Callable[[Path], FocusP
     return checked
 
 
+class PlanFailedError(RuntimeError):
+    """A clip's planning failed in a worker; the message is the worker's ``Type: message``."""
+
+
 def parallel_plan_fn(args: Any, cfg: RackConfig) -> Callable[[Path], FocusPlan]:
     """``plan_fn`` for ``eval --dataset`` (and ``experiment``): every graded clip of ``args.dataset``
     planned first, in parallel, by the executor the flags ask for (a process pool, or Ray)."""
@@ -641,7 +645,7 @@ def parallel_plan_fn(args: Any, cfg: RackConfig) -> Callable[[Path], FocusPlan]:
         plan = plans.get(Path(video).resolve())
         if isinstance(plan, FocusPlan):
             return plan
-        raise RuntimeError(plan or f"{video}: not planned")
+        raise PlanFailedError(plan or f"{video}: not planned")
 
     return planned
 

@@ -80,11 +80,26 @@ def init_worker(env: Mapping[str, str], progress_sink: Callable[[str, int, int |
     set_progress_sink(progress_sink)
 
 
+class TaskError(RuntimeError):
+    """A task's exception as one line of text: it crosses process boundaries whatever the original
+    exception's constructor takes (one that can't be rebuilt from its pickle would break the pool)."""
+
+
+def run_task(fn: Callable[..., Any], args: tuple) -> Any:
+    """``fn(*args)`` in a worker, any exception turned into a :class:`TaskError`."""
+    try:
+        return fn(*args)
+    except Exception as e:
+        raise TaskError(error_line(e)) from None
+
+
 def error_line(e: BaseException) -> str:
     """``Type: message`` of an exception (the original one for a Ray task error)."""
     cause = getattr(e, "cause", None)
     if isinstance(cause, BaseException) and cause is not e:
         e = cause
+    if isinstance(e, TaskError):
+        return str(e)
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0] if text else ''}".rstrip(": ")
 
@@ -188,7 +203,7 @@ class LocalPool(Executor):
         while self._waiting and len(self._running) < self.workers:
             task = self._waiting.popleft()
             task.attempts += 1
-            self._running[self._ensure_pool().submit(task.fn, *task.args)] = task
+            self._running[self._ensure_pool().submit(run_task, task.fn, task.args)] = task
 
     def poll(self, timeout_s: float) -> list[Done]:
         if not self._running:
@@ -279,7 +294,7 @@ class _RackWorker:
         init_worker(env, sink)
 
     def run(self, fn: Callable[..., Any], args: tuple) -> Any:
-        return fn(*args)
+        return run_task(fn, args)
 
     def pid(self) -> int:
         return os.getpid()
