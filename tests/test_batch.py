@@ -13,9 +13,10 @@ from batch_helpers import frames_of, kill_once_plan, link_models, trim_clip
 
 from autofocuspull.batch import BatchConfig, LocalPool, Manifest, Stages, find_clips, plan_segments, run_batch
 from autofocuspull.batch.jobs import config_digest, effective_config
+from autofocuspull.config import RackConfig, RunConfig
 from autofocuspull.core.types import VideoInfo
 from autofocuspull.io import EncodeConfig, probe
-from autofocuspull.pipeline import RackConfig, frame_processor, plan_clip, render_clip, render_depth
+from autofocuspull.pipeline import frame_processor, plan_clip, render_clip, render_depth
 
 CFG = RackConfig(encode=EncodeConfig(preset="ultrafast"))
 
@@ -81,7 +82,7 @@ def test_manifest_skips_only_unchanged_complete_clips(tmp_path):
     (out / "c.mp4").write_bytes(b"racked!")
     assert not Manifest(out).complete(job, sha)
     # the cache folder does not change what is written; the encoder does
-    elsewhere = RackConfig(encode=EncodeConfig(preset="ultrafast"), cache_root="/elsewhere")
+    elsewhere = RackConfig(encode=EncodeConfig(preset="ultrafast"), run=RunConfig(cache_dir="/elsewhere"))
     assert sha == config_digest(effective_config(elsewhere, BatchConfig(workers=7)))
 
 
@@ -138,27 +139,30 @@ def test_process_pool_retries_a_killed_worker_reports_a_failing_clip_and_resumes
     assert summary["done"] == 1 and summary["skipped_complete"] == 1 and summary["frames"] == 6
 
 
-def test_a_worker_builds_each_model_once_and_every_clip_keeps_its_build_warnings():
-    import logging
-
-    from autofocuspull import pipeline
+def test_a_worker_builds_each_model_once_and_every_clip_keeps_its_build_notes():
+    from autofocuspull.core.errors import ModelUnavailableError
+    from autofocuspull.core.models import build_model, keep_models
 
     calls: list[str] = []
 
-    def builder(name: str) -> object:
-        calls.append(name)
-        logging.getLogger("autofocuspull.test").warning("fallback for %s", name)
-        return object()
+    def missing() -> object:
+        calls.append("missing")
+        raise ModelUnavailableError("get it from X")
 
-    pipeline.keep_models(True)
+    def build(name: str):
+        return lambda: calls.append(name) or object()
+
+    keep_models(True)
     try:
         notes1: list[str] = []
         notes2: list[str] = []
-        first = pipeline._logged(builder, notes1, "a")
-        again = pipeline._logged(builder, notes2, "a")
-        other = pipeline._logged(builder, [], "b")
-        assert first is again and other is not first and calls == ["a", "b"]
-        assert notes1 == notes2 == ["fallback for a"]  # the second clip's plan still says it
+        first = build_model("a", build("a"), [], key="a")
+        assert build_model("a", build("a"), [], key="a") is first
+        assert build_model("b", build("b"), [], key="b") is not first
+        fb1 = build_model("m", missing, notes1, fallback=object, instead="using Y", key="m")
+        fb2 = build_model("m", missing, notes2, fallback=object, instead="using Y", key="m")
+        assert fb1 is fb2 and calls == ["a", "b", "missing"]
+        assert notes1 == notes2 == ["m unavailable, using Y: get it from X"]  # every clip's plan says it
     finally:
-        pipeline.keep_models(False)
-    assert pipeline._logged(builder, [], "a") is not first and calls == ["a", "b", "a"]  # off: no reuse
+        keep_models(False)
+    assert build_model("a", build("a"), [], key="a") is not first and calls[-1] == "a"  # off: no reuse

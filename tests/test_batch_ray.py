@@ -16,8 +16,8 @@ import pytest
 from batch_helpers import kill_once_plan, link_models, short_clips
 
 from autofocuspull.batch import BatchConfig, LocalPool, Stages, run_batch
+from autofocuspull.config import RackConfig
 from autofocuspull.io import EncodeConfig, probe
-from autofocuspull.pipeline import RackConfig
 
 ray = pytest.importorskip("ray", reason="Ray is optional: pip install 'autofocuspull[ray]'")
 from autofocuspull.batch import RayExecutor  # noqa: E402

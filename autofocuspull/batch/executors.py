@@ -1,7 +1,7 @@
 """Where the per-clip work runs: a local process pool, or Ray (a local instance or a cluster).
 
 Both run the same functions (:mod:`autofocuspull.batch.work`) in long-lived worker processes that
-keep their models between tasks (:func:`autofocuspull.pipeline.keep_models`), one task per worker at
+keep their models between tasks (:func:`autofocuspull.core.models.keep_models`), one task per worker at
 a time, and forward the workers' progress bars to the driver. They differ only in how a dead
 worker is replaced and its task retried:
 
@@ -73,10 +73,10 @@ def init_worker(env: Mapping[str, str], progress_sink: Callable[[str, int, int |
     level = env.get("AUTOFOCUSPULL_WORKER_LOG_LEVEL", "INFO")
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("autofocuspull").setLevel(level)
-    from autofocuspull import pipeline
+    from autofocuspull.core.models import keep_models
     from autofocuspull.progress import set_progress_sink
 
-    pipeline.keep_models(True)
+    keep_models(True)
     set_progress_sink(progress_sink)
 
 

@@ -199,21 +199,27 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-# Fields that change where things are kept, not what is written: left out of the effective config.
-_NOT_OUTPUT = {"cache_root", "use_cache", "workers", "max_retries", "verify_hashes", "cpus_per_worker",
-               "gpu_per_worker"}  # fmt: skip
+# Settings that change where things are kept or how the work is spread, not what is written.
+_NOT_OUTPUT = {
+    "rack": {"run": ("cache_dir", "use_cache", "device")},
+    "batch": ("workers", "max_retries", "verify_hashes", "cpus_per_worker", "gpu_per_worker"),
+}
 
 
 def effective_config(rack_cfg: Any, batch_cfg: BatchConfig) -> dict[str, Any]:
-    """The settings that determine a clip's outputs, as JSON (the manifest's ``config``)."""
-    out = {"rack": _jsonable(rack_cfg), "batch": _jsonable(batch_cfg)}
-    for part in out.values():
-        for name in _NOT_OUTPUT:
-            part.pop(name, None)
+    """The settings that determine a clip's outputs, as JSON (the manifest's ``config``): the whole
+    run configuration tree and the batch's segment length, container and plan-only flag. The
+    device is left out on purpose: a rerun on another machine (GPU or CPU) reuses finished clips."""
     from autofocuspull import __version__
+    from autofocuspull.config import config_to_dict
 
-    out["autofocuspull"] = __version__
-    return out
+    rack = _jsonable(config_to_dict(rack_cfg))
+    for name in _NOT_OUTPUT["rack"]["run"]:
+        rack.get("run", {}).pop(name, None)
+    batch = _jsonable(batch_cfg)
+    for name in _NOT_OUTPUT["batch"]:
+        batch.pop(name, None)
+    return {"rack": rack, "batch": batch, "autofocuspull": __version__}
 
 
 def config_digest(config: Mapping[str, Any]) -> str:

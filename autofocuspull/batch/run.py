@@ -160,7 +160,7 @@ def run_batch(
 ) -> BatchResult:
     """Rack every clip under ``folder`` into ``outdir`` with ``executor``; see the module docstring.
 
-    ``cfg`` is the :class:`~autofocuspull.pipeline.RackConfig` of every clip (its analysis cache
+    ``cfg`` is the :class:`~autofocuspull.config.RackConfig` of every clip (its analysis cache
     defaults to ``outdir/.cache``, which a cluster's workers must see at the same path, as they
     must the input folder and ``outdir``).
     """
@@ -171,8 +171,10 @@ def run_batch(
     if not src.is_dir():
         raise UsageError(f"{src}: not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    if cfg.cache_root is None:
-        cfg = dataclasses.replace(cfg, cache_root=str(out.resolve() / ".cache"))
+    if cfg.run.cache_dir is None:
+        cfg = dataclasses.replace(
+            cfg, run=dataclasses.replace(cfg.run, cache_dir=str(out.resolve() / ".cache"))
+        )
     t0 = time.perf_counter()
     jobs, not_media = find_clips(src, out, config)
     result = BatchResult(not_media=not_media, executor=executor.describe())

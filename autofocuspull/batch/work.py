@@ -21,6 +21,7 @@ import numpy as np
 
 from autofocuspull import pipeline
 from autofocuspull.batch.jobs import BatchConfig, ClipJob, Segment, file_record
+from autofocuspull.core.models import models_built
 from autofocuspull.core.types import VideoInfo
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def worker_tag(cpu0_s: float) -> dict[str, Any]:
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "cpu_s": round(time.process_time() - cpu0_s, 4),
-        "models_built": pipeline.models_built(),
+        "models_built": models_built(),
     }
 
 
