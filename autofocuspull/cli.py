@@ -100,12 +100,20 @@ def _lens(g: argparse._ArgumentGroup) -> None:
 
 
 def _render_opts(p: argparse.ArgumentParser) -> None:
+    from autofocuspull.io.writer import CODEC_CHOICES
+
     g = p.add_argument_group("render")
     g.add_argument(
         "--aperture-shape", default="circle", help="circle or an n-blade polygon such as 'blades:7'"
     )
-    g.add_argument("--crf", type=int, default=18, help="H.264 quality (lower = better)")
-    g.add_argument("--preset", default="medium", help="x264 preset")
+    g.add_argument(
+        "--codec", choices=CODEC_CHOICES, default="auto",
+        help="output video codec: auto (H.264; HEVC Main 10 for 10-bit sources), h264, hevc, "
+        "prores (ProRes 422 HQ, .mov) or ffv1 (lossless, .mkv)",
+    )  # fmt: skip
+    g.add_argument("--crf", type=int, default=18, help="H.264/HEVC quality, 0-51 (lower = better)")
+    g.add_argument("--preset", default="medium", help="x264/x265 preset")
+    g.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output file")
 
 
 def build_parser() -> argparse.ArgumentParser:

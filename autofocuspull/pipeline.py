@@ -458,6 +458,7 @@ def render_clip(
     ``info`` is the clip's :func:`probe` when the caller already has it (saves a pass over the file).
     """
     from autofocuspull.render import RenderConfig, render_video
+    from autofocuspull.render.color import transfer_of
 
     info = info or probe(path)
     check_plan_fits(plan, info)
@@ -474,6 +475,7 @@ def render_clip(
             device=device,
             config=rcfg,
             progress=False,  # the transcode's Counter shows render progress
+            transfer=transfer_of(info.colour.transfer),
         )
 
     with Counter("render", info.n_frames) as tick:
@@ -489,7 +491,7 @@ def rack(
 ) -> FocusPlan:
     """Plan and render in one go; optionally save the plan JSON and its timeline picture."""
     check_input_file(path)
-    check_output_path(out, path)
+    check_output_path(out, path, cfg.encode)
     for extra in (plan_out, plot):
         if extra is not None:
             ensure_writable_dir(Path(extra).parent, Path(extra))
@@ -538,7 +540,7 @@ def render_command(path, plan_json, out, cfg: RackConfig) -> Path:
     from autofocuspull.plan import load_plan
 
     check_input_file(path)
-    check_output_path(out, path)
+    check_output_path(out, path, cfg.encode)
     plan = load_plan(plan_json)
     info = probe(path)
     check_plan_fits(plan, info)  # before the analysis, not minutes into it
@@ -629,7 +631,10 @@ def config_from_args(args: Any) -> RackConfig:
         subject_distance_m=get("subject_distance"),
         lens=lens,
         blades=_blades(get("aperture_shape", "circle")),
-        encode=EncodeConfig(crf=get("crf", 18), preset=get("preset", "medium")),
+        encode=EncodeConfig(
+            codec=get("codec", "auto"), crf=get("crf", 18), preset=get("preset", "medium"),
+            overwrite=get("overwrite", False),
+        ),
         cache_root=str(args.cache_dir) if args.cache_dir else None,
         use_cache=not args.no_cache,
     )

@@ -33,8 +33,10 @@ def _box(x: torch.Tensor, radius_px: int) -> torch.Tensor:
 
 
 def luma_u8(rgb_u8: torch.Tensor) -> torch.Tensor:
-    """(B, H, W, 3) uint8 RGB -> (B, 1, H, W) float32 Rec.601 luma in [0, 1] (the depth guide)."""
-    weights = torch.tensor([0.299, 0.587, 0.114], device=rgb_u8.device) / 255.0
+    """(B, H, W, 3) uint8 (or uint16) RGB -> (B, 1, H, W) float32 Rec.601 luma in [0, 1] (the
+    depth guide)."""
+    top = 65535.0 if rgb_u8.dtype == torch.uint16 else 255.0
+    weights = torch.tensor([0.299, 0.587, 0.114], device=rgb_u8.device) / top
     return (rgb_u8.float() @ weights)[:, None]
 
 
@@ -100,12 +102,15 @@ def render_video(
     config: RenderConfig = DEFAULT_CONFIG,
     depth_upsample: DepthUpsample = "guided",
     progress: bool | None = None,
+    transfer: str = "srgb",
 ) -> Iterator[np.ndarray]:
     """Render frames in order, ``batch_size`` at a time (memory bounded by one batch).
 
     ``depth_at(frame)`` gives float32 (h, w) metres at any resolution (upsampled to the frame,
     edge-aware with ``depth_upsample="guided"``); ``focus_m`` and ``f_number`` are (T,) per frame,
-    indexed by ``Frame.index``. Yields uint8 (H, W, 3) RGB. ``progress=None`` shows a bar on a tty.
+    indexed by ``Frame.index``. Yields (H, W, 3) RGB of the frames' dtype (uint8, or uint16 for
+    deep sources) in the frames' ``transfer`` ("srgb", "pq", "hlg"; rendering is in the linear
+    light of that curve). ``progress=None`` shows a bar on a tty.
     """
     focus_m = check_array("focus_m", focus_m, (None,), np.float32)
     f_number = check_array("f_number", f_number, (len(focus_m),), np.float32)
@@ -116,7 +121,7 @@ def render_video(
     try:
         for batch in _batches(frames, batch_size):
             yield from _render_frames(
-                batch, depth_at, focus_m, f_number, lens, config, dev, dt, depth_upsample
+                batch, depth_at, focus_m, f_number, lens, config, dev, dt, depth_upsample, transfer
             )
             bar.update(len(batch))
     finally:
@@ -133,6 +138,7 @@ def _render_frames(
     device: torch.device,
     dtype: torch.dtype,
     depth_upsample: DepthUpsample,
+    transfer: str = "srgb",
 ) -> list[np.ndarray]:
     h, w = batch[0].rgb.shape[:2]
     idx = np.array([fr.index for fr in batch])
@@ -152,5 +158,7 @@ def _render_frames(
     rgb = upload([fr.rgb for fr in batch], device)
     guide = luma_u8(rgb) if depth_upsample == "guided" and depths[0].shape != (h, w) else None
     depth = upsample_depth(depth_lo, (h, w), guide, method=depth_upsample)
-    out = render_batch_u8(rgb, depth, focus_m[idx], f_number[idx], lens, config, device, dtype)
+    out = render_batch_u8(
+        rgb, depth, focus_m[idx], f_number[idx], lens, config, device, dtype, transfer=transfer
+    )
     return list(out)
