@@ -108,7 +108,7 @@ def test_existing_output_is_refused_unless_overwrite(clip, tmp_path) -> None:
 
 
 def test_cli_refuses_existing_output_with_exit_2(clip, tmp_path, capsys) -> None:
-    from autofocuspull.cli import build_parser, main
+    from autofocuspull.cli import build_parser, config_from_args, main
 
     out = tmp_path / "out.mp4"
     out.write_bytes(b"precious")
@@ -116,10 +116,10 @@ def test_cli_refuses_existing_output_with_exit_2(clip, tmp_path, capsys) -> None
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "already exists" in err[0], err
     assert out.read_bytes() == b"precious"
-    from autofocuspull.pipeline import config_from_args
-
     args = build_parser().parse_args(["rack", str(clip), "-o", str(out), "-y", "--codec", "prores"])
     assert config_from_args(args).encode == EncodeConfig(codec="prores", overwrite=True)
+    plain = build_parser().parse_args(["rack", str(clip), "-o", str(out)])
+    assert config_from_args(plain).encode == EncodeConfig()
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o027, 0o002])
