@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -273,6 +275,8 @@ def _highlight_render(config: RenderConfig) -> np.ndarray:
     img = np.full((h, w, 3), 10, np.uint8)
     img[57:64, 97:104] = 255  # a small clipped highlight (7x7)
     depth = np.full((h, w), 50.0, np.float32)
+    # 7 px is 3.5 % of this tiny frame's width: count blobs up to 8 px as point lights.
+    config = dataclasses.replace(config, highlight_max_diameter_min_px=8.0)
     return render_frame(img, depth, 1.0, Lens(85.0, 1.4), config=config).astype(float)
 
 
@@ -293,11 +297,13 @@ def test_highlights_bloom_into_flat_discs_not_gaussian_smudges() -> None:
 def test_polygon_aperture_gives_polygonal_bokeh() -> None:
     hexa = _highlight_render(RenderConfig(blades=6, max_coc_frac=0.2))
     # Vertices on the x axis: the bloom reaches further horizontally than vertically.
-    horiz = (hexa[60, :, 0] > 30).sum()
-    vert = (hexa[:, 100, 0] > 30).sum()
+    half = 0.5 * hexa[60, 100, 0]
+    horiz = (hexa[60, :, 0] > half).sum()
+    vert = (hexa[:, 100, 0] > half).sum()
     assert horiz > vert + 1, (horiz, vert)
     disc = _highlight_render(BIG)
-    assert abs(int((disc[60, :, 0] > 30).sum()) - int((disc[:, 100, 0] > 30).sum())) <= 1
+    half = 0.5 * disc[60, 100, 0]
+    assert abs(int((disc[60, :, 0] > half).sum()) - int((disc[:, 100, 0] > half).sum())) <= 1
 
 
 # ------------------------------------------------------------------------------------------------
@@ -519,3 +525,55 @@ def test_opencv_pooling_averages_what_each_window_covers(h: int, w: int, factor:
             window = x[..., i * factor : (i + 1) * factor, j * factor : (j + 1) * factor]
             expected[..., i, j] = window.mean((-2, -1))
     torch.testing.assert_close(layered._pool(x, factor), expected, rtol=0, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------------
+# Highlights: only clipped light blooms
+# ------------------------------------------------------------------------------------------------
+
+
+DEFAULT_RENDER = RenderConfig()
+
+
+def _gain(img_u8: np.ndarray, config: RenderConfig = DEFAULT_RENDER) -> np.ndarray:
+    lin = decode_uint8(torch.from_numpy(img_u8)[None])
+    g = layered.clipped_light_gain(lin, config)
+    return np.ones(img_u8.shape[:2]) if g is None else g[0, 0].numpy()
+
+
+def test_small_clipped_lights_are_boosted_and_dim_ones_are_not() -> None:
+    img = np.full((120, 200, 3), 20, np.uint8)
+    img[30:33, 40:43] = 255  # clipped 3 px light
+    img[60, 100] = (255, 255, 250)  # one clipped pixel, slightly off-white after the codec
+    img[90:93, 150:153] = 200  # a bright but unclipped light: its radiance is known
+    g = _gain(img)
+    assert g[31, 41] == pytest.approx(DEFAULT_RENDER.highlight_peak, rel=1e-3)
+    assert g[60, 100] > 0.8 * DEFAULT_RENDER.highlight_peak
+    assert g[91, 151] == 1.0 and g[5, 5] == 1.0
+
+
+def test_large_saturated_surfaces_never_glow() -> None:
+    rng = np.random.default_rng(0)
+    img = np.full((120, 200, 3), 30, np.uint8)
+    img[20:100, 20:90] = (255, 8, 5)  # a saturated red body panel, clipped in red
+    img[:, 110:] = rng.integers(235, 256, (120, 90, 3))  # a bright white wall clipping in patches
+    g = _gain(img)
+    assert g.max() == 1.0, np.argwhere(g > 1.0)[:5]
+
+
+def test_a_light_against_a_bright_wall_is_not_taken_for_clipped_light() -> None:
+    img = np.full((120, 200, 3), 215, np.uint8)
+    img[60:62, 100:102] = 255
+    assert _gain(img).max() == 1.0
+
+
+def test_clipped_surface_blurs_without_spreading_light() -> None:
+    """A large clipped surface behind focus keeps its brightness when blurred: the blurred
+    frame's mean equals the input's (light is only redistributed), unlike a boost."""
+    img = np.full((120, 200, 3), 40, np.uint8)
+    img[30:90, 50:150] = 255
+    depth = np.full((120, 200), 50.0, np.float32)
+    out = render_frame(img, depth, 1.0, Lens(85.0, 1.4), config=BIG)
+    lin_in = decode_uint8(torch.from_numpy(img)[None]).mean().item()
+    lin_out = decode_uint8(torch.from_numpy(out)[None]).mean().item()
+    assert lin_out == pytest.approx(lin_in, rel=0.02)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Literal
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as nnf
@@ -18,26 +17,11 @@ from autofocuspull.render.layered import (
     RENDERERS,
     RenderConfig,
     Renderer,
-    _cv_map,
-    _opencv,
     _resize,
+    box_mean,
 )
 
 DepthUpsample = Literal["guided", "bilinear"]
-
-
-def _box(x: torch.Tensor, radius_px: int) -> torch.Tensor:
-    """Mean over the (2r+1)² window clipped to the image (B, C, h, w) -> same shape."""
-    k = 2 * radius_px + 1
-    if _opencv(x):  # sum over the zero-padded window / number of pixels inside: 5x faster
-        zero = cv2.BORDER_CONSTANT
-        count = cv2.boxFilter(np.ones(x.shape[-2:], np.float32), -1, (k, k), normalize=False, borderType=zero)
-
-        def box(a: np.ndarray, d: np.ndarray) -> None:
-            cv2.divide(cv2.boxFilter(a, -1, (k, k), normalize=False, borderType=zero), count, dst=d)
-
-        return _cv_map(x, box, tuple(x.shape[-2:]))
-    return nnf.avg_pool2d(x, k, stride=1, padding=radius_px, count_include_pad=False)
 
 
 def luma_u8(rgb_u8: torch.Tensor) -> torch.Tensor:
@@ -75,11 +59,11 @@ def upsample_depth(
     scale = disp.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
     p = disp / scale
     i_lo = nnf.interpolate(guide_luma, size=tuple(p.shape[-2:]), mode="area")
-    mean_i, mean_p = _box(i_lo, radius_px), _box(p, radius_px)
-    cov_ip = _box(i_lo * p, radius_px) - mean_i * mean_p
-    var_i = _box(i_lo * i_lo, radius_px) - mean_i**2
+    mean_i, mean_p = box_mean(i_lo, radius_px), box_mean(p, radius_px)
+    cov_ip = box_mean(i_lo * p, radius_px) - mean_i * mean_p
+    var_i = box_mean(i_lo * i_lo, radius_px) - mean_i**2
     a = cov_ip / (var_i + eps)
-    ab = torch.cat([_box(a, radius_px), _box(mean_p - a * mean_i, radius_px)], dim=1)
+    ab = torch.cat([box_mean(a, radius_px), box_mean(mean_p - a * mean_i, radius_px)], dim=1)
     ab = _resize(ab, size)
     q = ab[:, 1:2].addcmul_(ab[:, 0:1], guide_luma)  # in place: no new full-resolution planes
     q = q.clamp_(p.amin(dim=(1, 2, 3), keepdim=True), p.amax(dim=(1, 2, 3), keepdim=True))
