@@ -577,3 +577,31 @@ def test_clipped_surface_blurs_without_spreading_light() -> None:
     lin_in = decode_uint8(torch.from_numpy(img)[None]).mean().item()
     lin_out = decode_uint8(torch.from_numpy(out)[None]).mean().item()
     assert lin_out == pytest.approx(lin_in, rel=0.02)
+
+
+def _light_at(y: int, x: int, config: RenderConfig) -> np.ndarray:
+    h, w = 241, 321
+    img = np.full((h, w, 3), 10, np.uint8)
+    img[y - 1 : y + 2, x - 1 : x + 2] = 255
+    depth = np.full((h, w), 50.0, np.float32)
+    cfg = dataclasses.replace(config, highlight_max_diameter_min_px=4.0)
+    return render_frame(img, depth, 1.0, Lens(85.0, 1.4), config=cfg).astype(float)[..., 0]
+
+
+def _extent(profile: np.ndarray) -> int:
+    return int((profile > 0.5 * profile.max()).sum())
+
+
+def test_cat_eye_cuts_bokeh_radially_toward_the_corners_only() -> None:
+    cfg = RenderConfig(max_coc_frac=0.12, cat_eye=0.8)
+    centre = _light_at(120, 160, cfg)
+    assert abs(_extent(centre[120, :]) - _extent(centre[:, 160])) <= 1  # round at the centre
+    edge = _light_at(120, 290, cfg)  # near the right edge: radial = horizontal
+    radial, tangential = _extent(edge[120, 230:]), _extent(edge[60:180, 290])
+    assert radial < 0.92 * tangential, (radial, tangential)
+    mid = _light_at(120, 225, cfg)  # nearer the centre: cut less
+    assert radial < _extent(mid[120, 165:285]) <= _extent(mid[60:180, 225]) + 1
+    plain = _light_at(120, 290, RenderConfig(max_coc_frac=0.12))
+    assert abs(_extent(plain[120, 230:]) - _extent(plain[60:180, 290])) <= 2  # frame edge: 2 px
+    assert np.array_equal(_light_at(120, 160, RenderConfig(max_coc_frac=0.12, cat_eye=0.0)),
+                          _light_at(120, 160, RenderConfig(max_coc_frac=0.12)))  # fmt: skip
