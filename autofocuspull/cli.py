@@ -236,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--planner", default=None, help="planner to use with --dataset (default: default)")
     ev.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     ev.add_argument(
+        "--flicker", nargs=2, type=Path, default=None, metavar=("INPUT", "RENDERED"),
+        help="frame-to-frame flicker of RENDERED's static regions beside INPUT's (temporal stability)",
+    )  # fmt: skip
+    ev.add_argument(
         "--plot",
         type=Path,
         default=None,
@@ -327,6 +331,12 @@ def _eval(args: argparse.Namespace, cfg: RackConfig) -> int:
     from autofocuspull import evaluate, pipeline
     from autofocuspull.core.errors import UsageError
 
+    if args.flicker is not None:
+        from autofocuspull.evaluate.flicker import format_flicker, video_flicker
+
+        result = video_flicker(*args.flicker)
+        print(json.dumps(result) if args.json else format_flicker(result))
+        return 0
     if args.dataset is not None:
         if args.plan is not None:
             raise UsageError("eval: give either PLAN.json GRADES.json or --dataset DIR, not both")
