@@ -151,26 +151,30 @@ def box_mean(x: Tensor, radius_px: int) -> Tensor:
     return nnf.avg_pool2d(x, k, stride=1, padding=radius_px, count_include_pad=False)
 
 
-def clipped_light_gain(lin: Tensor, config: RenderConfig) -> Tensor | None:
-    """(B, 1, H, W) factor by which to scale linear light before blurring, or None (no clipping).
+def clipped_light_gain(lin: Tensor, config: RenderConfig, factor: int = 1) -> Tensor | None:
+    """(B, 1, ⌈H/f⌉, ⌈W/f⌉) factor by which to scale linear light before blurring, on the grid
+    pooled by ``factor`` f (the renderer's base grid), or None (no clipped light).
 
-    Only *likely clipped light* is boosted: a pixel whose max channel is near saturation (soft
-    ramp ``highlight_clip_lo`` -> ``_hi``), in a blob no wider than the maximum diameter (the
-    clipped share of a window twice that wide stays below a disc's), whose non-clipped
-    surroundings are dark (mean below ``highlight_surround_max``). Such a pixel's radiance is
-    unknown above 1; it becomes ``highlight_peak``. Large saturated surfaces (a red car, a
-    white wall, a bright sky) fail the size or surround test and keep their radiance, so they
-    blur without glowing. The factor multiplies all three channels, keeping the light's hue.
+    Only *likely clipped light* is boosted: a cell whose brightest pixel's max channel is near
+    saturation (soft ramp ``highlight_clip_lo`` -> ``_hi``; a one-pixel light survives the pooling
+    as a maximum), in a blob no wider than the maximum diameter (the clipped share of a window
+    twice that wide stays below a disc's), whose non-clipped surroundings are dark (mean below
+    ``highlight_surround_max``). Such light's radiance is unknown above 1; it becomes
+    ``highlight_peak``. Large saturated surfaces (a red car, a white wall, a bright sky) fail the
+    size or surround test and keep their radiance, so they blur without glowing. The factor
+    multiplies all three channels, keeping the light's hue.
     """
     if config.highlight_peak <= 1.0:
         return None
     lo, hi = config.highlight_clip_lo, config.highlight_clip_hi
     v = lin.amax(dim=1, keepdim=True).float()
+    if factor > 1:
+        v = nnf.max_pool2d(v, factor, ceil_mode=True)
     clip = ((v - lo) * (1.0 / max(hi - lo, 1e-6))).clamp_(0.0, 1.0)
-    if not bool((clip > 0).any()):
+    if not bool((clip > 0).any()):  # most frames: nothing near saturation, nothing to do
         return None
-    w = lin.shape[-1]
-    d = max(config.highlight_max_diameter_min_px, config.highlight_max_diameter_frac * w)
+    d = max(config.highlight_max_diameter_min_px, config.highlight_max_diameter_frac * lin.shape[-1])
+    d = d / factor + (1.0 if factor > 1 else 0.0)  # the max pooling widens a blob by up to a cell
     r = max(1, math.ceil(d))  # window (2r+1)² ~ twice the blob's diameter
     disc_share = math.pi * (d / 2) ** 2 / (2 * r + 1) ** 2
     means = box_mean(torch.cat([clip, v * (1.0 - clip), 1.0 - clip], dim=1), r)
@@ -178,9 +182,10 @@ def clipped_light_gain(lin: Tensor, config: RenderConfig) -> Tensor | None:
     small = ((1.5 * disc_share - share) * (1.0 / (0.5 * disc_share))).clamp_(0.0, 1.0)
     surround = dark_sum / dark_n.clamp_min(1e-3)
     smax = config.highlight_surround_max
-    dark = ((smax - surround) * (2.0 / smax)).clamp_(0.0, 1.0)
-    weight = clip * small * dark
-    return (weight * (config.highlight_peak - 1.0) + 1.0).to(lin.dtype)
+    weight = small.mul_(((smax - surround) * (2.0 / smax)).clamp_(0.0, 1.0)).mul_(clip)
+    if not bool((weight > 0).any()):
+        return None
+    return weight.mul_(config.highlight_peak - 1.0).add_(1.0).to(lin.dtype)
 
 
 def _layer_alpha(c: Tensor, s: list[float], j: int) -> Tensor:
@@ -649,15 +654,22 @@ def render_frame_torch(
 
     # Each side's premultiplied stack [colour, coc]·weight and weight, pooled to the base grid.
     pads = tuple(pads)
-    gain = clipped_light_gain(image_lin, config)
-    light = image_lin if gain is None else image_lin * gain  # what the blurred layers see
-    sides = _pool_sides(light, c, radii[0], bool(fg_order), 2**base, pads)
+    sides = _pool_sides(image_lin, c, radii[0], bool(fg_order), 2**base, pads)
+    # Clipped light, boosted on the base grid (what the blurred layers see; the focus layer
+    # below is the untouched input).
+    gain = clipped_light_gain(image_lin, config, 2**base)
+    gain = None if gain is None else _pad_replicate(gain, pads)
+    if gain is not None:
+        for p_side, _ in sides:
+            p_side[:, :3].mul_(gain)
     p_bg, w_bg = sides[0]
     if fg_order:
         p_fg, w_fg = sides[1]
         # Hidden surfaces behind foreground objects are inpainted from the focus part of the
         # image too: focus part = whole image minus both sides (premultiplied, base grid).
-        whole = _pad_replicate(_pool(light, 2**base), pads)
+        whole = _pad_replicate(_pool(image_lin, 2**base), pads)
+        if gain is not None:
+            whole[:, :3].mul_(gain)
         f_col = (whole - p_bg[:, :3] - p_fg[:, :3]).clamp_min_(0.0)
         f_a = (1.0 - w_bg - w_fg).clamp_(0.0, 1.0)
 
