@@ -605,3 +605,26 @@ def test_cat_eye_cuts_bokeh_radially_toward_the_corners_only() -> None:
     assert abs(_extent(plain[120, 230:]) - _extent(plain[60:180, 290])) <= 2  # frame edge: 2 px
     assert np.array_equal(_light_at(120, 160, RenderConfig(max_coc_frac=0.12, cat_eye=0.0)),
                           _light_at(120, 160, RenderConfig(max_coc_frac=0.12)))  # fmt: skip
+
+
+@pytest.mark.parametrize("transfer", ["pq", "hlg", "srgb"])
+def test_deep_codes_blur_in_the_linear_light_of_their_transfer(transfer: str) -> None:
+    """A flat field of two alternating stripes far out of focus blurs to the mean of their LINEAR
+    light (what a lens does), not the mean of their code values; codes stay 16-bit."""
+    from autofocuspull.render.api import render_batch_u8
+    from autofocuspull.render.color import from_linear, to_linear
+
+    h, w = 64, 128
+    codes = np.zeros((h, w, 3), np.uint16)
+    codes[:, ::2] = 50000  # 1-px stripes: the blur sees their average
+    codes[:, 1::2] = 10000
+    depth = torch.full((1, 1, h, w), 50.0)
+    out = render_batch_u8(
+        [codes], depth, np.array([1.0], np.float32), np.array([1.4], np.float32), Lens(85.0, 1.4),
+        RenderConfig(max_coc_frac=0.2), torch.device("cpu"), torch.float32, transfer=transfer,
+    )[0]  # fmt: skip
+    assert out.dtype == np.uint16
+    lin = to_linear(torch.tensor([50000 / 65535, 10000 / 65535], dtype=torch.float64), transfer)
+    expected = float(from_linear(lin.mean(), transfer)) * 65535
+    got = float(out[h // 2, w // 4 : 3 * w // 4, 1].mean())
+    assert got == pytest.approx(expected, rel=0.01), (got, expected, 30000)
