@@ -36,6 +36,11 @@ def default_file_mode() -> int:
     return 0o666 & ~current_umask()
 
 
+def default_dir_mode() -> int:
+    """Mode bits a new folder gets from ``mkdir()``: 0o777 & ~umask (``mkdtemp`` gives 0o700)."""
+    return 0o777 & ~current_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(
     path: str | os.PathLike[str], *, overwrite: bool = True, fsync: bool = True, suffix: str | None = None
