@@ -52,8 +52,10 @@ OPTION_KEYS: dict[str, str] = {
     "f_number": "lens.f_number",
     "sensor_width": "lens.sensor_width_mm",
     "aperture_shape": "render.blades",
+    "codec": "encode.codec",
     "crf": "encode.crf",
     "preset": "encode.preset",
+    "overwrite": "encode.overwrite",
     "depth_near": "export.depth_near_m",
 }
 
@@ -154,6 +156,8 @@ def _lens(g: argparse._ArgumentGroup) -> None:
 
 
 def _render_opts(p: argparse.ArgumentParser) -> None:
+    from autofocuspull.io.writer import CODEC_CHOICES
+
     g = p.add_argument_group("render")
     g.add_argument(
         "--aperture-shape",
@@ -161,17 +165,21 @@ def _render_opts(p: argparse.ArgumentParser) -> None:
         default=None,
         help="circle or an n-blade polygon such as 'blades:7'",
     )
-    g.add_argument("--crf", type=int, default=None, help="H.264 quality (lower = better)")
-    g.add_argument("--preset", default=None, help="x264 preset")
+    g.add_argument(
+        "--codec", choices=CODEC_CHOICES, default=None,
+        help="output video codec: auto (H.264; HEVC Main 10 for 10-bit sources), h264, hevc, "
+        "prores (ProRes 422 HQ, .mov) or ffv1 (lossless, .mkv)",
+    )  # fmt: skip
+    g.add_argument("--crf", type=int, default=None, help="H.264/HEVC quality, 0-51 (lower = better)")
+    g.add_argument("--preset", default=None, help="x264/x265 preset")
+    g.add_argument(
+        "-y", "--overwrite", action="store_const", const=True, default=None,
+        help="replace an existing output file",
+    )  # fmt: skip
 
 
 def _blades(shape: str) -> int:
     """``--aperture-shape``: "circle" -> 0 blades, "blades:N" (N >= 3) -> N."""
-    if shape == "circle":
-        return 0
-    if shape.startswith("blades:") and shape[7:].isdigit() and int(shape[7:]) >= 3:
-        return int(shape[7:])
-    raise argparse.ArgumentTypeError(f"{shape}: expected 'circle' or 'blades:N' with N >= 3")
 
 
 def _scale(p: argparse.ArgumentParser) -> None:
@@ -242,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--planner", default=None, help="planner to use with --dataset (default: default)")
     ev.add_argument("--json", action="store_true", help="print one JSON object to stdout")
+    ev.add_argument(
+        "--flicker", nargs=2, type=Path, default=None, metavar=("INPUT", "RENDERED"),
+        help="frame-to-frame flicker of RENDERED's static regions beside INPUT's (temporal stability)",
+    )  # fmt: skip
     ev.add_argument(
         "--plot",
         type=Path,
@@ -390,12 +402,11 @@ def _print_config(cfg: RackConfig, out: Path | None) -> int:
     if out is None:
         sys.stdout.write(text)
     else:
+        from autofocuspull.core.atomic import atomic_write_text
         from autofocuspull.io.writer import ensure_writable_dir
 
         ensure_writable_dir(out.parent, out)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out)
+        atomic_write_text(out, text)
     return 0
 
 
@@ -406,6 +417,12 @@ def _eval(args: argparse.Namespace, cfg: RackConfig) -> int:
     from autofocuspull import evaluate, pipeline
     from autofocuspull.core.errors import UsageError
 
+    if args.flicker is not None:
+        from autofocuspull.evaluate.flicker import format_flicker, video_flicker
+
+        result = video_flicker(*args.flicker)
+        print(json.dumps(result) if args.json else format_flicker(result))
+        return 0
     if args.dataset is not None:
         if args.plan is not None:
             raise UsageError("eval: give either PLAN.json GRADES.json or --dataset DIR, not both")

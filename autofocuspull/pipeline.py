@@ -471,16 +471,18 @@ def render_clip(
     """
     info = info or probe(path)
     check_plan_fits(plan, info)
-    process = frame_processor(plan, cfg, depth)
+    process = frame_processor(plan, cfg, depth, info)
     with Counter("render", info.n_frames) as tick:
         return transcode(path, out, info, process, config=cfg.encode, progress=tick)
 
 
 def frame_processor(
-    plan: FocusPlan, cfg: RackConfig, depth: Any
+    plan: FocusPlan, cfg: RackConfig, depth: Any, info: VideoInfo
 ) -> Callable[[Iterator[Any]], Iterator[np.ndarray]]:
-    """Frames -> rendered RGB frames following ``plan`` (the renderer as the writers call it)."""
+    """Frames -> rendered RGB frames following ``plan`` (the renderer as the writers call it), in the
+    linear light of ``info``'s transfer function."""
     from autofocuspull.render import render_video
+    from autofocuspull.render.color import transfer_of
 
     device = resolve_device(cfg.run.device)
 
@@ -495,6 +497,7 @@ def frame_processor(
             config=cfg.render,
             renderer=cfg.stages.renderer,
             progress=False,  # the writer's Counter shows render progress
+            transfer=transfer_of(info.colour.transfer),
         )
 
     return process
@@ -518,13 +521,13 @@ def rack(
     """Plan and render in one go; optionally save the plan JSON, its timeline picture and the
     overlay preview (the clip with the plan burned in)."""
     check_input_file(path)
-    check_output_path(out, path)
+    check_output_path(out, path, cfg.encode)
     check_planner(cfg)
     for extra in (plan_out, plot):
         if extra is not None:
             ensure_writable_dir(Path(extra).parent, Path(extra))
     if overlay is not None:
-        check_output_path(overlay, path)
+        check_output_path(overlay, path, cfg.encode)
     plan, analysis = plan_clip(path, cfg)
     _save_side_outputs(plan, analysis, plan_out, plot)
     render_clip(path, plan, out, cfg, analysis.depth, analysis.info)
@@ -575,7 +578,7 @@ def render_command(path, plan_json, out, cfg: RackConfig) -> Path:
     from autofocuspull.plan import load_plan
 
     check_input_file(path)
-    check_output_path(out, path)
+    check_output_path(out, path, cfg.encode)
     from autofocuspull.io.trim import slice_plan_to
 
     plan = slice_plan_to(load_plan(plan_json), path)  # a whole-clip plan cut to --start / --end

@@ -99,7 +99,7 @@ def test_segmented_render_joins_to_the_single_pass_render_frame_for_frame(tmp_pa
     plan, analysis = plan_clip(clip, lossless)
     render_clip(clip, plan, tmp_path / "whole.mp4", lossless, analysis.depth, analysis.info)
     info = probe(clip)
-    process = frame_processor(plan, lossless, render_depth(clip, info, lossless))
+    process = frame_processor(plan, lossless, render_depth(clip, info, lossless), info)
     pieces = []
     for k, (a, b) in enumerate([(0, 5), (5, 6), (6, 14)]):  # a one-frame piece too; 5 and 6 are seeks
         encode_segment(clip, tmp_path / f"s{k}.mp4", info, a, b, process, config=lossless.encode)

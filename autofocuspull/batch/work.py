@@ -38,15 +38,18 @@ def worker_tag(cpu0_s: float) -> dict[str, Any]:
     }
 
 
-def plan_segments(info: VideoInfo, cut_frames: list[int], config: BatchConfig) -> list[Segment]:
-    """Frame ranges to render in parallel: one for a clip shorter than ``2 * segment_s``, else pieces
-    of about ``segment_s`` that end at a shot cut when one lies within half a segment of the target,
-    and at the target frame otherwise (a single long shot still spreads over workers)."""
+def plan_segments(
+    info: VideoInfo, cut_frames: list[int], config: BatchConfig, splittable: bool = True
+) -> list[Segment]:
+    """Frame ranges to render in parallel: one for a clip shorter than ``2 * segment_s`` (or when the
+    output codec can't be joined from segments, ``splittable=False``), else pieces of about
+    ``segment_s`` that end at a shot cut when one lies within half a segment of the target, and at
+    the target frame otherwise (a single long shot still spreads over workers)."""
     n, t = info.n_frames, info.pts_s
     seg_s = config.segment_s
     if config.plan_only:
         return []
-    if seg_s <= 0 or t[-1] - t[0] < 2 * seg_s:
+    if not splittable or seg_s <= 0 or t[-1] - t[0] < 2 * seg_s:
         return [Segment(0, 1, 0, n)]
     cuts = np.array(sorted(c for c in cut_frames if 0 < c < n), np.int64)
     bounds = [0]
@@ -66,6 +69,8 @@ def plan_segments(info: VideoInfo, cut_frames: list[int], config: BatchConfig) -
 def plan_stage(job: ClipJob, cfg: pipeline.RackConfig, config: BatchConfig) -> dict[str, Any]:
     """Analyse and plan one clip, write its plan JSON; returns what the render stage needs."""
     from autofocuspull.io import check_output_path
+    from autofocuspull.io.segments import SEGMENT_FORMAT
+    from autofocuspull.io.writer import codec_for
     from autofocuspull.plan import save_plan
 
     t0, cpu0 = time.perf_counter(), time.process_time()
@@ -77,7 +82,12 @@ def plan_stage(job: ClipJob, cfg: pipeline.RackConfig, config: BatchConfig) -> d
     return {
         "n_frames": analysis.info.n_frames,
         "duration_s": analysis.info.duration_s,
-        "segments": plan_segments(analysis.info, analysis.cut_frames, config),
+        "segments": plan_segments(
+            analysis.info,
+            analysis.cut_frames,
+            config,
+            codec_for(cfg.encode, analysis.info.colour) in SEGMENT_FORMAT,
+        ),
         "input": input_record,
         "pulls": len(plan.pulls),
         "depth_source": plan.depth_source,
@@ -116,7 +126,7 @@ def render_stage(job: ClipJob, cfg: pipeline.RackConfig, segment: Segment, key: 
     if segment.count == 1:
         pipeline.render_clip(job.input, plan, out, cfg, depth, info)
     else:
-        process = pipeline.frame_processor(plan, cfg, depth)
+        process = pipeline.frame_processor(plan, cfg, depth, info)
         with Counter("render", frames) as tick:
             encode_segment(
                 job.input, out, info, segment.start, segment.stop, process, config=cfg.encode, progress=tick

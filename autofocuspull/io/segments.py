@@ -21,6 +21,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from autofocuspull.core.atomic import atomic_path
 from autofocuspull.core.errors import InputError
 from autofocuspull.core.types import Frame, VideoInfo
 from autofocuspull.io.reader import (
@@ -35,14 +36,19 @@ from autofocuspull.io.writer import (
     EncodeConfig,
     FrameProcessor,
     _AudioTrack,
-    _even,
     check_output_path,
-    temp_path_for,
+    codec_for,
+    rgb_to_video_frame,
+    video_stream_out,
 )
 
 log = logging.getLogger(__name__)
 
 SEGMENT_SUFFIX = ".mp4"
+#: The container each codec's segments are written in; the joined output's container is the user's. A
+#: segment must keep the input's time base so its packets go back at exact pts: MP4 and MOV do, Matroska
+#: (FFV1's only container here) stores milliseconds, so FFV1 output is rendered in one piece.
+SEGMENT_FORMAT = {"h264": "mp4", "hevc": "mp4", "prores": "mov"}
 
 
 def frame_pts(info: VideoInfo, origin_s: float, index: int) -> int:
@@ -119,34 +125,28 @@ def encode_segment(
     """
     cfg = config or EncodeConfig()
     out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path_for(out)
-    try:
-        with open_input(in_path) as src:
-            origin = _origin_s(src)
-        base = frame_pts(info, origin, start)
-        with av.open(str(tmp), mode="w", format="mp4") as dst:
-            vdst = _video_encoder(dst, info, cfg)
-            pending: collections.deque[int] = collections.deque()
-            n = 0
-            for rgb in process(_noting(iter_frame_range(in_path, info, start, stop), pending)):
-                if not pending:
-                    raise RuntimeError("frame processor returned more frames than it was given")
-                _check_shape(rgb, info)
-                vf = av.VideoFrame.from_ndarray(_even(rgb), format="rgb24")
-                vf.pts, vf.time_base = frame_pts(info, origin, pending.popleft()) - base, info.time_base
-                dst.mux(vdst.encode(vf.reformat(format="yuv420p")))
-                n += 1
-                if progress:
-                    progress(n)
-            dst.mux(vdst.encode(None))
+    with open_input(in_path) as src:
+        origin = _origin_s(src)
+    base = frame_pts(info, origin, start)
+    codec = codec_for(cfg, info.colour)
+    with atomic_path(out) as tmp, av.open(str(tmp), mode="w", format=SEGMENT_FORMAT[codec]) as dst:
+        vdst = video_stream_out(dst, codec, info, cfg, SEGMENT_FORMAT[codec])
+        pending: collections.deque[int] = collections.deque()
+        n = 0
+        for rgb in process(_noting(iter_frame_range(in_path, info, start, stop), pending)):
+            if not pending:
+                raise RuntimeError("frame processor returned more frames than it was given")
+            vf = rgb_to_video_frame(rgb, info, vdst.pix_fmt)
+            vf.pts, vf.time_base = frame_pts(info, origin, pending.popleft()) - base, info.time_base
+            dst.mux(vdst.encode(vf))
+            n += 1
+            if progress:
+                progress(n)
+        dst.mux(vdst.encode(None))
         if n != stop - start:
             raise InputError(
                 in_path, f"segment {start}..{stop}: rendered {n} frames, expected {stop - start}"
             )
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 
@@ -155,23 +155,6 @@ def _noting(frames: Iterator[Frame], pending: collections.deque[int]) -> Iterato
     for frame in frames:
         pending.append(frame.index)
         yield frame
-
-
-def _check_shape(rgb: np.ndarray, info: VideoInfo) -> None:
-    if rgb.shape[:2] != (info.height, info.width):
-        raise ValueError(f"rendered frame: expected shape ({info.height}, {info.width}, 3), got {rgb.shape}")
-
-
-def _video_encoder(dst: av.container.OutputContainer, info: VideoInfo, cfg: EncodeConfig):
-    """The H.264 stream the single-pass writer makes (same options, so segments join)."""
-    w, h = info.width + info.width % 2, info.height + info.height % 2
-    vdst = dst.add_stream(
-        "libx264", rate=info.frame_rate, options={"crf": str(cfg.crf), "preset": cfg.preset}
-    )
-    vdst.width, vdst.height, vdst.pix_fmt = w, h, "yuv420p"
-    vdst.time_base = info.time_base
-    vdst.codec_context.time_base = info.time_base
-    return vdst
 
 
 def join_segments(
@@ -190,13 +173,9 @@ def join_segments(
     be monotonic.
     """
     cfg = config or EncodeConfig()
-    out = check_output_path(out_path, in_path)
-    tmp = temp_path_for(out)
-    try:
+    out = check_output_path(out_path, in_path, cfg)
+    with atomic_path(out, overwrite=cfg.overwrite) as tmp:
         _join_into(in_path, segments, tmp, OUTPUT_FORMATS[out.suffix.lower()], info, cfg)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 
