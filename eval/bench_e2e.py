@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         out: dict = {}
         for i, (name, overrides) in enumerate(cases):
             argv_ = ["rack", str(clip), "-o", str(work / f"{size}_{name}.mp4"), "--depth-model", str(model),
-                     "--plan-out", str(work / f"{size}_{name}.plan.json"), "-q"]  # fmt: skip
+                     "--plan-out", str(work / f"{size}_{name}.plan.json"), "-q", "-y"]  # fmt: skip
             prof = args.profile if (args.profile and i == 0 and not results["sizes"]) else None
             out[name] = run_case(argv_, work, f"{size}_{name}", overrides, prof)
             print(
