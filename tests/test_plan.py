@@ -21,7 +21,7 @@ from autofocuspull.plan import (
     plan_focus,
     save_plan,
 )
-from autofocuspull.plan.planner import ease, pull_duration_s
+from autofocuspull.plan.pulls import ease, pull_duration_s
 from autofocuspull.plan.viterbi import viterbi_hold
 
 FPS = 10
@@ -333,7 +333,7 @@ def test_detector_dropouts_shorter_than_coast_s_do_not_move_focus():
 
 
 def test_coast_mask_stops_at_cuts_and_needs_a_sighting_first():
-    from autofocuspull.plan.planner import coast_mask
+    from autofocuspull.plan.utility import coast_mask
 
     present = np.array([[0, 1, 1, 0, 0, 1, 1, 0, 0, 0], [1, 1, 0, 0, 0, 0, 1, 1, 1, 1]], bool)
     cut = np.zeros(10, bool)
