@@ -170,6 +170,20 @@ def build_parser() -> argparse.ArgumentParser:
     _analysis(ev, planner=False)
     _common(ev)
 
+    ft = sub.add_parser(
+        "fit",
+        help="fit the planner's, cues' and distances' constants on graded clips",
+        description="fit --dataset DIR -o fitted.toml: leave-one-clip-out report beside the defaults "
+        "and every baseline; writes the fit on the whole set as a config TOML",
+    )
+    ft.add_argument("--dataset", type=Path, required=True, metavar="DIR", help="folder of graded clips")
+    ft.add_argument("-o", "--output", type=Path, required=True, metavar="FITTED.toml")
+    ft.add_argument("--report", type=Path, default=None, metavar="JSON", help="also save the report as JSON")
+    ft.add_argument("--rounds", type=int, default=None, help="coordinate-descent passes (default 2)")
+    ft.add_argument("--no-loo", action="store_true", help="skip the leave-one-clip-out report (faster)")
+    _analysis(ft, planner=False)
+    _common(ft)
+
     d = sub.add_parser("demo", help="offline demo: generate a clip, rack it, draw the plan")
     d.add_argument("-o", "--output-dir", type=Path, default=Path("autofocuspull-demo"), metavar="DIR")
     _common(d)

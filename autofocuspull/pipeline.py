@@ -589,6 +589,24 @@ def eval_command(args: Any, cfg: RackConfig) -> int:
     return 0
 
 
+def fit_command(args: Any, cfg: RackConfig) -> int:
+    """``autofocuspull fit``: fit constants on a graded folder, print the report, write the TOML."""
+    from autofocuspull.evaluate.fit import FitConfig, format_fit_report, run_fit
+
+    if Path(args.output).suffix.lower() != ".toml":
+        raise UsageError(f"{args.output}: the fitted configuration must end in .toml")
+    if not Path(args.dataset).is_dir():
+        raise UsageError(f"--dataset {args.dataset}: not a folder")
+    fcfg = FitConfig() if args.rounds is None else FitConfig(rounds=args.rounds)
+    run = run_fit(
+        args.dataset, args.output, cfg, fcfg, loo=not args.no_loo, report_json=args.report,
+        progress=lambda msg: log.info("fit: %s", msg),
+    )  # fmt: skip
+    print(format_fit_report(run.report))
+    log.info("fitted configuration written to %s", run.toml_path)
+    return 0
+
+
 def demo(out_dir: str | os.PathLike[str], cfg: RackConfig) -> dict[str, Path]:
     """Generate the demo clip, rack it, and draw the plan: offline, a few minutes on 2 CPU cores."""
     from autofocuspull.io.democlip import make_demo_clip
@@ -666,6 +684,8 @@ def run_command(args: Any) -> int:
         render_command(args.input, args.plan, args.output, cfg)
     elif args.command == "eval":
         return eval_command(args, cfg)
+    elif args.command == "fit":
+        return fit_command(args, cfg)
     elif args.command == "demo":
         demo(args.output_dir, cfg)
     return 0

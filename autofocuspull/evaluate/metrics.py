@@ -64,7 +64,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Reversals:
     """Focus reversals inside graded holds: ``frames`` (T,) bool the frames followed, ``at_s`` the
-    time of each reversal (the turning point: the first frame at the swing's extreme), ``minutes`` of hold time followed."""
+    time of each reversal (the turning point: the first frame at the swing's extreme), ``minutes``
+    of hold time followed."""
 
     frames: np.ndarray
     at_s: list[float]

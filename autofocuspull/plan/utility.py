@@ -86,15 +86,24 @@ def coast_mask(present: np.ndarray, times_s: np.ndarray, cut_mask: np.ndarray, c
     return out
 
 
-def held_since(tracks: SubjectTracks, row: int, s0: int, first: int, min_overlap: float) -> bool:
+def held_since(
+    tracks: SubjectTracks,
+    row: int,
+    s0: int,
+    first: int,
+    min_overlap: float,
+    present: np.ndarray | None = None,
+) -> bool:
     """Whether subject ``row`` is a product that, when first seen at frame ``first``, is held by
-    (overlaps by ``min_overlap`` of its area) a person present on every frame since ``s0``."""
+    (overlaps by ``min_overlap`` of its area) a person present on every frame since ``s0``
+    (``present``: ``tracks.present`` when the caller has it)."""
     if tracks.label[row] not in PRODUCT_LABELS:
         return False
+    present = tracks.present if present is None else present
     box = tracks.xyxy[row, first : first + 1]
     return any(
         tracks.label[p] in PERSON_LABELS
-        and tracks.present[p, s0 : first + 1].all()
+        and present[p, s0 : first + 1].all()
         and overlap_fraction(box, tracks.xyxy[p, first : first + 1])[0] >= min_overlap
         for p in range(len(tracks))
     )
@@ -110,17 +119,18 @@ def late_detections(
     size = (inputs.video.width, inputs.video.height)
     margin_px = (cfg.edge_margin * size[0], cfg.edge_margin * size[1])
     starts = [0, *np.flatnonzero(cut_mask).tolist(), tracks.n_frames]
+    present = tracks.present
     out = []
     for row in range(len(tracks)):
         for s0, s1 in itertools.pairwise(starts):
-            seen = np.flatnonzero(tracks.present[row, s0:s1])
+            seen = np.flatnonzero(present[row, s0:s1])
             if not len(seen) or seen[0] == 0:
                 continue
             first = s0 + int(seen[0])
             if touches_edge(tracks.xyxy[row, first], size, margin_px):
                 continue
             soon = times[first] - times[s0] <= cfg.prefocus_max_s + 1e-9
-            if soon or held_since(tracks, row, s0, first, SaliencyConfig().held_overlap):
+            if soon or held_since(tracks, row, s0, first, SaliencyConfig().held_overlap, present):
                 out.append((row, s0, first))
     return out
 
