@@ -6,6 +6,7 @@ import tomllib
 
 import numpy as np
 import pytest
+from test_plan import make_inputs, speaking  # tests/ is on sys.path (pytest rootdir mode)
 
 from autofocuspull.evaluate.fit import (
     FitClip,
@@ -21,7 +22,6 @@ from autofocuspull.evaluate.fit import (
 )
 from autofocuspull.evaluate.grades import parse_grades
 from autofocuspull.evaluate.snapshot import ClipSnapshot
-from tests.test_plan import make_inputs, speaking
 
 
 def graded_clip(stem: str, onset_s: float) -> FitClip:
