@@ -71,6 +71,7 @@ SEARCH_SPACE: tuple[Param, ...] = (
     Param("planner.min_hold_s", (0.5, 0.75, 1.0, 1.5, 2.0)),
     Param("planner.lead_s", (0.0, 0.15, 0.3, 0.45, 0.6)),
     Param("planner.backchannel_s", (0.3, 0.5, 0.7, 1.0, 1.4)),
+    Param("planner.opening_gap_s", (0.0, 0.4, 0.8, 1.2, 1.6)),
     Param("planner.merge_gap_s", (0.1, 0.2, 0.3, 0.5, 0.8)),
     Param("planner.talk_threshold", (0.3, 0.4, 0.5, 0.6, 0.7)),
     Param("planner.idle_weight", (0.0, 0.05, 0.1, 0.2, 0.4)),

@@ -20,7 +20,9 @@ with utility ``u`` per mode:
 - ``dialogue``: ``talk[s, t] * p[s, t] + idle_weight * saliency[s, t]`` where ``p`` is the
   speaking probability times the voice activity and ``talk`` the cleaned "is talking" mask:
   ``p > talk_threshold``, gaps shorter than ``merge_gap_s`` filled, runs shorter than
-  ``backchannel_s`` dropped (backchannels never cause a switch);
+  ``backchannel_s`` dropped (backchannels never cause a switch) unless they open the same
+  speaker's next turn within ``opening_gap_s`` with nobody else talking in between ("Yeah ...
+  [the answer]": the turn starts at the "Yeah"), a decision made on the whole clip;
 - ``saliency``: ``(saliency[s, t] / max_s' saliency[s', t]) ** saliency_contrast``: relative to
   the most salient visible subject of that frame and sharpened, so what a switch weighs is how
   much more a subject matters than the others (a large near face beats a small far one), not
@@ -85,28 +87,72 @@ EASES = ("smoothstep", "sine", "linear")
 
 @dataclass(frozen=True)
 class PlannerConfig:
-    """Hyperparameters of the default planner (times in seconds, speeds in dioptres per second)."""
+    """Hyperparameters of the default planner (times in seconds, speeds in dioptres per second).
+
+    The judgement calls among them are fitted on the graded set by ``autofocuspull fit``
+    (:data:`autofocuspull.evaluate.fit.SEARCH_SPACE`, leave-one-clip-out in the README); the
+    defaults below are argued from how focus pullers work, and each lies on its fitted grid.
+
+    - ``mode``: what drives focus: ``auto`` (dialogue where there is speech), ``dialogue``,
+      ``saliency``. A user choice, not fitted.
+    - ``switch_cost`` (fitted): utility-seconds a switch must earn; 0.5 = half a second of a
+      clear speaker, so a new speaker who talks for less than about that is not followed.
+    - ``min_hold_s`` (fitted): shortest hold between two racks; 1 s is about the shortest a
+      viewer reads as a deliberate shot of one subject rather than hunting.
+    - ``backchannel_s`` (fitted): talk runs shorter than this are backchannels ("mm-hm",
+      "yeah": 0.2-0.7 s in conversation studies) unless they open a turn.
+    - ``opening_gap_s`` (fitted): longest pause after a short utterance for it still to open the
+      same speaker's turn; 0.8 s: pauses inside one speaker's turn are mostly under a second,
+      longer ones read as giving the floor back.
+    - ``merge_gap_s`` (fitted): pauses shorter than this inside one speaker's talk are filled
+      (breaths and stops between words, 0.1-0.3 s).
+    - ``talk_threshold`` (fitted): speaking probability (times voice activity) above which a
+      subject talks; 0.5 is the calibrated decision point of the speaker model.
+    - ``use_vad``: multiply speaking by the soundtrack's voice activity (no voice, no speaker).
+    - ``idle_weight`` (fitted): share of saliency in dialogue utility, so that between turns the
+      more salient subject is held.
+    - ``auto_hold_s`` (fitted): dialogue regions extend this far past speech, so a pause in a
+      conversation does not hand focus to saliency.
+    - ``saliency_contrast`` (fitted): exponent sharpening saliency relative to the frame's most
+      salient subject (2: a subject half as salient is worth a quarter).
+    - ``saliency_switch_cost`` (fitted): utility-seconds a switch on looks alone must earn (at
+      least ``switch_cost``): focus pullers rarely rack for looks.
+    - ``coast_s`` (fitted): a subject missing for less than this is a detector dropout, not a
+      departure.
+    - ``prefocus_window_s``, ``prefocus_max_s`` (fitted), ``edge_margin``: a subject first found
+      away from the frame's edges (``edge_margin`` of the frame: 2 %, about a box's jitter) within
+      ``prefocus_max_s`` of its shot's start was there all along; a switch to it within
+      ``prefocus_window_s`` of its detection is moved to the shot's start.
+    - ``lead_s`` (fitted): a rack to a new speaker starts this long before the first word (a
+      focus puller anticipates the line; 0.3 s is about the reaction of a puller who knows the
+      script).
+    - ``max_pull_speed_dioptre_per_s`` (fitted), ``min_pull_s``, ``ease``: pull speed limit in
+      dioptres (1.5 D/s racks 0.5 m -> 2 m in 1 s, a quick but smooth manual pull), shortest pull
+      (0.25 s: faster reads as a jump), and the pull's easing curve.
+    - ``f_number``: the plan's aperture (None: the lens's).
+    """
 
     mode: str = "auto"
-    switch_cost: float = 0.5  # utility-seconds a switch must earn
+    switch_cost: float = 0.5
     min_hold_s: float = 1.0
     backchannel_s: float = 0.7
+    opening_gap_s: float = 0.8
     merge_gap_s: float = 0.3
     talk_threshold: float = 0.5
     use_vad: bool = True
     idle_weight: float = 0.1
     auto_hold_s: float = 2.0
     saliency_contrast: float = 2.0
-    saliency_switch_cost: float = 1.5  # utility-seconds a switch on saliency alone must earn
+    saliency_switch_cost: float = 1.5
     coast_s: float = 0.5
     prefocus_window_s: float = 0.5
-    edge_margin: float = 0.02  # fraction of the frame's width / height
-    prefocus_max_s: float = 2.0  # how late into its shot a detection may still be "late"
+    edge_margin: float = 0.02
+    prefocus_max_s: float = 2.0
     lead_s: float = 0.3
     max_pull_speed_dioptre_per_s: float = 1.5
     min_pull_s: float = 0.25
     ease: str = "smoothstep"
-    f_number: float | None = None  # None: the lens's f-number
+    f_number: float | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

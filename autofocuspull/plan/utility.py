@@ -24,20 +24,45 @@ if TYPE_CHECKING:
 def clean_talk(
     prob: np.ndarray, times_s: np.ndarray, cfg: PlannerConfig
 ) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
-    """Talking mask (S, T) bool from probabilities (S, T): threshold, fill short gaps, drop
-    backchannels. Also returns the dropped runs as (row, start, end) frame indices."""
+    """Talking mask (S, T) bool from probabilities (S, T): threshold, fill short gaps, then sort
+    each short run (under ``backchannel_s``) by what follows it over the whole clip.
+
+    A short run is a **turn opening** ("Yeah ... [the answer]") when the same speaker's next kept
+    run starts at most ``opening_gap_s`` after it ends and nobody else talks in between: it is
+    joined to that turn, so the turn (and the rack to it) starts at the short run. Otherwise it is
+    a **backchannel** (a short utterance while someone else keeps the floor, or an isolated one)
+    and is dropped: it never causes a switch. Returns the mask and the dropped runs as (row,
+    start, end) frame indices.
+    """
     dt = frame_duration_s(times_s)
     talk = prob > cfg.talk_threshold
-    dropped = []
     for s in range(len(talk)):
         for a, b in runs(~talk[s]):
             if a > 0 and b < talk.shape[1] and (b - a) * dt < cfg.merge_gap_s:
                 talk[s, a:b] = True
-        for a, b in runs(talk[s]):
-            if (b - a) * dt < cfg.backchannel_s:
-                talk[s, a:b] = False
-                dropped.append((s, a, b))
+    merged = talk.copy()  # every speaker's talk before the short runs are sorted out
+    dropped = []
+    for s in range(len(talk)):
+        others = np.delete(merged, s, axis=0).any(axis=0)
+        next_kept: int | None = None  # first frame of this speaker's next kept run
+        for a, b in reversed(runs(merged[s])):
+            if (b - a) * dt >= cfg.backchannel_s:
+                next_kept = a
+                continue
+            if next_kept is not None and opens_turn(b, next_kept, others, dt, cfg.opening_gap_s):
+                talk[s, b:next_kept] = True
+                next_kept = a
+                continue
+            talk[s, a:b] = False
+            dropped.append((s, a, b))
+    dropped.sort()
     return talk, dropped
+
+
+def opens_turn(end: int, next_start: int, others: np.ndarray, dt: float, max_gap_s: float) -> bool:
+    """Whether a short run ending at frame ``end`` opens the same speaker's run starting at
+    ``next_start``: the gap is at most ``max_gap_s`` and nobody else (``others`` (T,) bool) talks in it."""
+    return (next_start - end) * dt <= max_gap_s + 1e-9 and not others[end:next_start].any()
 
 
 def dialogue_region(speech_prob: np.ndarray, times_s: np.ndarray, hold_s: float) -> np.ndarray:
