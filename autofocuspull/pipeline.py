@@ -372,7 +372,43 @@ def analyse(path: str | os.PathLike[str], cfg: RackConfig) -> Analysis:
         person_mask_at=masks.prob_at if len(masks) else None,
     )
     cues = compute_clip_cues(path, info, tracks, cfg, warnings)
+    if cfg.cue != "saliency":  # who speaks: whole-clip voices fused with the per-frame model
+        cues = apply_voice_cues(path, info, tracks, cues, cfg, warnings)
     return Analysis(info, tracks, cuts, cues, depth, depth_source, warnings)
+
+
+def voice_windows(path: str, info: VideoInfo, cues: CueSeries, cfg: RackConfig, warnings: list[str]):
+    """GE2E embeddings of the clip's speech windows (cached), or None when the encoder is missing
+    (loud fallback: speaker detection from Light-ASD alone) or the clip has no audio."""
+    from autofocuspull.cues.voices import VoiceConfig, VoiceWindows, build_voice_encoder, embed_speech_windows
+
+    if not info.has_audio:
+        return None
+    vcfg = VoiceConfig()
+    key = {"window_s": vcfg.window_s, "hop_s": vcfg.hop_s, "min_speech": vcfg.min_speech,
+           "weights": vcfg.weights_path, "code": code_fingerprint("autofocuspull.cues.voices")}  # fmt: skip
+    cache = _cache(path, "voices", key, cfg)
+    hit = cache.load_npz("windows.npz")
+    if hit is not None:
+        return VoiceWindows(hit["centres_s"], hit["embeddings"])
+    notes: list[str] = []
+    encoder = _logged(build_voice_encoder, notes, vcfg)
+    warnings.extend(notes)
+    if encoder is None:
+        return None
+    windows = embed_speech_windows(read_audio(path, 16000), cues.speech_prob, cues.times_s, encoder, vcfg)
+    cache.save_npz("windows.npz", {"centres_s": windows.centres_s, "embeddings": windows.embeddings})
+    return windows
+
+
+def apply_voice_cues(
+    path: str, info: VideoInfo, tracks: SubjectTracks, cues: CueSeries, cfg: RackConfig, warnings: list[str]
+) -> CueSeries:
+    """``cues`` with the whole-clip voice diarisation fused into ``speaking`` (when it can be had)."""
+    from autofocuspull.cues.voices import VoiceConfig, apply_voices
+
+    windows = voice_windows(path, info, cues, cfg, warnings)
+    return cues if windows is None else apply_voices(cues, tracks, windows, VoiceConfig())
 
 
 # --------------------------------------------------------------------------------------------

@@ -344,3 +344,15 @@ def diarise(
     assignment = assign_voices(ev, cfg)
     fused = fuse_speaking(speaking, voice, assignment, has_face, cfg.voice_weight)
     return Diarisation(voice, assignment, ev, fused)
+
+
+def apply_voices(cues: Any, tracks: SubjectTracks, windows: VoiceWindows, config: VoiceConfig | None = None):
+    """``cues`` (:class:`~autofocuspull.core.types.CueSeries`) with ``speaking`` fused with the
+    whole-clip diarisation of ``windows``; unchanged when there is no face or no speech window."""
+    import dataclasses
+
+    if not len(tracks) or not len(windows.centres_s) or not tracks.has_face.any():
+        return cues
+    d = diarise(windows, cues.speech_prob, cues.times_s, tracks, cues.speaking, config)
+    sources = {**cues.sources, "speaking": cues.sources.get("speaking", "none") + "+voices"}
+    return dataclasses.replace(cues, speaking=d.speaking, sources=sources)

@@ -88,10 +88,14 @@ SEARCH_SPACE: tuple[Param, ...] = (
     Param("cues.saliency.w_object", (0.05, 0.15, 0.3)),
     Param("cues.saliency.person_prior", (0.4, 0.6, 0.8)),
     Param("cues.saliency.product_prior", (0.6, 0.8, 1.0)),
+    Param("cues.voices.cluster_distance", (0.25, 0.3, 0.4, 0.5, 0.6)),
+    Param("cues.voices.voice_weight", (0.0, 0.3, 0.6, 0.8, 1.0)),
+    Param("cues.voices.min_evidence", (0.0, 0.25, 0.5, 1.0)),
+    Param("cues.voices.prior_frames", (5.0, 25.0, 75.0)),
     Param("perception.distance.smooth_tau_s", (0.1, 0.2, 0.4, 0.8)),
     Param("perception.distance.median_frames", (1, 5, 9, 15)),
 )
-SECTIONS = ("planner", "cues.saliency", "perception.distance")
+SECTIONS = ("planner", "cues.saliency", "cues.voices", "perception.distance")
 
 
 @dataclass(frozen=True)
@@ -115,11 +119,13 @@ class FitConfig:
 
 @dataclass
 class FitClip:
-    """A graded clip ready for trials: its name, grades and analysis snapshot."""
+    """A graded clip ready for trials: its name, grades, analysis snapshot and the GE2E embeddings
+    of its speech windows (None: no audio, or the voice encoder is not installed)."""
 
     stem: str
     grades: Grades
     snapshot: ClipSnapshot
+    voice_windows: Any = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,12 +142,14 @@ def default_values(space: Sequence[Param] = SEARCH_SPACE) -> Values:
 def section_defaults() -> dict[str, Any]:
     """Default config dataclass of each fitted section."""
     from autofocuspull.cues.saliency import SaliencyConfig
+    from autofocuspull.cues.voices import VoiceConfig
     from autofocuspull.perception.subjects import DistanceConfig
     from autofocuspull.plan.planner import PlannerConfig
 
     return {
         "planner": PlannerConfig(),
         "cues.saliency": SaliencyConfig(),
+        "cues.voices": VoiceConfig(),
         "perception.distance": DistanceConfig(),
     }
 
@@ -162,10 +170,13 @@ def configs_from_values(values: Mapping[str, Any]) -> dict[str, Any]:
 def plan_trial(clip: FitClip, configs: Mapping[str, Any], planner: str = "default"):
     """Plan one clip from its snapshot with the given section configs (or a baseline planner)."""
     from autofocuspull.cues.saliency import compute_saliency
+    from autofocuspull.cues.voices import apply_voices
     from autofocuspull.plan import PLANNERS, plan_focus
 
     snap = clip.snapshot
     inputs = snap.plan_inputs(configs["perception.distance"])
+    if clip.voice_windows is not None and inputs.cues.speaking.size:
+        inputs.cues = apply_voices(inputs.cues, inputs.tracks, clip.voice_windows, configs["cues.voices"])
     if configs["cues.saliency"] != section_defaults()["cues.saliency"]:
         sal, comps = compute_saliency(
             inputs.tracks,
@@ -257,11 +268,19 @@ def load_fit_clips(
                 raise FileNotFoundError(f"no single video named {stem}.* beside {grades_path.name}")
             if progress is not None:
                 progress(f"analysis of {stem}")
-            clips.append(FitClip(stem, grades, snapshot_clip(video, rack_cfg)))
+            snap = snapshot_clip(video, rack_cfg)
+            clips.append(FitClip(stem, grades, snap, _voice_windows(video, snap, rack_cfg)))
         except Exception as e:  # one bad clip is reported, not fatal
             log.error("fit: %s failed: %s: %s", stem, type(e).__name__, e)
             failed[stem] = f"{type(e).__name__}: {e}"
     return clips, failed
+
+
+def _voice_windows(video: Path, snap: ClipSnapshot, rack_cfg: Any) -> Any:
+    from autofocuspull import pipeline
+
+    cfg = rack_cfg or pipeline.RackConfig()
+    return pipeline.voice_windows(str(video), snap.info, snap.cues, cfg, [])
 
 
 def evaluate_fixed(scorer: Scorer, values: Values) -> dict[str, dict]:
