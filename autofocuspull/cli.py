@@ -181,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--report", type=Path, default=None, metavar="JSON", help="also save the report as JSON")
     ft.add_argument("--rounds", type=int, default=None, help="coordinate-descent passes (default 2)")
     ft.add_argument("--no-loo", action="store_true", help="skip the leave-one-clip-out report (faster)")
+    ft.add_argument("--jobs", type=int, default=1, help="processes planning the clips of a trial")
     _analysis(ft, planner=False)
     _common(ft)
 

@@ -633,7 +633,7 @@ def fit_command(args: Any, cfg: RackConfig) -> int:
         raise UsageError(f"{args.output}: the fitted configuration must end in .toml")
     if not Path(args.dataset).is_dir():
         raise UsageError(f"--dataset {args.dataset}: not a folder")
-    fcfg = FitConfig() if args.rounds is None else FitConfig(rounds=args.rounds)
+    fcfg = FitConfig(jobs=args.jobs) if args.rounds is None else FitConfig(rounds=args.rounds, jobs=args.jobs)
     run = run_fit(
         args.dataset, args.output, cfg, fcfg, loo=not args.no_loo, report_json=args.report,
         progress=lambda msg: log.info("fit: %s", msg),

@@ -103,3 +103,11 @@ def test_every_fitted_default_is_on_its_grid():
 
     defaults = default_values(SEARCH_SPACE)
     assert all(defaults[p.key] in p.grid for p in SEARCH_SPACE)
+
+
+def test_forked_workers_give_the_same_metrics():
+    clips = [graded_clip(f"c{i}", onset) for i, onset in enumerate((3.0, 4.0))]
+    values = default_values(SPACE)
+    serial = Scorer(clips, FitConfig(space=SPACE)).metrics(values)
+    with Scorer(clips, FitConfig(space=SPACE, jobs=2)) as scorer:
+        assert scorer.metrics(values) == serial

@@ -103,7 +103,8 @@ class FitConfig:
     """How the fit searches and scores.
 
     ``rounds``: passes of coordinate descent (each visits every constant once; the search stops
-    early when a pass changes nothing). ``onset_scale_s``: onset MAE that scores 0 (the match
+    early when a pass changes nothing). ``jobs``: worker processes planning the clips of a trial
+    (forked; results are identical for any number). ``onset_scale_s``: onset MAE that scores 0 (the match
     tolerance, beyond which a pull is not matched at all). ``rate_tolerance``: pulls per minute
     within this factor of the graded rate score 1 (the target's 1.5x). ``rate_floor_per_min``:
     added to both rates, so that 0 predicted against 0 graded is perfect and 1 against 0 is not
@@ -111,6 +112,7 @@ class FitConfig:
     """
 
     rounds: int = 2
+    jobs: int = 1
     onset_scale_s: float = ONSET_TOLERANCE_S
     rate_tolerance: float = 1.5
     rate_floor_per_min: float = 1.0
@@ -208,19 +210,50 @@ def clip_objective(metrics: Mapping[str, Any], cfg: FitConfig = FitConfig()) -> 
     return float(np.mean(terms))
 
 
+_POOL_CLIPS: list[FitClip] = []  # the clips a forked worker plans (set before the pool starts)
+
+
+def _score_one(args: tuple[int, tuple]) -> dict:
+    i, key = args
+    clip = _POOL_CLIPS[i]
+    return score_plan(plan_trial(clip, configs_from_values(dict(key))), clip.grades)
+
+
 class Scorer:
-    """Per-clip metrics of a set of values, memoised (folds of the leave-one-out share them)."""
+    """Per-clip metrics of a set of values, memoised (folds of the leave-one-out share them).
+    With ``cfg.jobs > 1`` the clips of a trial are planned by forked worker processes; use it as
+    a context manager (``with Scorer(...) as scorer:``) so the workers are shut down."""
 
     def __init__(self, clips: Sequence[FitClip], cfg: FitConfig = FitConfig()) -> None:
         self.clips = list(clips)
         self.cfg = cfg
         self.memo: dict[tuple, list[dict]] = {}
+        self._pool: Any = None
+
+    def __enter__(self) -> Scorer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None
+
+    def _map(self, key: tuple) -> list[dict]:
+        if self.cfg.jobs <= 1 or len(self.clips) < 2:
+            configs = configs_from_values(dict(key))
+            return [score_plan(plan_trial(c, configs), c.grades) for c in self.clips]
+        if self._pool is None:
+            import multiprocessing
+
+            global _POOL_CLIPS
+            _POOL_CLIPS = self.clips
+            self._pool = multiprocessing.get_context("fork").Pool(self.cfg.jobs)
+        return self._pool.map(_score_one, [(i, key) for i in range(len(self.clips))], chunksize=1)
 
     def metrics(self, values: Mapping[str, Any]) -> list[dict]:
         key = tuple(sorted(values.items()))
         if key not in self.memo:
-            configs = configs_from_values(values)
-            self.memo[key] = [score_plan(plan_trial(c, configs), c.grades) for c in self.clips]
+            self.memo[key] = self._map(key)
         return self.memo[key]
 
     def objective(self, values: Mapping[str, Any], rows: Sequence[int]) -> float:
@@ -359,17 +392,18 @@ def fit_dataset(
         raise ValueError(f"{dataset}: no graded clip could be analysed")
     space = cfg.space
     start = default_values(space)
-    scorer = Scorer(clips, cfg)
     methods: dict[str, dict] = {}
-    if progress is not None:
-        progress(f"fit on all {len(clips)} clips")
-    values, objective = coordinate_descent(scorer, range(len(clips)), start, progress)
     loo_fits: dict[str, Values] = {}
-    if loo:
-        per_clip, loo_fits = leave_one_out(scorer, start, progress)
-        methods["fitted (leave-one-out)"] = per_clip
-    methods["fitted (on all, in-sample)"] = evaluate_fixed(scorer, values)
-    methods["defaults"] = evaluate_fixed(scorer, start)
+    with Scorer(clips, cfg) as scorer:
+        if progress is not None:
+            progress(f"fit on all {len(clips)} clips")
+        values, objective = coordinate_descent(scorer, range(len(clips)), start, progress)
+        if loo:
+            per_clip, loo_fits = leave_one_out(scorer, start, progress)
+            methods["fitted (leave-one-out)"] = per_clip
+        methods["fitted (on all, in-sample)"] = evaluate_fixed(scorer, values)
+        methods["defaults"] = evaluate_fixed(scorer, start)
+        trials = len(scorer.memo)
     for name in baselines if baselines is not None else sorted(BASELINE_PLANNERS):
         methods[name] = evaluate_baseline(clips, name, cfg)
     return {
@@ -379,7 +413,7 @@ def fit_dataset(
         "methods": {k: {"clips": v, "mean": summarise(v, cfg)} for k, v in methods.items()},
         "loo_fits": loo_fits,
         "failed": failed,
-        "trials": len(scorer.memo),
+        "trials": trials,
     }
 
 
