@@ -111,3 +111,13 @@ def test_forked_workers_give_the_same_metrics():
     serial = Scorer(clips, FitConfig(space=SPACE)).metrics(values)
     with Scorer(clips, FitConfig(space=SPACE, jobs=2)) as scorer:
         assert scorer.metrics(values) == serial
+
+
+def test_fit_command_refuses_a_bad_output_or_folder(tmp_path, capsys):
+    from autofocuspull.cli import main
+
+    assert main(["fit", "--dataset", str(tmp_path), "-o", str(tmp_path / "fitted.json"), "-q"]) == 2
+    assert "must end in .toml" in capsys.readouterr().err
+    assert main(["fit", "--dataset", str(tmp_path / "nope"), "-o", str(tmp_path / "f.toml"), "-q"]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    assert not (tmp_path / "f.toml").exists()

@@ -142,18 +142,11 @@ def default_values(space: Sequence[Param] = SEARCH_SPACE) -> Values:
 
 
 def section_defaults() -> dict[str, Any]:
-    """Default config dataclass of each fitted section."""
-    from autofocuspull.cues.saliency import SaliencyConfig
-    from autofocuspull.cues.voices import VoiceConfig
-    from autofocuspull.perception.subjects import DistanceConfig
-    from autofocuspull.plan.planner import PlannerConfig
+    """Default config dataclass of each fitted section (from the configuration tree)."""
+    from autofocuspull.config import RackConfig, config_section
 
-    return {
-        "planner": PlannerConfig(),
-        "cues.saliency": SaliencyConfig(),
-        "cues.voices": VoiceConfig(),
-        "perception.distance": DistanceConfig(),
-    }
+    base = RackConfig()
+    return {name: config_section(base, name) for name in SECTIONS}
 
 
 def configs_from_values(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -187,6 +180,7 @@ def plan_trial(clip: FitClip, configs: Mapping[str, Any], planner: str = "defaul
             config=configs["cues.saliency"],
         )
         inputs.cues = dataclasses.replace(inputs.cues, saliency=sal, components=comps)
+        inputs.saliency = configs["cues.saliency"]
     default = planner == "default"
     plan = plan_focus(inputs, configs["planner"]) if default else PLANNERS[planner](inputs, None)
     plan.video = snap.info.to_dict()
@@ -234,8 +228,9 @@ class Scorer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
+        if self._pool is not None:  # close, not terminate: no signal reaches the workers
+            self._pool.close()
+            self._pool.join()
             self._pool = None
 
     def _map(self, key: tuple) -> list[dict]:
@@ -311,9 +306,9 @@ def load_fit_clips(
 
 def _voice_windows(video: Path, snap: ClipSnapshot, rack_cfg: Any) -> Any:
     from autofocuspull import pipeline
+    from autofocuspull.config import RackConfig
 
-    cfg = rack_cfg or pipeline.RackConfig()
-    return pipeline.voice_windows(str(video), snap.info, snap.cues, cfg, [])
+    return pipeline.voice_windows(str(video), snap.info, snap.cues, rack_cfg or RackConfig(), [])
 
 
 def evaluate_fixed(scorer: Scorer, values: Values) -> dict[str, dict]:

@@ -74,9 +74,10 @@ class ClipSnapshot:
     def plan_inputs(self, distance_config=None, lens: Lens | None = None) -> PlanInputs:
         """The planner's inputs, with subject distances smoothed by ``distance_config``
         (:class:`~autofocuspull.perception.subjects.DistanceConfig`, default: the shipped one)."""
-        from autofocuspull.perception.subjects import DistanceConfig, smooth_distance
+        from autofocuspull.config import RackConfig
+        from autofocuspull.perception.subjects import smooth_distance
 
-        dcfg = distance_config or DistanceConfig()
+        dcfg = distance_config or RackConfig().perception.distance
         tracks = dataclasses.replace(self.tracks, distance_m=self.tracks.distance_m.copy())
         fps = float(self.info.frame_rate)
         for s in range(len(tracks)):
@@ -93,26 +94,28 @@ class ClipSnapshot:
         )
 
 
-def _raw_distance_config():
-    """Distance sampling as shipped, smoothing off (a 1-frame median, an EMA with alpha 1)."""
-    from autofocuspull.perception.subjects import DistanceConfig
-
-    return dataclasses.replace(DistanceConfig(), median_frames=1, smooth_tau_s=1e-9)
+def _raw_distance_config(base):
+    """Distance sampling of ``base`` (a DistanceConfig), smoothing off (a 1-frame median, an EMA
+    with alpha 1)."""
+    return dataclasses.replace(base, median_frames=1, smooth_tau_s=1e-9)
 
 
 def snapshot_clip(path: str | Path, cfg=None, *, refresh: bool = False) -> ClipSnapshot:
     """Analyse ``path`` (or reuse its stored snapshot) with the pipeline's stages and config
     (:class:`~autofocuspull.pipeline.RackConfig`, default one)."""
     from autofocuspull import pipeline
+    from autofocuspull.config import RackConfig, section_dict
     from autofocuspull.io import check_input_file, probe, read_audio
     from autofocuspull.perception.subjects import assign_subject_distances
+    from autofocuspull.plan import background_distance_m
 
-    cfg = cfg or pipeline.RackConfig()
+    cfg = cfg or RackConfig()
     path = str(check_input_file(path))
     info = probe(path)
-    key = {
+    sections = (*pipeline.PERCEPTION_SECTIONS, *pipeline.CUE_SECTIONS, "depth", "stages", "lens")
+    key = {  # what the analysis depends on (not the planner, not the fitted distance smoothing)
         "version": SNAPSHOT_VERSION,
-        "rack": dataclasses.asdict(dataclasses.replace(cfg, cache_root=None, use_cache=True)),
+        **{name: section_dict(pipeline.config_section(cfg, name)) for name in sections},
     }
     cache = pipeline._cache(path, "snapshot", key, cfg)
     hit = None if refresh else cache.load_npz("snapshot.npz")
@@ -128,10 +131,10 @@ def snapshot_clip(path: str | Path, cfg=None, *, refresh: bool = False) -> ClipS
         fps=float(info.frame_rate),
         cuts=cuts,
         person_mask_at=masks.prob_at if len(masks) else None,
-        config=_raw_distance_config(),
+        config=_raw_distance_config(cfg.perception.distance),
     )
     cues = pipeline.compute_clip_cues(path, info, tracks, cfg, warnings)
-    background = pipeline._background_m(pipeline.Analysis(info, tracks, cuts, cues, depth, depth_source))
+    background = background_distance_m(depth)
     audio = read_audio(path, 16000) if info.has_audio else None
     snap = ClipSnapshot(info, tracks, cues, list(cuts), background, depth_source, audio)
     cache.save_npz("snapshot.npz", snap.to_npz_dict())

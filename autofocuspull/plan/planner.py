@@ -254,5 +254,5 @@ def plan_focus(
 
 
 def default_planner(inputs: PlanInputs, config: Any = None) -> FocusPlan:
-    """Registry entry: :func:`plan_focus` without keyframes."""
-    return plan_focus(inputs, config)
+    """Registry entry: :func:`plan_focus` with the user's keyframes of ``inputs``, if any."""
+    return plan_focus(inputs, config, list(inputs.keyframes) or None)

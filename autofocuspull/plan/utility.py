@@ -14,7 +14,7 @@ import numpy as np
 
 from autofocuspull.core.arrays import runs, touches_edge
 from autofocuspull.core.types import PlanInputs, SubjectTracks
-from autofocuspull.cues.saliency import PERSON_LABELS, PRODUCT_LABELS, SaliencyConfig, overlap_fraction
+from autofocuspull.cues.saliency import PERSON_LABELS, PRODUCT_LABELS, overlap_fraction
 from autofocuspull.plan.timeline import cut_frames, frame_duration_s
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def late_detections(
             if touches_edge(tracks.xyxy[row, first], size, margin_px):
                 continue
             soon = times[first] - times[s0] <= cfg.prefocus_max_s + 1e-9
-            if soon or held_since(tracks, row, s0, first, SaliencyConfig().held_overlap, present):
+            if soon or held_since(tracks, row, s0, first, inputs.saliency.held_overlap, present):
                 out.append((row, s0, first))
     return out
 
