@@ -124,7 +124,8 @@ class VoiceEncoder:
     def load(cls, path: str | Path, device: Any = None) -> VoiceEncoder:
         import torch
 
-        ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
+        weights = Path(path)
+        ckpt = torch.load(weights, map_location="cpu", weights_only=True)
         return cls(ckpt["model_state"], device)
 
     def embed(self, mels: np.ndarray) -> np.ndarray:
