@@ -9,6 +9,7 @@ import pytest
 from test_plan import make_inputs, speaking  # tests/ is on sys.path (pytest rootdir mode)
 
 from autofocuspull.evaluate.fit import (
+    SEARCH_SPACE,
     FitClip,
     FitConfig,
     Param,
@@ -121,3 +122,31 @@ def test_fit_command_refuses_a_bad_output_or_folder(tmp_path, capsys):
     assert main(["fit", "--dataset", str(tmp_path / "nope"), "-o", str(tmp_path / "f.toml"), "-q"]) == 2
     assert "not a folder" in capsys.readouterr().err
     assert not (tmp_path / "f.toml").exists()
+
+
+@pytest.mark.slow
+def test_fit_command_end_to_end_writes_a_loadable_config(tmp_path, capsys):
+    """A generated clip graded as "no story" (nothing to hold, no pull): analysed once, fitted,
+    reported beside the defaults and the baselines; the fitted file loads as a run config."""
+    import json
+
+    from autofocuspull.cli import main
+    from autofocuspull.config import load_config
+    from autofocuspull.io.synth import moving_pattern, write_clip
+
+    data = tmp_path / "set"
+    data.mkdir()
+    write_clip(data / "c.mp4", moving_pattern(20, 64, 48), rate=10)
+    grades = {"format": "autofocuspull.grades/1", "video": "c.mp4", "notes": "nothing to follow",
+              "cuts_s": [], "subjects": {}, "holds": []}  # fmt: skip
+    (data / "c.grades.json").write_text(json.dumps(grades))
+    out, report = tmp_path / "fitted.toml", tmp_path / "fit.json"
+    args = ["fit", "--dataset", str(data), "-o", str(out), "--report", str(report), "--rounds", "1",
+            "--no-loo", "--cache-dir", str(tmp_path / "cache"), "-q"]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "| defaults |" in printed and "| largest-face |" in printed
+    cfg = load_config(out)
+    assert cfg.planner.lead_s in dict((p.key, p.grid) for p in SEARCH_SPACE)["planner.lead_s"]
+    rep = json.loads(report.read_text())
+    assert rep["methods"]["defaults"]["mean"]["clips"] == 1 and rep["failed"] == {}
