@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autofocuspull.core.arrays import fill_nearest
-from autofocuspull.core.types import PlanInputs, Pull, SubjectTracks
+from autofocuspull.core.arrays import fill_nearest, runs
+from autofocuspull.core.types import Lens, PlanInputs, Pull, SubjectTracks
 from autofocuspull.plan.timeline import NONE_ID
 
 if TYPE_CHECKING:
@@ -107,3 +107,53 @@ def build_pulls(
         d_from, d_to = 1.0 / dist[old, span], 1.0 / dist[new, span]
         focus[span] = 1.0 / (d_from + (d_to - d_from) * ease(x, cfg.ease))
     return pulls, shown, focus
+
+
+def blur_px_per_dioptre(lens: Lens, f_number: float, width_px: int) -> float:
+    """Pixels of blur per dioptre of defocus for a thin lens far from macro range:
+    ``c ≈ (f / N) * f * |1/s - 1/z| * width_px / sensor_width`` (all in metres)."""
+    f_m = lens.focal_length_mm / 1000.0
+    return (f_m / f_number) * f_m * width_px / (lens.sensor_width_mm / 1000.0)
+
+
+def backlash(dioptre: np.ndarray, width: float) -> np.ndarray:
+    """(n,) focus in dioptres held still until the target leaves a band of ``width`` dioptres
+    around it, then dragged along by the band's edge (a focus puller's hand ignoring jitter)."""
+    out = np.empty_like(dioptre)
+    held = float(dioptre[0])
+    half = width / 2
+    for i, d in enumerate(dioptre):
+        if d > held + half:
+            held = float(d) - half
+        elif d < held - half:
+            held = float(d) + half
+        out[i] = held
+    return out
+
+
+def steady_holds(
+    focus_m: np.ndarray,
+    shown: np.ndarray,
+    pulls: Sequence[Pull],
+    times: np.ndarray,
+    cut_mask: np.ndarray,
+    deadband_dioptre: float,
+) -> np.ndarray:
+    """Focus (T,) metres with :func:`backlash` applied over each hold: a run of frames on one
+    choice, outside every pull, within one shot. Pull frames and the background are untouched."""
+    if deadband_dioptre <= 0:
+        return focus_m
+    out = focus_m.astype(np.float64).copy()
+    free = np.ones(len(times), bool)
+    for p in pulls:
+        free &= ~((times >= p.start_s) & (times < p.end_s))
+    shot = np.cumsum(cut_mask)
+    key = np.where(free, shown * (int(shot.max()) + 1) + shot, -1)
+    for a, b in runs(free):
+        start = a
+        for k in range(a + 1, b + 1):
+            if k == b or key[k] != key[start]:
+                if shown[start] > 0 and k - start > 1:
+                    out[start:k] = 1.0 / backlash(1.0 / out[start:k], deadband_dioptre)
+                start = k
+    return out
