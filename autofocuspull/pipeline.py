@@ -187,7 +187,8 @@ def _detector(name: str, section: Any, notes: list[str], what: str, instead: str
     from autofocuspull.perception.detect import DETECTORS
 
     builder = DETECTORS.get(name)
-    return build_model(what, lambda: builder(section.model_path, section), notes, instead=instead)
+    key = ("detector", name, repr(section))  # batch workers build it once (core.models.keep_models)
+    return build_model(what, lambda: builder(section.model_path, section), notes, instead=instead, key=key)
 
 
 def _face_detector(cfg: RackConfig, notes: list[str]) -> Any:
@@ -197,8 +198,9 @@ def _face_detector(cfg: RackConfig, notes: list[str]) -> Any:
     name, section = cfg.stages.faces, cfg.perception.faces
     build = DETECTORS.get(name)
     fallback_name = DETECTORS.info(name).get("fallback")
+    key = ("faces", name, repr(section))
     if fallback_name is None or section.model_path is not None:  # a path you gave must be there
-        return build_model("face detector", lambda: build(section.model_path, section), notes)
+        return build_model("face detector", lambda: build(section.model_path, section), notes, key=key)
     fallback = DETECTORS.get(fallback_name)
     return build_model(
         f"{name} face detector",
@@ -206,6 +208,7 @@ def _face_detector(cfg: RackConfig, notes: list[str]) -> Any:
         notes,
         fallback=lambda: fallback(None, section),
         instead=f"FALLING BACK to {fallback_name} (slower, other landmarks; pass --face-model PATH)",
+        key=key,
     )
 
 
@@ -243,6 +246,7 @@ def estimate_depth(
         ),
         notes,
         instead="using heuristic depth (subjects at prior distances)",
+        key=("depth", d.model, str(device), d.input_size, offline()),
         reasons=reasons,
     )
     warnings.extend(notes)
@@ -333,6 +337,7 @@ def compute_clip_cues(
             notes,
             fallback=lambda: MouthMotionSpeaker(c.mouth),
             instead="FALLING BACK to mouth-motion/speech-envelope correlation (much less reliable)",
+            key=("asd", repr(sp), repr(c.mfcc), repr(c.mouth)),
         )
     frames = bar(iter_frames(path, info), "who speaks", info.n_frames) if model is not None else None
     cues = compute_cues(
@@ -506,10 +511,21 @@ def render_clip(
 
     ``info`` is the clip's :func:`probe` when the caller already has it (saves a pass over the file).
     """
-    from autofocuspull.render import render_video
-
     info = info or probe(path)
     check_plan_fits(plan, info)
+    process = frame_processor(plan, cfg, depth, info)
+    with Counter("render", info.n_frames) as tick:
+        return transcode(path, out, info, process, config=cfg.encode, progress=tick)
+
+
+def frame_processor(
+    plan: FocusPlan, cfg: RackConfig, depth: Any, info: VideoInfo
+) -> Callable[[Iterator[Any]], Iterator[np.ndarray]]:
+    """Frames -> rendered RGB frames following ``plan`` (the renderer as the writers call it), in the
+    linear light of ``info``'s transfer function."""
+    from autofocuspull.render import render_video
+    from autofocuspull.render.color import transfer_of
+
     device = resolve_device(cfg.run.device)
 
     def process(frames: Iterator[Any]) -> Iterator[np.ndarray]:
@@ -522,11 +538,18 @@ def render_clip(
             device=device,
             config=cfg.render,
             renderer=cfg.stages.renderer,
-            progress=False,  # the transcode's Counter shows render progress
+            progress=False,  # the writer's Counter shows render progress
+            transfer=transfer_of(info.colour.transfer),
         )
 
-    with Counter("render", info.n_frames) as tick:
-        return transcode(path, out, info, process, config=cfg.encode, progress=tick)
+    return process
+
+
+def render_depth(path: str | os.PathLike[str], info: VideoInfo, cfg: RackConfig) -> Any:
+    """The depth source a render needs, from the cached analysis (computed when not cached)."""
+    warnings: list[str] = []
+    tracks, cuts, masks = perceive(str(path), info, cfg, warnings)
+    return estimate_depth(str(path), info, tracks, cuts, cfg, warnings, masks)[0]
 
 
 def rack(
@@ -540,13 +563,13 @@ def rack(
     """Plan and render in one go; optionally save the plan JSON, its timeline picture and the
     overlay preview (the clip with the plan burned in)."""
     check_input_file(path)
-    check_output_path(out, path)
+    check_output_path(out, path, cfg.encode)
     check_planner(cfg)
     for extra in (plan_out, plot):
         if extra is not None:
             ensure_writable_dir(Path(extra).parent, Path(extra))
     if overlay is not None:
-        check_output_path(overlay, path)
+        check_output_path(overlay, path, cfg.encode)
     plan, analysis = plan_clip(path, cfg)
     _save_side_outputs(plan, analysis, plan_out, plot)
     render_clip(path, plan, out, cfg, analysis.depth, analysis.info)
@@ -597,28 +620,60 @@ def render_command(path, plan_json, out, cfg: RackConfig) -> Path:
     from autofocuspull.plan import load_plan
 
     check_input_file(path)
-    check_output_path(out, path)
+    check_output_path(out, path, cfg.encode)
     from autofocuspull.io.trim import slice_plan_to
 
     plan = slice_plan_to(load_plan(plan_json), path)  # a whole-clip plan cut to --start / --end
     info = probe(path)
     check_plan_fits(plan, info)  # before the analysis, not minutes into it
-    warnings: list[str] = []
-    tracks, cuts, masks = perceive(str(path), info, cfg, warnings)
-    depth, _ = estimate_depth(str(path), info, tracks, cuts, cfg, warnings, masks)
-    return render_clip(path, plan, out, cfg, depth, info)
+    return render_clip(path, plan, out, cfg, render_depth(path, info, cfg), info)
 
 
 def evaluate_folder(
-    dataset: str | os.PathLike[str], cfg: RackConfig, plot_dir: str | os.PathLike[str] | None = None
+    dataset: str | os.PathLike[str],
+    cfg: RackConfig,
+    plot_dir: str | os.PathLike[str] | None = None,
+    executor: Any = None,
 ) -> dict[str, Any]:
     """Plan every graded clip of ``dataset`` with the run's planner and score it (clips named
-    outside the folder are refused, see :func:`~autofocuspull.evaluate.confined_to`)."""
+    outside the folder are refused, see :func:`~autofocuspull.evaluate.confined_to`).
+
+    ``executor`` (an :class:`autofocuspull.batch.Executor`: a process pool or Ray) plans all the
+    clips first, in parallel, with the same per-clip function; None plans them one by one here."""
     from autofocuspull import evaluate
 
     check_planner(cfg)
-    plan_fn = evaluate.confined_to(dataset, lambda p: plan_clip(p, cfg)[0])
+    plan_one = (
+        (lambda p: plan_clip(p, cfg)[0]) if executor is None else planned_in_parallel(dataset, cfg, executor)
+    )
+    plan_fn = evaluate.confined_to(dataset, plan_one)
     return evaluate.evaluate_dataset(dataset, plan_fn, cfg.stages.planner, plot_dir=plot_dir)
+
+
+class PlanFailedError(RuntimeError):
+    """A clip's planning failed in a worker; the message is the worker's ``Type: message``."""
+
+
+def planned_in_parallel(
+    dataset: str | os.PathLike[str], cfg: RackConfig, executor: Any
+) -> Callable[[Path], FocusPlan]:
+    """A ``plan_fn`` for :func:`evaluate_folder`: every graded clip inside ``dataset`` planned first by
+    ``executor`` (clips named outside it are left to :func:`~autofocuspull.evaluate.confined_to`)."""
+    from autofocuspull.batch import plan_many
+    from autofocuspull.evaluate import find_graded_clips
+
+    root = Path(os.path.abspath(dataset))
+    videos = [v for _, _, v in find_graded_clips(dataset) if v is not None]
+    videos = [v for v in videos if Path(os.path.abspath(v)).is_relative_to(root)]
+    plans = {Path(k).resolve(): v for k, v in plan_many(videos, cfg, executor).items()}
+
+    def planned(video: Path) -> FocusPlan:
+        plan = plans.get(Path(video).resolve())
+        if isinstance(plan, FocusPlan):
+            return plan
+        raise PlanFailedError(plan or f"{video}: not planned")
+
+    return planned
 
 
 def demo(out_dir: str | os.PathLike[str], cfg: RackConfig) -> dict[str, Path]:
