@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from autofocuspull.app.session import AppConfig
+from autofocuspull.batch.jobs import BatchConfig
 from autofocuspull.core.errors import UsageError
 from autofocuspull.core.types import Lens
 from autofocuspull.cues.asd import AsdConfig, MouthMotionConfig
@@ -189,6 +190,7 @@ class RackConfig:
     cues: CuesConfig = field(default_factory=CuesConfig)
     export: ExportConfig = field(default_factory=ExportConfig)  # depth-map encoding of the exports
     app: AppConfig = field(default_factory=AppConfig)  # the web app's previews
+    batch: BatchConfig = field(default_factory=BatchConfig)  # how many clips are scheduled (batch, eval)
 
 
 # --------------------------------------------------------------------------------------------
