@@ -370,6 +370,7 @@ def analyse(path: str | os.PathLike[str], cfg: RackConfig) -> Analysis:
         fps=float(info.frame_rate),
         cuts=cuts,
         person_mask_at=masks.prob_at if len(masks) else None,
+        lens=cfg.lens,  # the distance deadband is a fraction of a pixel of this lens's blur
     )
     cues = compute_clip_cues(path, info, tracks, cfg, warnings)
     return Analysis(info, tracks, cuts, cues, depth, depth_source, warnings)

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
-from scipy.ndimage import median_filter
 
 from autofocuspull.core.types import (
     COCO_NAMES,
@@ -29,6 +27,13 @@ from autofocuspull.core.types import (
     class_name,
 )
 from autofocuspull.perception.cuts import CutConfig, CutDetector
+from autofocuspull.perception.distance import (  # noqa: F401 (re-exported: subject distances live there)
+    DistanceConfig,
+    assign_subject_distances,
+    mask_core,
+    region_median,
+    smooth_distance,
+)
 from autofocuspull.perception.track import ByteTracker, TrackerConfig, link_faces_to_people
 
 log = logging.getLogger(__name__)
@@ -191,146 +196,6 @@ def build_subject_tracks(
     if distance_m is not None:
         tracks.distance_m = check_array("distance_m", distance_m(tracks), (len(tracks), n_frames), np.float32)
     return tracks
-
-
-# --------------------------------------------------------------------------------------------
-# Focus distances
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DistanceConfig:
-    """Depth sampling regions (fractions of the box) and temporal smoothing."""
-
-    face_core: tuple[float, float, float, float] = (0.25, 0.2, 0.75, 0.7)  # x0, y0, x1, y1 of face box
-    person_core: tuple[float, float, float, float] = (0.3, 0.08, 0.7, 0.45)  # head and chest
-    object_core: tuple[float, float, float, float] = (0.3, 0.3, 0.7, 0.7)
-    mask_threshold: float = 0.5
-    mask_erode_px: int = 2  # the mask's core: eroded by this much (depth-map pixels)
-    min_pixels: int = 4
-    median_frames: int = 5
-    smooth_tau_s: float = 0.2
-
-
-def _core_box(xyxy: np.ndarray, frac: Sequence[float]) -> np.ndarray:
-    x0, y0, x1, y1 = xyxy
-    w, h = x1 - x0, y1 - y0
-    return np.array([x0 + frac[0] * w, y0 + frac[1] * h, x0 + frac[2] * w, y0 + frac[3] * h])
-
-
-def region_median(depth: np.ndarray, box_px: np.ndarray, mask: np.ndarray | None, min_pixels: int) -> float:
-    """Median of finite positive ``depth`` (h, w) inside ``box_px`` (xyxy in depth pixels).
-
-    With ``mask`` (h, w bool) only masked pixels count. NaN when fewer than ``min_pixels`` remain.
-    """
-    h, w = depth.shape
-    x0, y0 = int(np.clip(np.floor(box_px[0]), 0, w)), int(np.clip(np.floor(box_px[1]), 0, h))
-    x1, y1 = int(np.clip(np.ceil(box_px[2]), 0, w)), int(np.clip(np.ceil(box_px[3]), 0, h))
-    vals = depth[y0:y1, x0:x1]
-    ok = np.isfinite(vals) & (vals > 0)
-    if mask is not None:
-        ok &= mask[y0:y1, x0:x1]
-    vals = vals[ok]
-    return float(np.median(vals)) if vals.size >= min_pixels else float("nan")
-
-
-def zero_phase_ema(x: np.ndarray, alpha: float) -> np.ndarray:
-    """Forward then backward exponential smoothing of a finite 1-D series (no lag)."""
-    y = np.asarray(x, np.float64).copy()
-    for i in range(1, len(y)):
-        y[i] = alpha * y[i] + (1 - alpha) * y[i - 1]
-    for i in range(len(y) - 2, -1, -1):
-        y[i] = alpha * y[i] + (1 - alpha) * y[i + 1]
-    return y
-
-
-def smooth_distance(
-    d: np.ndarray, fps: float, config: DistanceConfig, cuts: Sequence[int] = ()
-) -> np.ndarray:
-    """Smooth one subject's (T,) distances with a median filter and a zero-phase EMA, separately over
-    each run of finite values (a NaN frame or a cut ends a run, so nothing is smoothed across a
-    gap or a shot change). NaN frames stay NaN."""
-    d = check_array("d", d, (None,), np.float64)
-    present = np.isfinite(d)
-    out = np.full(len(d), np.nan)
-    breaks = np.zeros(len(d), bool)
-    breaks[[c for c in cuts if 0 <= c < len(d)]] = True
-    alpha = 1.0 - np.exp(-1.0 / max(config.smooth_tau_s * fps, 1e-6))
-    run_id = np.cumsum(breaks | ~present)
-    for r in np.unique(run_id[present]):
-        idx = np.flatnonzero((run_id == r) & present)
-        seg = median_filter(d[idx], size=min(config.median_frames, len(idx)), mode="nearest")
-        out[idx] = zero_phase_ema(seg, alpha)
-    return out.astype(np.float32)
-
-
-def _subject_raw_distance(
-    tracks: SubjectTracks,
-    s: int,
-    t: int,
-    depth: np.ndarray,
-    scale: np.ndarray,
-    mask: np.ndarray | None,
-    config: DistanceConfig,
-) -> float:
-    """Robust depth (m) of subject ``s`` in frame ``t`` (NaN when too few pixels)."""
-    if tracks.has_face[s, t]:
-        core = _core_box(tracks.face_xyxy[s, t], config.face_core) * scale
-        return region_median(depth, core, None, config.min_pixels)
-    frac = config.person_core if tracks.label[s] == "person" else config.object_core
-    core = _core_box(tracks.xyxy[s, t], frac) * scale
-    if tracks.label[s] == "person" and mask is not None:
-        v = region_median(depth, core, mask, config.min_pixels)
-        if np.isfinite(v):
-            return v
-    return region_median(depth, core, None, config.min_pixels)
-
-
-def assign_subject_distances(
-    tracks: SubjectTracks,
-    depth_m_at: Callable[[int], np.ndarray],
-    image_size: tuple[int, int],
-    *,
-    fps: float,
-    cuts: Sequence[int] = (),
-    person_mask_at: Callable[[int], np.ndarray | None] | None = None,
-    config: DistanceConfig = DistanceConfig(),
-) -> SubjectTracks:
-    """Fill ``distance_m`` (S, T) from metric depth, in place, and return ``tracks``.
-
-    ``depth_m_at(t)`` gives frame t's depth (h, w) float metres at any resolution; ``image_size``
-    (width, height) is the pixel frame of the boxes. Faces use the median of the face box's inner
-    core, people without a face the median over their person-mask core (``person_mask_at(t)``
-    (h, w) probability, optional) or their head-chest core, objects their central core; never a
-    single pixel. Then :func:`smooth_distance` per subject, not across ``cuts``.
-    """
-    raw = np.full((len(tracks), tracks.n_frames), np.nan)
-    frames = np.flatnonzero(tracks.present.any(axis=0))
-    for t in frames:
-        depth = check_array("depth_m_at(t)", depth_m_at(int(t)), (None, None), np.float32)
-        scale = np.array([depth.shape[1] / image_size[0], depth.shape[0] / image_size[1]] * 2)
-        prob = person_mask_at(int(t)) if person_mask_at is not None else None
-        mask = None if prob is None else mask_core(prob, depth.shape, config)
-        for s in np.flatnonzero(tracks.present[:, t]):
-            raw[s, t] = _subject_raw_distance(tracks, int(s), int(t), depth, scale, mask, config)
-    for s in range(len(tracks)):
-        seg = raw[s].copy()
-        seg = interpolate_gaps(seg[:, None], tracks.n_frames)[:, 0].astype(np.float64)
-        seg[~tracks.present[s]] = np.nan
-        tracks.distance_m[s] = smooth_distance(seg, fps, config, cuts)
-    return tracks
-
-
-def mask_core(prob: np.ndarray, shape_hw: tuple[int, int], config: DistanceConfig) -> np.ndarray:
-    """Person probability (h', w') -> bool (h, w) core: resized, thresholded, eroded."""
-    p = check_array("person_mask", prob, (None, None), np.float32)
-    if p.shape != tuple(shape_hw):
-        p = cv2.resize(p, (shape_hw[1], shape_hw[0]), interpolation=cv2.INTER_LINEAR)
-    m = (p > config.mask_threshold).astype(np.uint8)
-    if config.mask_erode_px > 0:
-        k = 2 * config.mask_erode_px + 1
-        m = cv2.erode(m, np.ones((k, k), np.uint8), borderType=cv2.BORDER_REPLICATE)
-    return m.astype(bool)
 
 
 # --------------------------------------------------------------------------------------------
