@@ -118,3 +118,51 @@ def moving_pattern(n: int, width: int, height: int, seed: int = 0) -> Iterable[n
         y = (i * 3) % max(1, height - height // 4)
         img[y : y + height // 4, x : x + width // 4] = (255, 230, 40)
         yield img
+
+
+def clip_palette(images: Sequence[np.ndarray], k: int = 8, seed: int = 0) -> np.ndarray:
+    """One k-colour palette for a whole clip: k-means over pixels sampled from ``images`` (RGB
+    uint8), (k, 3) uint8. With :func:`posterize` every shot is painted from the same colours."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    step = max(1, len(images) // 60)
+    px = np.concatenate(
+        [im.reshape(-1, 3)[rng.integers(0, im.shape[0] * im.shape[1], 400)] for im in images[::step]]
+    ).astype(np.float32)
+    cv2.setRNGSeed(seed)
+    crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 30, 0.5)
+    _, _, centres = cv2.kmeans(px, k, None, crit, 2, cv2.KMEANS_PP_CENTERS)
+    return np.clip(centres, 0, 255).astype(np.uint8)
+
+
+def posterize(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """RGB uint8 (H, W, 3) drawn with the nearest colour of ``palette`` (K, 3) uint8 and flattened
+    into cel-shaded regions (a 5 px median first): how animation looks to a cut detector, where every
+    shot is painted from the same few colours so colour histograms barely change at a cut."""
+    import cv2
+
+    img = cv2.medianBlur(np.ascontiguousarray(rgb), 5).astype(np.int32)
+    pal = np.asarray(palette, np.int32)
+    d = ((img[:, :, None, :] - pal[None, None, :, :]) ** 2).sum(-1)
+    return pal[d.argmin(-1)].astype(np.uint8)
+
+
+def cross_occluder(rgb: np.ndarray, step: int, n_steps: int, color=(24, 24, 30), seed: int = 0) -> np.ndarray:
+    """``rgb`` with a dark vehicle-sized block crossing the foreground: step ``step`` of ``n_steps``.
+
+    The block is 60 % of the frame wide and 70 % high, sits on the bottom edge and moves left to
+    right so that over ``n_steps`` frames it sweeps the whole width (a car passing close to the lens
+    in 2-3 frames). A little texture keeps it from being one flat colour.
+    """
+    h, w = rgb.shape[:2]
+    bw, bh = round(0.6 * w), round(0.7 * h)
+    x0 = round(-bw + (step + 1) * (w + bw) / (n_steps + 1))
+    out = rgb.copy()
+    xa, xb = max(0, x0), min(w, x0 + bw)
+    if xb > xa:
+        rng = np.random.default_rng(seed + step)
+        tex = rng.integers(-12, 13, (bh, xb - xa, 3))
+        block = np.clip(np.asarray(color, np.int32) + tex, 0, 255).astype(np.uint8)
+        out[h - bh :, xa:xb] = block
+    return out

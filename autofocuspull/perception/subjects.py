@@ -1,5 +1,5 @@
 """Subjects: tracked detections -> :class:`SubjectTracks`, their focus distances, and a streaming
-perception pass (:class:`Perceiver`) that runs detection, cuts and tracking frame by frame.
+perception pass (:class:`Perceiver`) that runs detection, cuts, tracking and re-identification.
 
 One subject per person track (its linked face giving ``face_xyxy``, landmarks and the eyes as
 focus point), one per face track that no person box claimed, and one per track of a salient
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,7 +35,13 @@ from autofocuspull.perception.distance import (  # noqa: F401 (re-exported: subj
     region_median,
     smooth_distance,
 )
-from autofocuspull.perception.track import ByteTracker, TrackerConfig, link_faces_to_people
+from autofocuspull.perception.reid import ReidConfig, appearance, fragments, stitch
+from autofocuspull.perception.track import (
+    ByteTracker,
+    TrackerConfig,
+    default_class_group,
+    link_faces_to_people,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +99,17 @@ def _dense(dets: Detections, n_frames: int) -> tuple[np.ndarray, np.ndarray, np.
         if 0 <= f < n_frames:
             box[f], lm[f], conf[f] = dets.xyxy[i], dets.landmarks_px[i], dets.confidence[i]
     return box, lm, conf
+
+
+def dominant_class(dets: Detections) -> int:
+    """The class of a track: the one with the largest summed confidence over its detections (a
+    track whose label flickers, "cup" / "cell phone" / "cup", is a cup)."""
+    cls = dets.class_id.astype(np.int64)
+    ok = cls >= 0
+    if not ok.any():
+        return -1
+    weight = np.bincount(cls[ok], weights=np.maximum(dets.confidence[ok], 1e-6).astype(np.float64))
+    return int(weight.argmax())
 
 
 def _long_enough(dets: Detections, min_frames: int, min_detections: int) -> bool:
@@ -154,7 +172,7 @@ def build_subject_tracks(
     by_track = {int(t): tracked[np.flatnonzero(tracked.track_id == t)] for t in np.unique(tracked.track_id)}
     by_track = {t: d for t, d in by_track.items() if t >= 0}
     faces = {t: d for t, d in by_track.items() if d.class_id[0] == FACE_CLASS_ID}
-    people = {t: d for t, d in by_track.items() if d.class_id[0] == PERSON_CLASS_ID}
+    people = {t: d for t, d in by_track.items() if t not in faces and dominant_class(d) == PERSON_CLASS_ID}
     objects = {t: d for t, d in by_track.items() if t not in faces and t not in people}
     face_all = Detections.merge(list(faces.values()))
     people_all = Detections.merge(list(people.values()))
@@ -177,7 +195,7 @@ def build_subject_tracks(
         fbox, flm, fconf = _merge_faces([fd], n_frames, max_gap)
         rows.append((fid, "person", fbox, fbox, flm, _fill_conf(fconf, fbox)))
     for oid, od in objects.items():
-        cls = np.bincount(od.class_id[od.class_id >= 0].astype(np.int64)).argmax()
+        cls = dominant_class(od)
         if int(cls) not in config.salient_class_ids:
             continue
         if not _long_enough(od, min_frames, config.min_detections):
@@ -211,6 +229,7 @@ class PerceiverConfig:
     tracker: TrackerConfig = TrackerConfig()  # noqa: RUF009 (frozen, immutable)
     cuts: CutConfig = CutConfig()  # noqa: RUF009
     subjects: SubjectConfig = SubjectConfig()
+    reid: ReidConfig = ReidConfig()  # noqa: RUF009
 
 
 class Perceiver:
@@ -219,6 +238,12 @@ class Perceiver:
     Frames may be downscaled (analysis resolution): ``scale`` multiplies their pixel coordinates
     to reach the displayed full-resolution frame of ``image_size`` (width, height), in which the
     returned tracks are. ``object_detector`` may be None (faces only).
+
+    A frame waits :attr:`CutDetector.latency_frames` frames before it is detected and tracked,
+    until the cut detector has decided whether it starts a shot (tracks end at cuts, and objects
+    are detected on a shot's first frame). Each detection also gets an appearance descriptor
+    (:func:`~autofocuspull.perception.reid.appearance`), with which :meth:`finish` stitches
+    tracker fragments into one identity.
     """
 
     def __init__(
@@ -237,27 +262,48 @@ class Perceiver:
         ids = itertools.count(1)
         self._face_tracker = ByteTracker(fps, config.tracker, ids=ids)
         self._object_tracker = ByteTracker(fps, config.tracker, ids=ids)
-        self._cuts = CutDetector(config.cuts)
+        self._cuts = CutDetector(fps, config.cuts)
+        self._queue: deque[Frame] = deque()  # frames waiting for their cut decision
+        self._since_cut = -1  # analysed frames since the last cut (the first frame counts as 0)
         self._tracked: list[Detections] = []
+        self._desc: list[np.ndarray] = []
         self._n_frames = 0
-        self._since_cut = -1  # frames since the last cut (the first frame counts as 0)
 
     def update(self, frame: Frame) -> Detections:
-        """Detect, cut-check and track one frame; returns its tracked detections (full-res px)."""
-        is_cut = self._cuts.update(frame)
-        self._since_cut = 0 if is_cut else self._since_cut + 1
-        faces = self._face_tracker.update(self._scaled(self._faces(frame.rgb)), frame.index, is_cut)
-        out = [faces]
-        run_objects = self._objects is not None and self._since_cut % self.config.object_every == 0
-        if is_cut:
-            self._object_tracker.reset()
-        if run_objects:
-            objs = self._object_tracker.update(self._scaled(self._objects(frame.rgb)), frame.index, is_cut)
-            out.append(objs)
-        merged = Detections.merge(out)
-        self._tracked.append(merged)
+        """Cut-check one frame, then detect and track the frames whose cut decision became final
+        with it; returns their tracked detections (full-res px): an earlier frame's, or none."""
+        self._queue.append(frame)
+        self._cuts.update(frame)
         self._n_frames = max(self._n_frames, frame.index + 1)
-        return merged
+        return self._track(keep=self._cuts.latency_frames + 1)
+
+    def _track(self, keep: int) -> Detections:
+        """Detect and track the queued frames beyond the last ``keep`` (whose cut decision may
+        still change). Objects are detected on a shot's first frame and every ``object_every``-th
+        frame after it."""
+        cuts, out = set(self._cuts.cuts), []
+        while len(self._queue) > keep:
+            frame = self._queue.popleft()
+            is_cut = frame.index in cuts
+            self._since_cut = 0 if is_cut else self._since_cut + 1
+            faces = self._faces(frame.rgb)
+            fdesc = appearance(frame.rgb, faces.xyxy, self.config.reid)
+            f_out, f_keep = self._face_tracker.update_with_index(self._scaled(faces), frame.index, is_cut)
+            parts, desc = [f_out], [fdesc[f_keep]]
+            if is_cut:
+                self._object_tracker.reset()
+            if self._objects is not None and self._since_cut % self.config.object_every == 0:
+                objs = self._objects(frame.rgb)
+                odesc = appearance(frame.rgb, objs.xyxy, self.config.reid)
+                track = self._object_tracker.update_with_index
+                o_out, o_keep = track(self._scaled(objs), frame.index, is_cut)
+                parts.append(o_out)
+                desc.append(odesc[o_keep])
+            merged = Detections.merge(parts)
+            self._tracked.append(merged)
+            self._desc.append(np.concatenate(desc))
+            out.append(merged)
+        return Detections.merge(out)
 
     def _scaled(self, d: Detections) -> Detections:
         if self.scale != 1.0:
@@ -267,15 +313,31 @@ class Perceiver:
 
     @property
     def cuts(self) -> list[int]:
-        """Frame indices where a new shot starts (flash-filtered)."""
+        """Frame indices where a new shot starts (decided so far)."""
         return list(self._cuts.cuts)
 
     def finish(self, n_frames: int | None = None) -> tuple[SubjectTracks, list[int]]:
-        """Build the subject tracks over ``n_frames`` (default: frames seen) and return the cuts."""
+        """Decide the last cuts, track the last frames, stitch fragments into identities, and
+        build the subject tracks over ``n_frames`` (default: frames seen); returns them and the cuts."""
+        self._cuts.finish()
+        self._track(keep=0)
         n = self._n_frames if n_frames is None else n_frames
         tracked = Detections.merge(self._tracked)
+        desc = np.concatenate(self._desc) if self._desc else np.zeros((0, self.config.reid.dim), np.float32)
+        tracked.track_id = stitched_ids(tracked, desc, self.fps, self.cuts, self.config.reid)
         tracks = build_subject_tracks(
             tracked, n, image_size=self.image_size, fps=self.fps, config=self.config.subjects
         )
         log.info("perception: %d subjects, %d cuts over %d frames", len(tracks), len(self.cuts), n)
         return tracks, self.cuts
+
+
+def stitched_ids(
+    tracked: Detections, descriptors: np.ndarray, fps: float, cuts: list[int], config: ReidConfig
+) -> np.ndarray:
+    """(N,) int64 track ids of ``tracked`` after :func:`~autofocuspull.perception.reid.stitch`."""
+    if not len(tracked):
+        return tracked.track_id.copy()
+    groups = np.array([default_class_group(int(c)) for c in tracked.class_id], np.int64)
+    root = stitch(fragments(tracked, descriptors, groups), fps, cuts, config)
+    return np.array([root.get(int(t), int(t)) for t in tracked.track_id], np.int64)

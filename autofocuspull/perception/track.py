@@ -173,6 +173,12 @@ class ByteTracker:
 
     def update(self, dets: Detections, frame_index: int, is_cut: bool = False) -> Detections:
         """Associate this frame's detections; returns the ones on a track, ``track_id`` filled."""
+        return self.update_with_index(dets, frame_index, is_cut)[0]
+
+    def update_with_index(
+        self, dets: Detections, frame_index: int, is_cut: bool = False
+    ) -> tuple[Detections, np.ndarray]:
+        """:meth:`update`, also returning which rows of ``dets`` (K,) int64 the result holds."""
         if is_cut:
             self.reset()
         self._predict(frame_index)
@@ -192,7 +198,7 @@ class ByteTracker:
         out = dets[keep]
         out.track_id = det_track[keep]
         out.frame_index = np.full(len(out), frame_index, np.int64)
-        return out
+        return out, keep
 
     def _predict(self, frame_index: int) -> None:
         steps = 1 if self._last_frame is None else frame_index - self._last_frame
