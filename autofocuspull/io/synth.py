@@ -166,3 +166,37 @@ def cross_occluder(rgb: np.ndarray, step: int, n_steps: int, color=(24, 24, 30),
         block = np.clip(np.asarray(color, np.int32) + tex, 0, 255).astype(np.uint8)
         out[h - bh :, xa:xb] = block
     return out
+
+
+def toy_approach(n: int, width: int = 320, height: int = 240, seed: int = 0):
+    """``n`` RGB frames of a thing no detector names (a red-and-yellow toy: a textured star) walking
+    up to a static camera over a real grass texture, and its (n, 4) boxes in pixels.
+
+    The toy enters small at the back left and ends large in the middle right (8 % -> 30 % of the
+    width), as an animal walking up to the lens does. The background is scikit-image's grass photo.
+    """
+    import cv2
+    from skimage import data
+
+    grass = cv2.resize(data.grass(), (width, height), interpolation=cv2.INTER_AREA).astype(np.float32)
+    bg = np.stack([0.55 * grass, 0.85 * grass, 0.35 * grass], -1)
+    rng = np.random.default_rng(seed)
+    angles = np.linspace(0, 2 * np.pi, 11)[:-1]
+    radii = np.where(np.arange(10) % 2 == 0, 1.0, 0.5)
+    star = np.stack([np.cos(angles) * radii, np.sin(angles) * radii], 1)
+    frames, boxes = [], []
+    for i in range(n):
+        a = i / max(1, n - 1)
+        size = width * (0.08 + 0.22 * a)
+        cx, cy = width * (0.25 + 0.4 * a), height * (0.45 + 0.15 * a)
+        pts = (star * size / 2 + [cx, cy]).round().astype(np.int32)
+        img = bg.copy()
+        mask = np.zeros((height, width), np.uint8)
+        cv2.fillPoly(mask, [pts], 1)
+        tex = rng.integers(-20, 21, (height, width, 1))
+        stripe = (np.indices((height, width))[0] // 6 % 2 == 0)[..., None]
+        toy = np.where(stripe, [220, 40, 30], [240, 200, 40])
+        img = np.where(mask[..., None] > 0, toy + tex, img)
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+        boxes.append([pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()])
+    return frames, np.asarray(boxes, np.float32)

@@ -11,9 +11,10 @@ made from the graded clips). Two vetoes are ours, each measured by the same benc
   in a wide shot, or anything else that changes only part of the frame, is not a cut;
 - *the picture does not come back*: a car crossing close to the lens, a flash, or a hand waved
   over it changes the picture for a few frames and then the shot is there again. A candidate is
-  vetoed when, within ``max_occluder_s``, a frame is again close to the frame before the candidate
-  (its change from it is below ``return_ratio`` of the candidate's change: the disruption starts
-  here), or when the candidate is close to a frame up to ``max_occluder_s`` before it (it ends here).
+  vetoed when some frame up to ``max_occluder_s`` after it is close to some frame up to
+  ``max_occluder_s`` before it (their change is below ``return_ratio`` of the candidate's own): the
+  same shot lies on both sides, whether the candidate is where the disruption begins, inside it,
+  or where it ends.
 
 Cuts are decided a few frames late (:attr:`CutDetector.latency_frames`): the adaptive window and
 the occluder test look ahead. A new shot starts at the returned frame index.
@@ -179,12 +180,12 @@ class CutDetector:
             return False  # only part of the picture changed
         change = float(np.abs(cur - prev).mean())
         frames = list(self._frames)
-        later = [h for k, h in frames[pos + 1 :] if k - c <= self.occluder_frames]
-        if any(float(np.abs(h - prev).mean()) < cfg.return_ratio * change for h in later):
-            return False  # the old picture comes back: an occluder or a flash began here
-        earlier = [h for k, h in frames[: pos - 1] if c - k <= self.occluder_frames + 1]
-        return all(float(np.abs(cur - h).mean()) >= cfg.return_ratio * change for h in earlier)
-        # (else this frame is the picture from before a brief occluder or flash: it ended here)
+        j = self.occluder_frames
+        before = [h for k, h in frames[:pos] if c - 1 - k <= j]
+        after = [h for k, h in frames[pos:] if k - c <= j]
+        limit = cfg.return_ratio * change
+        # the shot is the same on both sides of a brief disruption (occluder, flash) around c
+        return not any(float(np.abs(a - b).mean()) < limit for a in before for b in after)
 
 
 def detect_cuts(frames: Iterable[Frame], fps: float, config: CutConfig = CutConfig()) -> list[int]:

@@ -20,6 +20,7 @@ import numpy as np
 from autofocuspull.core.types import (
     COCO_NAMES,
     FACE_CLASS_ID,
+    OBJECT_CLASS_ID,
     PERSON_CLASS_ID,
     Detections,
     Frame,
@@ -36,6 +37,7 @@ from autofocuspull.perception.distance import (  # noqa: F401 (re-exported: subj
     smooth_distance,
 )
 from autofocuspull.perception.reid import ReidConfig, appearance, fragments, stitch
+from autofocuspull.perception.salient import SalientConfig, salient_proposals
 from autofocuspull.perception.track import (
     ByteTracker,
     TrackerConfig,
@@ -53,7 +55,7 @@ SALIENT_OBJECTS: tuple[str, ...] = (
     "sports ball", "kite", "skateboard", "tennis racket", "dog", "cat", "bird", "bicycle",
     "potted plant", "tv",
 )  # fmt: skip
-SALIENT_CLASS_IDS: tuple[int, ...] = tuple(COCO_NAMES.index(n) for n in SALIENT_OBJECTS)
+SALIENT_CLASS_IDS: tuple[int, ...] = (*(COCO_NAMES.index(n) for n in SALIENT_OBJECTS), OBJECT_CLASS_ID)
 
 
 @dataclass(frozen=True)
@@ -223,13 +225,14 @@ def build_subject_tracks(
 
 @dataclass(frozen=True)
 class PerceiverConfig:
-    """Object detection every ``object_every`` frames; faces every frame."""
+    """Object detection (and salient proposals) every ``object_every`` frames; faces every frame."""
 
     object_every: int = 3
     tracker: TrackerConfig = TrackerConfig()  # noqa: RUF009 (frozen, immutable)
     cuts: CutConfig = CutConfig()  # noqa: RUF009
     subjects: SubjectConfig = SubjectConfig()
     reid: ReidConfig = ReidConfig()  # noqa: RUF009
+    salient: SalientConfig = SalientConfig()  # noqa: RUF009
 
 
 class Perceiver:
@@ -264,6 +267,8 @@ class Perceiver:
         self._object_tracker = ByteTracker(fps, config.tracker, ids=ids)
         self._cuts = CutDetector(fps, config.cuts)
         self._queue: deque[Frame] = deque()  # frames waiting for their cut decision
+        self._object_stage = object_detector is not None or config.salient.enabled
+        self._prev_gray: np.ndarray | None = None  # last object frame's small grey (motion cue)
         self._since_cut = -1  # analysed frames since the last cut (the first frame counts as 0)
         self._tracked: list[Detections] = []
         self._desc: list[np.ndarray] = []
@@ -292,8 +297,8 @@ class Perceiver:
             parts, desc = [f_out], [fdesc[f_keep]]
             if is_cut:
                 self._object_tracker.reset()
-            if self._objects is not None and self._since_cut % self.config.object_every == 0:
-                objs = self._objects(frame.rgb)
+            if self._object_stage and self._since_cut % self.config.object_every == 0:
+                objs = self._detect_objects(frame.rgb, faces.xyxy / np.float32(self.scale), is_cut)
                 odesc = appearance(frame.rgb, objs.xyxy, self.config.reid)
                 track = self._object_tracker.update_with_index
                 o_out, o_keep = track(self._scaled(objs), frame.index, is_cut)
@@ -304,6 +309,20 @@ class Perceiver:
             self._desc.append(np.concatenate(desc))
             out.append(merged)
         return Detections.merge(out)
+
+    def _detect_objects(self, rgb: np.ndarray, face_xyxy: np.ndarray, is_cut: bool) -> Detections:
+        """The object detector's boxes and the salient proposals where nothing was found."""
+        objs = self._objects(rgb) if self._objects is not None else Detections.empty()
+        if not self.config.salient.enabled:
+            return objs
+        subject = np.isin(objs.class_id, (PERSON_CLASS_ID, *self.config.subjects.salient_class_ids))
+        known = np.concatenate([face_xyxy, objs.xyxy])
+        props, gray = salient_proposals(
+            rgb, None if is_cut else self._prev_gray, known,
+            np.concatenate([face_xyxy, objs.xyxy[subject]]), self.config.salient,
+        )
+        self._prev_gray = gray
+        return Detections.merge([objs, props]) if len(props) else objs
 
     def _scaled(self, d: Detections) -> Detections:
         if self.scale != 1.0:
