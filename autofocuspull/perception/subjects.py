@@ -335,13 +335,18 @@ class Perceiver:
         """Frame indices where a new shot starts (decided so far)."""
         return list(self._cuts.cuts)
 
+    @property
+    def tracker_detections(self) -> Detections:
+        """Every tracked detection so far with the tracker's own ids (before re-identification)."""
+        return Detections.merge(self._tracked)
+
     def finish(self, n_frames: int | None = None) -> tuple[SubjectTracks, list[int]]:
         """Decide the last cuts, track the last frames, stitch fragments into identities, and
         build the subject tracks over ``n_frames`` (default: frames seen); returns them and the cuts."""
         self._cuts.finish()
         self._track(keep=0)
         n = self._n_frames if n_frames is None else n_frames
-        tracked = Detections.merge(self._tracked)
+        tracked = self.tracker_detections
         desc = np.concatenate(self._desc) if self._desc else np.zeros((0, self.config.reid.dim), np.float32)
         tracked.track_id = stitched_ids(tracked, desc, self.fps, self.cuts, self.config.reid)
         tracks = build_subject_tracks(
