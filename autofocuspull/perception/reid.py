@@ -39,9 +39,10 @@ class ReidConfig:
     changing light. ``min_pixels``: crops smaller than that describe nothing.
 
     ``near_gap_s``: a fragment starting within 1.5 s of another's end, where that one was
-    (``near_iou``: their boxes overlap at least 0.1 once the old box is widened by half), is the same
-    subject if it looks alike at ``near_similarity`` 0.7 -- loose, as place and time already
-    agree (a product turned in a hand changes its colours, not its place).
+    (``near_dist``: its centre within one box diagonal of the old one's: a hand swings a product
+    about its own size in a second), is the same subject if it looks alike at ``near_similarity``
+    0.7 -- loose, as place and time already agree (a product turned in a hand changes its colours,
+    not its place).
     ``max_gap_s``: a subject may leave and come back (or hide behind something) up to 10 s and
     keep its id if it looks alike at ``far_similarity`` 0.9: strict, as place says nothing after
     that long. Longer than 10 s is a new entrance in the story, whoever it is.
@@ -56,7 +57,7 @@ class ReidConfig:
     val_bins: int = 4
     min_pixels: int = 16
     near_gap_s: float = 1.5
-    near_iou: float = 0.1
+    near_dist: float = 1.0
     near_similarity: float = 0.7
     max_gap_s: float = 10.0
     far_similarity: float = 0.9
@@ -140,14 +141,11 @@ def fragments(
     return out
 
 
-def _near(a: np.ndarray, b: np.ndarray, min_iou: float) -> bool:
-    """Does box ``b`` overlap box ``a`` widened by half its size (IoU >= ``min_iou``)?"""
-    w, h = a[2] - a[0], a[3] - a[1]
-    big = np.array([a[0] - w / 4, a[1] - h / 4, a[2] + w / 4, a[3] + h / 4])
-    lt, rb = np.maximum(big[:2], b[:2]), np.minimum(big[2:], b[2:])
-    inter = float(np.prod(np.clip(rb - lt, 0, None)))
-    union = float(np.prod(big[2:] - big[:2]) + np.prod(b[2:] - b[:2]) - inter)
-    return union > 0 and inter / union >= min_iou
+def _near(a: np.ndarray, b: np.ndarray, max_dist: float) -> bool:
+    """Is box ``b``'s centre within ``max_dist`` box sizes (the larger diagonal) of box ``a``'s?"""
+    ca, cb = (a[:2] + a[2:]) / 2, (b[:2] + b[2:]) / 2
+    size = max(float(np.hypot(*(a[2:] - a[:2]))), float(np.hypot(*(b[2:] - b[:2]))), 1e-6)
+    return float(np.hypot(*(cb - ca))) <= max_dist * size
 
 
 def stitch(
@@ -167,7 +165,7 @@ def stitch(
             if not a.descriptor.any() or not b.descriptor.any():
                 continue
             sim = similarity(a.descriptor, b.descriptor)
-            close = gap <= near_gap and _near(a.last_xyxy, b.first_xyxy, config.near_iou)
+            close = gap <= near_gap and _near(a.last_xyxy, b.first_xyxy, config.near_dist)
             if a.group != b.group and not close:
                 continue  # a label flip is one thing seen as another in one place, never far apart
             if sim >= (config.near_similarity if close else config.far_similarity):

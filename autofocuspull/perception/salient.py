@@ -42,7 +42,9 @@ class SalientConfig:
     speck nobody would focus on, larger is the scene itself. ``max_known_overlap``: a proposal half
     covered by a detector box is that detection again. ``max_known_area_frac``: frames where the
     detectors already found subjects covering 1 % of the picture get no proposals.
-    ``max_proposals``: the two largest regions (a shot is about one or two things).
+    ``max_proposals``: the largest region only. Proposals stand in for a subject the detectors
+    missed, and a shot is about one thing at a time; two salient regions would also split one
+    thing into its parts (a mug's body and its white band) and invite pulls between specks.
     """
 
     enabled: bool = True
@@ -54,7 +56,7 @@ class SalientConfig:
     max_area_frac: float = 0.4
     max_known_overlap: float = 0.5
     max_known_area_frac: float = 0.01
-    max_proposals: int = 2
+    max_proposals: int = 1
 
 
 def small_lab(rgb: np.ndarray, side_px: int) -> np.ndarray:
