@@ -139,6 +139,8 @@ def perceive(
             "autofocuspull.perception.subjects",
             "autofocuspull.perception.track",
             "autofocuspull.perception.cuts",
+            "autofocuspull.perception.reid",
+            "autofocuspull.perception.salient",
             "autofocuspull.perception.masks",
             "autofocuspull.io.reader",
         ),

@@ -27,7 +27,6 @@ CLIPS = [
     "box_in_hand.mp4",
     "dev/hand_shows_pillow_to_camera.mp4",
     "dev/hand_coffee_pour_kettle_mug.mp4",
-    "dev/kitchen_pancake_flip_handheld.mp4",
     "dev/skateboarding_dog_vertical.mp4",
     "dev/aquarium_whale_shark_crowd_silhouettes.mp4",
     "dev/highway_traffic_overpass.mp4",
