@@ -64,6 +64,17 @@ def test_label_flip_joins_person_and_object_fragments_only_when_near():
     assert stitch([a, far], FPS)[3] == 3
 
 
+def test_one_thing_detected_under_two_labels_at_once_is_one_identity():
+    look = desc((120, 90, 60), (120, 90, 60))
+    frames = np.arange(0, 30)
+    boxes = np.tile([100.0, 100, 160, 200], (30, 1))
+    a = Fragment(1, 0, 0, 29, boxes[0], boxes[-1], look, frames, boxes)  # "person"
+    b = Fragment(2, 1, 0, 29, boxes[0] + 2, boxes[-1] + 2, look, frames, boxes + 2)  # "bird", same box
+    c = Fragment(3, 1, 0, 29, boxes[0] + 200, boxes[-1] + 200, look, frames, boxes + 200)  # elsewhere
+    root = stitch([a, b, c], FPS)
+    assert root == {1: 1, 2: 1, 3: 3}
+
+
 def test_dominant_class_by_summed_confidence():
     d = Detections(np.zeros((5, 4)), [0.9, 0.8, 0.9, 0.3, 0.3], [CUP, CUP, CUP, PHONE, PHONE])
     assert dominant_class(d) == CUP

@@ -48,7 +48,9 @@ class ReidConfig:
     that long. Longer than 10 s is a new entrance in the story, whoever it is.
     ``relabel_groups``: tracker groups whose fragments may join across groups (people and
     objects: a bird taken for a "person", then for a "teddy bear"), only when near in time and
-    place: identity follows the track, not the label.
+    place: identity follows the track, not the label. ``dup_iou`` / ``dup_frac``: and two such
+    fragments at the same time with the same box (IoU 0.7, what NMS calls one object, on 80 % of
+    their common frames) are one thing detected under two labels at once.
     """
 
     inner: tuple[float, float, float, float] = (0.2, 0.0, 0.8, 1.0)
@@ -62,6 +64,8 @@ class ReidConfig:
     max_gap_s: float = 10.0
     far_similarity: float = 0.9
     relabel_groups: tuple[int, ...] = (0, 1)
+    dup_iou: float = 0.7
+    dup_frac: float = 0.8
 
     @property
     def dim(self) -> int:
@@ -106,7 +110,8 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
 
 @dataclass
 class Fragment:
-    """One tracker id: its frames, its first and last box, and its mean descriptor."""
+    """One tracker id: its span, first and last box, mean descriptor, and (optionally) every
+    frame (K,) with its box (K, 4)."""
 
     track_id: int
     group: int
@@ -115,6 +120,8 @@ class Fragment:
     first_xyxy: np.ndarray
     last_xyxy: np.ndarray
     descriptor: np.ndarray
+    frames: np.ndarray | None = None
+    boxes: np.ndarray | None = None
 
 
 def fragments(
@@ -133,12 +140,55 @@ def fragments(
         d = desc[rows]
         good = d.sum(axis=1) > 0
         mean = d[good].mean(axis=0) if good.any() else np.zeros(desc.shape[1], np.float32)
+        boxes = tracked.xyxy[rows].astype(np.float64)
         out.append(
             Fragment(int(tid), int(groups[rows[0]]), int(tracked.frame_index[rows[0]]),
-                     int(tracked.frame_index[rows[-1]]), tracked.xyxy[rows[0]].astype(np.float64),
-                     tracked.xyxy[rows[-1]].astype(np.float64), mean)
+                     int(tracked.frame_index[rows[-1]]), boxes[0], boxes[-1], mean,
+                     tracked.frame_index[rows].astype(np.int64), boxes)
         )
     return out
+
+
+def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(K,) IoU of matching rows of two (K, 4) box arrays."""
+    lt, rb = np.maximum(a[:, :2], b[:, :2]), np.minimum(a[:, 2:], b[:, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
+    area = lambda x: np.prod(np.clip(x[:, 2:] - x[:, :2], 0, None), axis=1)  # noqa: E731
+    return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
+
+
+def duplicates(frags: Sequence[Fragment], config: ReidConfig = ReidConfig()) -> dict[int, int]:
+    """Map track id -> id of the fragment it duplicates: two fragments of different groups among
+    ``config.relabel_groups`` that coexist and have the same box (IoU >= ``dup_iou`` on at least
+    ``dup_frac`` of their common frames, 3 or more): one thing detected under two labels at once."""
+    parent = {f.track_id: f.track_id for f in frags}
+
+    def find(k: int) -> int:
+        while parent[k] != k:
+            k = parent[k]
+        return k
+
+    with_boxes = [f for f in frags if f.frames is not None and f.group in config.relabel_groups]
+    for i, a in enumerate(with_boxes):
+        for b in with_boxes[i + 1 :]:
+            if a.group == b.group or b.start > a.end or a.start > b.end:
+                continue
+            common, ia, ib = np.intersect1d(a.frames, b.frames, return_indices=True)
+            if len(common) < 3:
+                continue
+            if np.mean(_box_iou(a.boxes[ia], b.boxes[ib]) >= config.dup_iou) >= config.dup_frac:
+                ra, rb = find(a.track_id), find(b.track_id)
+                parent[max(ra, rb)] = min(ra, rb)
+    return {k: find(k) for k in parent}
+
+
+def _merged(group: list[Fragment]) -> Fragment:
+    """One fragment standing for duplicates (their union in time, their mean look)."""
+    first = min(group, key=lambda f: f.start)
+    last = max(group, key=lambda f: f.end)
+    desc = np.mean([f.descriptor for f in group], axis=0).astype(np.float32)
+    return Fragment(min(f.track_id for f in group), first.group, first.start, last.end,
+                    first.first_xyxy, last.last_xyxy, desc)
 
 
 def _near(a: np.ndarray, b: np.ndarray, max_dist: float) -> bool:
@@ -151,7 +201,21 @@ def _near(a: np.ndarray, b: np.ndarray, max_dist: float) -> bool:
 def stitch(
     frags: Sequence[Fragment], fps: float, cuts: Sequence[int] = (), config: ReidConfig = ReidConfig()
 ) -> dict[int, int]:
-    """Map every fragment's track id to the id of the identity it belongs to (its chain's first)."""
+    """Map every fragment's track id to the id of the identity it belongs to (its chain's first).
+
+    Duplicates (:func:`duplicates`) are one identity first; then fragments are chained in time."""
+    dup = duplicates(frags, config)
+    groups: dict[int, list[Fragment]] = {}
+    for f in frags:
+        groups.setdefault(dup[f.track_id], []).append(f)
+    chained = _chain([_merged(g) if len(g) > 1 else g[0] for g in groups.values()], fps, cuts, config)
+    return {f.track_id: chained[dup[f.track_id]] for f in frags}
+
+
+def _chain(
+    frags: Sequence[Fragment], fps: float, cuts: Sequence[int], config: ReidConfig
+) -> dict[int, int]:
+    """Greedy time-ordered chaining of fragments that never coexist (see the module docstring)."""
     shot = lambda f: int(np.searchsorted(np.asarray(sorted(cuts)), f, side="right"))  # noqa: E731
     near_gap, far_gap = config.near_gap_s * fps, config.max_gap_s * fps
     pairs = []
