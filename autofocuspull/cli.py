@@ -17,13 +17,61 @@ import sys
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autofocuspull import __version__
 from autofocuspull.core.errors import AutofocusError
 
+if TYPE_CHECKING:
+    from autofocuspull.config import RackConfig
+
 log = logging.getLogger("autofocuspull")
 
 EPILOG = "Docs: README.md. Models are cached under $AUTOFOCUSPULL_CACHE (default ~/.cache/autofocuspull)."
+
+
+# Every option that sets a configuration key, and the key it sets (None: the option is not given).
+# Options not listed here are the commands' own (files, logging). ``--config FILE`` and repeatable
+# ``--set section.key=value`` reach every key; these are shorthands for the common ones.
+OPTION_KEYS: dict[str, str] = {
+    "device": "run.device",
+    "cache_dir": "run.cache_dir",
+    "keyframes": "run.keyframes",
+    "planner": "stages.planner",
+    "depth_model": "depth.model",
+    "depth_every": "depth.keyframe_interval",
+    "subject_distance": "depth.subject_distance_m",
+    "face_model": "perception.faces.model_path",
+    "object_model": "perception.objects.model_path",
+    "segment_model": "perception.masks.model_path",
+    "asd_model": "cues.speaker.model_path",
+    "asd_head": "cues.speaker.head_path",
+    "transcript": "cues.transcript.path",
+    "cue": "planner.mode",
+    "focal_length": "lens.focal_length_mm",
+    "f_number": "lens.f_number",
+    "sensor_width": "lens.sensor_width_mm",
+    "aperture_shape": "render.blades",
+    "crf": "encode.crf",
+    "preset": "encode.preset",
+    "depth_near": "export.depth_near_m",
+}
+
+
+def _config_opts(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("configuration (see `autofocuspull config`)")
+    g.add_argument(
+        "--config", type=Path, default=None, metavar="FILE.toml", help="a run configuration (TOML)"
+    )
+    g.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="change one configuration value, e.g. --set planner.lead_s=0.75 (repeatable; wins over "
+        "--config and the shorthand options)",
+    )
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -31,7 +79,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--device",
         choices=["auto", "cpu", "cuda"],
-        default="auto",
+        default=None,
         help="where models and the renderer run (default: auto = cuda if available)",
     )
     g.add_argument(
@@ -41,18 +89,21 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="analysis and model cache (default: $AUTOFOCUSPULL_CACHE or ~/.cache/autofocuspull)",
     )
     g.add_argument("--no-cache", action="store_true", help="recompute the analysis instead of reusing it")
+    _logging_opts(p)
+
+
+def _logging_opts(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("output")
     g.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings and errors only")
     g.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
 
-def _analysis(p: argparse.ArgumentParser, planner: bool = True) -> None:
-    g = p.add_argument_group("analysis (who and when)")
+def _depth_opts(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--depth-model",
         default=None,
-        help="Hugging Face id or local folder of a depth model "
-        "(default depth-anything/Depth-Anything-V2-Small-hf)",
+        help="Hugging Face id or local folder of a depth model (default [depth] model)",
     )
     g.add_argument(
         "--depth-every",
@@ -61,6 +112,11 @@ def _analysis(p: argparse.ArgumentParser, planner: bool = True) -> None:
         metavar="K",
         help="run the depth model on every K-th frame (and on big motion), propagate between",
     )
+
+
+def _analysis(p: argparse.ArgumentParser, planner: bool = True) -> None:
+    g = p.add_argument_group("analysis (who and when)")
+    _depth_opts(g)
     g.add_argument("--face-model", default=None, metavar="PATH", help="YuNet ONNX file (default: downloaded)")
     g.add_argument("--object-model", default=None, metavar="PATH", help="YOLOX-nano ONNX file")
     g.add_argument("--segment-model", default=None, metavar="PATH", help="DeepLabv3 ONNX file (person masks)")
@@ -69,13 +125,11 @@ def _analysis(p: argparse.ArgumentParser, planner: bool = True) -> None:
     g.add_argument(
         "--cue",
         choices=["auto", "dialogue", "saliency"],
-        default="auto",
+        default=None,
         help="what drives focus: dialogue (who speaks), saliency, or auto (dialogue where there is speech)",
     )
     if planner:
-        g.add_argument(
-            "--planner", default="default", help="planner name (default, largest-face, center, ...)"
-        )
+        g.add_argument("--planner", default=None, help="planner name (default, largest-face, center, ...)")
     g.add_argument(
         "--keyframes",
         type=Path,
@@ -94,18 +148,30 @@ def _analysis(p: argparse.ArgumentParser, planner: bool = True) -> None:
 
 
 def _lens(g: argparse._ArgumentGroup) -> None:
-    g.add_argument("--focal-length", type=float, default=50.0, metavar="MM", help="virtual lens focal length")
-    g.add_argument("--f-number", type=float, default=1.4, metavar="N", help="virtual aperture")
-    g.add_argument("--sensor-width", type=float, default=36.0, metavar="MM", help="virtual sensor width")
+    g.add_argument("--focal-length", type=float, default=None, metavar="MM", help="virtual lens focal length")
+    g.add_argument("--f-number", type=float, default=None, metavar="N", help="virtual aperture")
+    g.add_argument("--sensor-width", type=float, default=None, metavar="MM", help="virtual sensor width")
 
 
 def _render_opts(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("render")
     g.add_argument(
-        "--aperture-shape", default="circle", help="circle or an n-blade polygon such as 'blades:7'"
+        "--aperture-shape",
+        type=_blades,
+        default=None,
+        help="circle or an n-blade polygon such as 'blades:7'",
     )
-    g.add_argument("--crf", type=int, default=18, help="H.264 quality (lower = better)")
-    g.add_argument("--preset", default="medium", help="x264 preset")
+    g.add_argument("--crf", type=int, default=None, help="H.264 quality (lower = better)")
+    g.add_argument("--preset", default=None, help="x264 preset")
+
+
+def _blades(shape: str) -> int:
+    """``--aperture-shape``: "circle" -> 0 blades, "blades:N" (N >= 3) -> N."""
+    if shape == "circle":
+        return 0
+    if shape.startswith("blades:") and shape[7:].isdigit() and int(shape[7:]) >= 3:
+        return int(shape[7:])
+    raise argparse.ArgumentTypeError(f"{shape}: expected 'circle' or 'blades:N' with N >= 3")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--plot", type=Path, default=None, metavar="PNG", help="also save a picture of the plan")
     _analysis(r)
     _render_opts(r)
+    _config_opts(r)
     _common(r)
 
     pl = sub.add_parser("plan", help="decide focus only (writes an editable plan JSON)")
@@ -131,17 +198,18 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("-o", "--output", type=Path, required=True, metavar="PLAN.json")
     pl.add_argument("--plot", type=Path, default=None, metavar="PNG", help="also save a picture of the plan")
     _analysis(pl)
+    _config_opts(pl)
     _common(pl)
 
     rd = sub.add_parser("render", help="render a video following a (possibly hand-edited) plan")
     rd.add_argument("input", type=Path, metavar="IN")
     rd.add_argument("--plan", type=Path, required=True, metavar="PLAN.json")
     rd.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
-    g = rd.add_argument_group("lens")
+    g = rd.add_argument_group("lens and depth")
     _lens(g)
-    rd.add_argument("--depth-model", default=None, help="depth model id or folder (as for plan)")
-    rd.add_argument("--depth-every", type=int, default=None, metavar="K")
+    _depth_opts(g)
     _render_opts(rd)
+    _config_opts(rd)
     _common(rd)
 
     ev = sub.add_parser(
@@ -158,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="plan every video in DIR that has <stem>.grades.json beside it",
     )
-    ev.add_argument("--planner", default="default", help="planner to use with --dataset")
+    ev.add_argument("--planner", default=None, help="planner to use with --dataset (default: default)")
     ev.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     ev.add_argument(
         "--plot",
@@ -168,12 +236,159 @@ def build_parser() -> argparse.ArgumentParser:
         help="timeline of the plan against its grades (one clip), or a folder (--dataset)",
     )
     _analysis(ev, planner=False)
+    _config_opts(ev)
     _common(ev)
 
     d = sub.add_parser("demo", help="offline demo: generate a clip, rack it, draw the plan")
     d.add_argument("-o", "--output-dir", type=Path, default=Path("autofocuspull-demo"), metavar="DIR")
+    _config_opts(d)
     _common(d)
+
+    c = sub.add_parser(
+        "config",
+        help="print the effective configuration as TOML",
+        description="Print every section and key of the run configuration (defaults, then --config, "
+        "then --set), as a TOML file that --config reads back.",
+    )
+    c.add_argument("-o", "--output", type=Path, default=None, metavar="FILE.toml", help="write it here")
+    _config_opts(c)
+    _logging_opts(c)
+    _handoff(sub)
     return p
+
+
+def _handoff(sub: argparse._SubParsersAction) -> None:
+    """Editor hand-off (issue 14): time ranges, overlay preview, export, import and the web app."""
+    for name in ("rack", "plan", "render"):
+        g = sub.choices[name].add_argument_group("time range (like ffmpeg -ss / -to)")
+        g.add_argument("--start", type=float, default=None, metavar="S", help="first second to keep")
+        g.add_argument("--end", type=float, default=None, metavar="S", help="keep frames before this second")
+    sub.choices["rack"].add_argument(
+        "--preview-overlay", type=Path, default=None, metavar="FILE.mp4",
+        help="also write the clip with boxes, ids, focus point, reason and speech burned in",
+    )  # fmt: skip
+    from autofocuspull.export import FORMATS
+
+    ex = sub.add_parser("export", help="hand the plan to an editor: otio, csv, ae, resolve, depth, mattes")
+    ex.add_argument("plan", type=Path, metavar="PLAN.json")
+    formats = "; ".join(f"{k}: {v[0]}" for k, v in FORMATS.items())
+    ex.add_argument("--to", required=True, choices=list(FORMATS), help=formats)
+    ex.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="file or folder")
+    ex.add_argument("--clip", type=Path, default=None, help="the clip (default: the plan's video.path)")
+    ex.add_argument("--depth-near", type=float, default=None, metavar="M",
+                    help="depth map: distance of full white (default 0.25 m)")  # fmt: skip
+    _analysis(ex, planner=False)
+    _render_opts(ex)
+    _config_opts(ex)
+    _common(ex)
+    im = sub.add_parser("import", help="user decisions from a CSV or OTIO markers, as a keyframes file")
+    im.add_argument("input", type=Path, metavar="FILE", help=".csv, or a timeline OpenTimelineIO reads")
+    im.add_argument("-o", "--output", type=Path, required=True, metavar="KEYFRAMES.json")
+    im.add_argument("--plan", type=Path, default=None, help="plan: frame rate for timecodes, ids to check")
+    _config_opts(im)
+    _common(im)
+    ap = sub.add_parser("app", help="local web app: review the pulls, fix one, re-render the span")
+    ap.add_argument("input", type=Path, metavar="CLIP")
+    ap.add_argument("--plan", type=Path, default=None, help="plan to edit (default: <clip>.plan.json)")
+    ap.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 = any free port)")
+    ap.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    _analysis(ap)
+    _render_opts(ap)
+    _config_opts(ap)
+    _common(ap)
+
+
+def config_from_args(args: argparse.Namespace) -> RackConfig:
+    """The run's configuration: defaults, then ``--config``, then the shorthand options given,
+    then ``--set`` (each option maps to one key, :data:`OPTION_KEYS`)."""
+    from autofocuspull.config import apply_overrides, load_config
+
+    given = vars(args)
+    shorthand: dict[str, object] = {}
+    for dest, key in OPTION_KEYS.items():
+        value = given.get(dest)  # absent: that command has no such option
+        if value is not None:
+            shorthand[key] = str(value) if isinstance(value, Path) else value
+    if given.get("no_cache"):
+        shorthand["run.use_cache"] = False
+    cfg = load_config(args.config)
+    cfg = apply_overrides(cfg, shorthand)
+    return apply_overrides(cfg, args.overrides)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run a parsed command through :mod:`autofocuspull.pipeline`."""
+    cfg = config_from_args(args)
+    if cfg.run.cache_dir is not None:  # one folder for the analysis and the downloaded models
+        os.environ["AUTOFOCUSPULL_CACHE"] = cfg.run.cache_dir
+    if args.command == "config":
+        return _print_config(cfg, args.output)
+    from autofocuspull import pipeline
+
+    if args.command in ("export", "import", "app"):  # editor hand-off (issue 14)
+        from autofocuspull.export.command import run_handoff
+
+        return run_handoff(args, cfg)
+    from autofocuspull.io.trim import apply_range
+
+    apply_range(args, cfg.run.cache_dir, cfg.run.use_cache)  # --start / --end: work on that range only
+    if args.command == "rack":
+        pipeline.rack(args.input, args.output, cfg, plan_out=args.plan_out, plot=args.plot,
+                      overlay=args.preview_overlay)  # fmt: skip
+    elif args.command == "plan":
+        pipeline.plan_command(args.input, args.output, cfg, plot=args.plot)
+    elif args.command == "render":
+        pipeline.render_command(args.input, args.plan, args.output, cfg)
+    elif args.command == "eval":
+        return _eval(args, cfg)
+    elif args.command == "demo":
+        files = pipeline.demo(args.output_dir, cfg)
+        for name, path in files.items():
+            print(f"{name:>8}: {path}")
+    return 0
+
+
+def _print_config(cfg: RackConfig, out: Path | None) -> int:
+    from autofocuspull.config import config_to_toml
+
+    text = config_to_toml(cfg, header=f"autofocuspull {__version__} run configuration")
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        from autofocuspull.io.writer import ensure_writable_dir
+
+        ensure_writable_dir(out.parent, out)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out)
+    return 0
+
+
+def _eval(args: argparse.Namespace, cfg: RackConfig) -> int:
+    """``eval``: one plan against its grades, or a whole graded folder."""
+    import json
+
+    from autofocuspull import evaluate, pipeline
+    from autofocuspull.core.errors import UsageError
+
+    if args.dataset is not None:
+        if args.plan is not None:
+            raise UsageError("eval: give either PLAN.json GRADES.json or --dataset DIR, not both")
+        result = pipeline.evaluate_folder(args.dataset, cfg, plot_dir=args.plot)
+        print(json.dumps(result) if args.json else evaluate.format_table(result))
+        return 0
+    if args.plan is None or args.grades is None:
+        raise UsageError("eval: expected PLAN.json GRADES.json, or --dataset DIR")
+    from autofocuspull.plan import load_plan
+
+    plan, grades = load_plan(args.plan), evaluate.load_grades(args.grades)
+    metrics = evaluate.score_plan(plan, grades)
+    print(json.dumps(metrics) if args.json else evaluate.format_metrics(metrics))
+    if args.plot is not None:
+        from autofocuspull.evaluate.plot import plot_timeline
+
+        plot_timeline(plan, grades, args.plot, title=Path(args.plan).name)
+    return 0
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
@@ -215,9 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     _bound_heap()
     try:
-        from autofocuspull import pipeline
-
-        return pipeline.run_command(args)
+        return run_command(args)
     except AutofocusError as e:
         if args.debug:
             log.exception("failed")

@@ -2,18 +2,18 @@
 
     video I/O → perception (subjects, cuts, depth) → cues → planner → renderer → writer
 
-Each analysis stage is cached per clip and per config (:class:`~autofocuspull.core.cache.StageCache`),
-so an interrupted run resumes and a rerun with another planner or lens reuses the analysis.
-Models are built here (device and dtype chosen here, never inside model code); a model that
-can't be had either stops the run with what to download, or is replaced by a documented fallback
-that is logged loudly and recorded in the plan's ``meta["warnings"]``.
+A run is described by one :class:`~autofocuspull.config.RackConfig` (every stage's section).
+Each analysis stage is cached per clip under a key made of its own configuration sections
+(:func:`~autofocuspull.core.cache.stage_key`), so an interrupted run resumes and a rerun with
+another planner, lens or renderer reuses the analysis. Models are built here (device and dtype
+chosen here, never inside model code) through :func:`~autofocuspull.core.models.build_model`: a
+model that can't be had either stops the run with what to download, or is replaced by a
+documented fallback that is logged loudly and recorded in the plan's ``meta["warnings"]``.
 """
 
 from __future__ import annotations
 
 import atexit
-import dataclasses
-import json
 import logging
 import os
 import shutil
@@ -26,55 +26,38 @@ from typing import Any
 import numpy as np
 
 from autofocuspull import __version__
-from autofocuspull.core.cache import StageCache, code_fingerprint
-from autofocuspull.core.errors import ModelUnavailableError, UsageError
-from autofocuspull.core.hub import host_reachable
-from autofocuspull.core.types import CueSeries, FocusPlan, Lens, PlanInputs, SubjectTracks, VideoInfo
-from autofocuspull.io import (
-    EncodeConfig,
-    check_input_file,
-    check_output_path,
-    iter_frames,
-    probe,
-    read_audio,
-    transcode,
-)
+from autofocuspull.config import RackConfig, config_section, config_to_dict
+from autofocuspull.core.cache import StageCache, array_key, file_key, stage_key
+from autofocuspull.core.errors import UsageError
+from autofocuspull.core.hub import offline
+from autofocuspull.core.models import build_model
+from autofocuspull.core.types import CueSeries, FocusPlan, PlanInputs, SubjectTracks, VideoInfo
+from autofocuspull.io import check_input_file, check_output_path, iter_frames, probe, read_audio, transcode
 from autofocuspull.io.writer import ensure_writable_dir
 from autofocuspull.perception.masks import PersonMaskStore
 from autofocuspull.progress import Counter, bar
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DEPTH_MODEL = "depth-anything/Depth-Anything-V2-Small-hf"
-MASK_EVERY = 3  # person masks on every 3rd frame of the perception pass (nearest one serves the rest)
+AUDIO_RATE_HZ = 16000  # what silero-vad and Light-ASD take
 
-
-@dataclass(frozen=True)
-class RackConfig:
-    """Everything a run needs besides its files. Hyperparameters of each stage live in that
-    stage's own config dataclass; this record only selects models, modes and resolutions."""
-
-    device: str = "auto"
-    analysis_max_side_px: int = 640  # detection, tracking and cuts run at this size
-    depth_max_side_px: int = 960  # frames handed to the depth model (it resizes to its input)
-    depth_model: str = DEFAULT_DEPTH_MODEL
-    depth_input_size: int = 518
-    depth_every: int = 2  # run the depth network on every k-th frame (and on big motion)
-    face_model: str | None = None
-    object_model: str | None = None
-    segment_model: str | None = None
-    asd_model: str | None = None
-    asd_head: str | None = None
-    cue: str = "auto"
-    planner: str = "default"
-    keyframes: str | None = None
-    transcript: str | None = None
-    subject_distance_m: float | None = None
-    lens: Lens = field(default_factory=Lens)
-    blades: int = 0
-    encode: EncodeConfig = field(default_factory=EncodeConfig)
-    cache_root: str | None = None
-    use_cache: bool = True
+__all__ = [
+    "Analysis",
+    "RackConfig",
+    "analyse",
+    "check_plan_fits",
+    "demo",
+    "estimate_depth",
+    "evaluate_folder",
+    "perceive",
+    "plan_clip",
+    "plan_command",
+    "plan_from_analysis",
+    "rack",
+    "render_clip",
+    "render_command",
+    "resolve_device",
+]
 
 
 def resolve_device(name: str) -> Any:
@@ -84,7 +67,7 @@ def resolve_device(name: str) -> Any:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device is available (use --device cpu or auto)")
+        raise UsageError("run.device cuda: no CUDA device is available (use --device cpu or auto)")
     return torch.device(name)
 
 
@@ -110,8 +93,8 @@ class Analysis:
         return [float(self.info.pts_s[i]) for i in self.cut_frames if 0 < i < self.info.n_frames]
 
 
-def _cache(path: str | os.PathLike[str], stage: str, config: Any, cfg: RackConfig) -> StageCache:
-    return StageCache.for_clip(path, stage, config, root=cfg.cache_root, enabled=cfg.use_cache)
+def _cache(path: str | os.PathLike[str], stage: str, key: Any, cfg: RackConfig) -> StageCache:
+    return StageCache.for_clip(path, stage, key, root=cfg.run.cache_dir, enabled=cfg.run.use_cache)
 
 
 def _analysis_size(info: VideoInfo, max_side: int) -> tuple[int, int]:
@@ -120,33 +103,47 @@ def _analysis_size(info: VideoInfo, max_side: int) -> tuple[int, int]:
     return scaled_size(info.width, info.height, max_side)
 
 
+PERCEPTION_STAGES = ("faces", "objects", "masks")  # the [stages] choices perception depends on
+PERCEPTION_SECTIONS = (
+    "io",
+    "perception.faces",
+    "perception.objects",
+    "perception.masks",
+    "perception.tracking",
+    "perception.cuts",
+    "perception.subjects",
+    "perception.reid",
+    "perception.salient",
+    "perception.perceiver",
+)
+PERCEPTION_CODE = (
+    "autofocuspull.perception.detect",
+    "autofocuspull.perception.subjects",
+    "autofocuspull.perception.track",
+    "autofocuspull.perception.cuts",
+    "autofocuspull.perception.reid",
+    "autofocuspull.perception.salient",
+    "autofocuspull.perception.distance",
+    "autofocuspull.perception.masks",
+    "autofocuspull.io.reader",
+)
+
+
+def _sections(cfg: RackConfig, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: config_section(cfg, name) for name in names}
+
+
 def perceive(
     path: str, info: VideoInfo, cfg: RackConfig, warnings: list[str]
 ) -> tuple[SubjectTracks, list[int], PersonMaskStore]:
     """Faces, people and objects tracked into subjects; shot cuts; person masks. Cached."""
-    from autofocuspull.perception.detect import build_face_detector, build_object_detector
-    from autofocuspull.perception.subjects import Perceiver, PerceiverConfig
+    from autofocuspull.perception.subjects import Perceiver
 
-    pcfg = PerceiverConfig()
-    key = {
-        "config": dataclasses.asdict(pcfg),
-        "max_side": cfg.analysis_max_side_px,
-        "face": cfg.face_model,
-        "object": cfg.object_model,
-        "n": info.n_frames,
-        "code": code_fingerprint(
-            "autofocuspull.perception.detect",
-            "autofocuspull.perception.subjects",
-            "autofocuspull.perception.track",
-            "autofocuspull.perception.cuts",
-            "autofocuspull.perception.reid",
-            "autofocuspull.perception.salient",
-            "autofocuspull.perception.masks",
-            "autofocuspull.io.reader",
-        ),
-        "segment": cfg.segment_model,
-        "mask_every": MASK_EVERY,
-    }
+    p = cfg.perception
+    stages = {name: getattr(cfg.stages, name) for name in PERCEPTION_STAGES}
+    key = stage_key(
+        _sections(cfg, PERCEPTION_SECTIONS), PERCEPTION_CODE, stages=stages, n_frames=info.n_frames
+    )
     cache = _cache(path, "subjects", key, cfg)
     hit = cache.load_npz("tracks.npz")
     if hit is not None:
@@ -155,30 +152,26 @@ def perceive(
         masks = PersonMaskStore.from_npz_dict(hit)
         return SubjectTracks.from_npz_dict(hit), [int(c) for c in hit["cut_frames"]], masks
     notes: list[str] = []
-    faces = _logged(build_face_detector, notes, "yunet", cfg.face_model)
-    try:
-        objects = build_object_detector("yolox-nano", cfg.object_model)
-    except ModelUnavailableError as e:
-        msg = f"object detector unavailable, tracking faces only: {e}"
-        log.warning("!!! %s", msg)
-        notes.append(msg)
-        objects = None
-    segment = _person_segmenter(cfg, notes)
+    faces = _face_detector(cfg, notes)
+    objects = _detector(cfg.stages.objects, p.objects, notes, "object detector", "tracking faces only")
+    segment = _detector(
+        cfg.stages.masks, p.masks, notes, "person segmenter", "subjects use their boxes instead of masks"
+    )
     masks = PersonMaskStore()
-    aw, _ = _analysis_size(info, cfg.analysis_max_side_px)
+    aw, _ = _analysis_size(info, cfg.io.analysis_max_side_px)
     per = Perceiver(
         faces,
         objects,
         fps=float(info.frame_rate),
         image_size=(info.width, info.height),
         scale=info.width / aw,
-        config=pcfg,
+        config=p.perceiver_config(),
     )
-    for frame in bar(
-        iter_frames(path, info, max_side=cfg.analysis_max_side_px), "detect+track", info.n_frames
-    ):
+    every = p.perceiver.mask_every
+    frames = iter_frames(path, info, max_side=cfg.io.analysis_max_side_px)
+    for frame in bar(frames, "detect+track", info.n_frames):
         per.update(frame)
-        if segment is not None and frame.index % MASK_EVERY == 0:
+        if segment is not None and frame.index % every == 0:
             masks.add(frame.index, segment(frame.rgb))
     tracks, cuts = per.finish(info.n_frames)
     warnings.extend(notes)
@@ -194,34 +187,31 @@ def perceive(
     return tracks, list(cuts), masks
 
 
-def _person_segmenter(cfg: RackConfig, notes: list[str]) -> Callable[[np.ndarray], np.ndarray] | None:
-    """DeepLabv3 person probability, or None (subjects then use boxes) when it can't be had."""
-    from autofocuspull.perception.detect import build_person_segmenter
+def _detector(name: str, section: Any, notes: list[str], what: str, instead: str) -> Any:
+    """A detector from :data:`DETECTORS` built with its config section, or None (loudly)."""
+    from autofocuspull.perception.detect import DETECTORS
 
-    try:
-        return build_person_segmenter("deeplabv3", cfg.segment_model)
-    except ModelUnavailableError as e:
-        msg = f"person segmenter unavailable, subjects use their boxes instead of masks: {e}"
-        log.warning("!!! %s", msg)
-        notes.append(msg)
-        return None
+    builder = DETECTORS.get(name)
+    return build_model(what, lambda: builder(section.model_path, section), notes, instead=instead)
 
 
-def _logged(builder: Callable[..., Any], notes: list[str], *args: Any) -> Any:
-    """Build a model, recording any loud fallback WARNING it logs into ``notes`` for the plan file."""
+def _face_detector(cfg: RackConfig, notes: list[str]) -> Any:
+    """The face detector; YuNet from the download cache falls back to CenterFace, loudly."""
+    from autofocuspull.perception.detect import DETECTORS
 
-    class _Catch(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if record.levelno >= logging.WARNING:
-                notes.append(record.getMessage())
-
-    handler = _Catch()
-    root = logging.getLogger("autofocuspull")
-    root.addHandler(handler)
-    try:
-        return builder(*args)
-    finally:
-        root.removeHandler(handler)
+    name, section = cfg.stages.faces, cfg.perception.faces
+    build = DETECTORS.get(name)
+    fallback_name = DETECTORS.info(name).get("fallback")
+    if fallback_name is None or section.model_path is not None:  # a path you gave must be there
+        return build_model("face detector", lambda: build(section.model_path, section), notes)
+    fallback = DETECTORS.get(fallback_name)
+    return build_model(
+        f"{name} face detector",
+        lambda: build(None, section),
+        notes,
+        fallback=lambda: fallback(None, section),
+        instead=f"FALLING BACK to {fallback_name} (slower, other landmarks; pass --face-model PATH)",
+    )
 
 
 def estimate_depth(
@@ -235,62 +225,72 @@ def estimate_depth(
 ) -> tuple[Any, str]:
     """Metric depth of every frame (a store read lazily per frame) and the name of its source."""
     from autofocuspull.perception.depth import (
-        DepthRunConfig,
+        build_depth_estimator,
         clip_depth,
         depth_cache_config,
-        depth_estimator_or_none,
-        heuristic_source,
         preferred_dtype,
     )
     from autofocuspull.perception.depth.metric import focal_length_px
 
-    device = resolve_device(cfg.device)
+    d = cfg.depth
+    device = resolve_device(cfg.run.device)
     focal_px = focal_length_px(info.width)
-    local_only = not Path(cfg.depth_model).exists() and not host_reachable("huggingface.co")
-    est, reason = depth_estimator_or_none(
-        cfg.depth_model,
-        device=device,
-        dtype=preferred_dtype(device),
-        input_size=cfg.depth_input_size,
-        local_files_only=local_only,
+    notes: list[str] = []
+    reasons: list[str] = []
+    est = build_model(
+        "DEPTH MODEL",
+        lambda: build_depth_estimator(
+            d.model,
+            device=device,
+            dtype=preferred_dtype(device),
+            input_size=d.input_size,
+            local_files_only=offline(),
+        ),
+        notes,
+        instead="using heuristic depth (subjects at prior distances)",
+        reasons=reasons,
     )
+    warnings.extend(notes)
     if est is None:
-        msg = f"DEPTH MODEL UNAVAILABLE, using heuristic depth (subjects at prior distances): {reason}"
-        warnings.append(msg)
-        dw, dh = _analysis_size(info, 320)
-        mask_fn = None
-        if masks is not None and len(masks):
-
-            def mask_fn(t: int) -> np.ndarray | None:
-                return masks.subject_masks(t, tracks, (info.height, info.width), (dh, dw))
-
-        src = heuristic_source(
-            tracks, (info.height, info.width), (dh, dw), reason=reason, focal_px=focal_px, mask_fn=mask_fn
-        )
-        return src, "heuristic"
-    run_cfg = DepthRunConfig(keyframe_interval=cfg.depth_every)
-    root = cfg.cache_root if cfg.use_cache else _scratch_dir("autofocuspull-depth-")
-    key = depth_cache_config(est.source, cfg.depth_input_size, run_cfg, cut_frames)
-    key["code"] = code_fingerprint(
-        "autofocuspull.perception.depth.run",
-        "autofocuspull.perception.depth.estimator",
-        "autofocuspull.perception.depth.align",
-    )
+        return _heuristic_depth(info, tracks, masks, focal_px, reasons[-1]), "heuristic"
+    root = cfg.run.cache_dir if cfg.run.use_cache else _scratch_dir("autofocuspull-depth-")
+    key = stage_key(
+        {"depth": depth_cache_config(est.source, d, cut_frames)},
+        ("autofocuspull.perception.depth.run", "autofocuspull.perception.depth.estimator",
+         "autofocuspull.perception.depth.align"),
+    )  # fmt: skip
     cache = StageCache.for_clip(path, "depth", key, root=root)
-    frames = bar(iter_frames(path, info, max_side=cfg.depth_max_side_px), "depth", info.n_frames)
+    frames = bar(iter_frames(path, info, max_side=d.frame_max_side_px), "depth", info.n_frames)
     store = clip_depth(
         frames,
         est,
         cache,
         tracks=tracks,
         frame_size_hw=(info.height, info.width),
-        config=run_cfg,
+        config=d,
         focal_px=focal_px,
-        user_distance_m=cfg.subject_distance_m,
+        user_distance_m=d.subject_distance_m,
         n_frames=info.n_frames,
         cuts=cut_frames,
     )
     return store, est.source
+
+
+def _heuristic_depth(
+    info: VideoInfo, tracks: SubjectTracks, masks: PersonMaskStore | None, focal_px: float, reason: str
+) -> Any:
+    from autofocuspull.perception.depth import heuristic_source
+
+    dw, dh = _analysis_size(info, 320)
+    mask_fn = None
+    if masks is not None and len(masks):
+
+        def mask_fn(t: int) -> np.ndarray | None:
+            return masks.subject_masks(t, tracks, (info.height, info.width), (dh, dw))
+
+    return heuristic_source(
+        tracks, (info.height, info.width), (dh, dw), reason=reason, focal_px=focal_px, mask_fn=mask_fn
+    )
 
 
 def _scratch_dir(prefix: str) -> str:
@@ -300,21 +300,25 @@ def _scratch_dir(prefix: str) -> str:
     return folder
 
 
+CUE_SECTIONS = ("cues.vad", "cues.speaker", "cues.mouth", "cues.saliency", "cues.mfcc")
+
+
 def compute_clip_cues(
     path: str, info: VideoInfo, tracks: SubjectTracks, cfg: RackConfig, warnings: list[str]
 ) -> CueSeries:
     """Voice activity, active speakers and saliency per subject per frame. Cached."""
     from autofocuspull.cues import build_active_speaker_model, compute_cues
+    from autofocuspull.cues.asd import MouthMotionSpeaker
 
-    asd_wanted = cfg.cue != "saliency"  # the only way the cue mode changes what is computed here
-    key = {
-        "asd": cfg.asd_model,
-        "head": cfg.asd_head,
-        "asd_wanted": asd_wanted,
-        "transcript": _file_key(cfg.transcript),
-        "tracks": _tracks_key(tracks),
-        "code": code_fingerprint("autofocuspull.cues"),
-    }
+    c = cfg.cues
+    asd_wanted = cfg.planner.mode != "saliency"  # the only way the cue mode changes what is computed
+    key = stage_key(
+        _sections(cfg, CUE_SECTIONS),
+        ("autofocuspull.cues",),
+        asd_wanted=asd_wanted,
+        transcript=file_key(c.transcript.path),
+        tracks=array_key(tracks.xyxy),
+    )
     cache = _cache(path, "cues", key, cfg)
     hit = cache.load_npz("cues.npz")
     if hit is not None:
@@ -322,12 +326,20 @@ def compute_clip_cues(
         warnings.extend(str(w) for w in hit["warnings"].tolist())
         return CueSeries.from_npz_dict(hit)
     notes: list[str] = []
-    audio = read_audio(path, 16000) if info.has_audio else None
-    wants_asd = asd_wanted and audio is not None and bool(tracks.has_face.any())
-    model = _logged(build_active_speaker_model, notes, cfg.asd_model, cfg.asd_head) if wants_asd else None
-    frames = iter_frames(path, info) if model is not None else None
-    if frames is not None:
-        frames = bar(frames, "who speaks", info.n_frames)
+    audio = read_audio(path, AUDIO_RATE_HZ) if info.has_audio else None
+    model = None
+    if asd_wanted and audio is not None and bool(tracks.has_face.any()):
+        sp = c.speaker
+        model = build_model(
+            "Light-ASD",
+            lambda: build_active_speaker_model(
+                sp.model_path, sp.head_path, allow_fallback=False, config=sp, mfcc_config=c.mfcc
+            ),
+            notes,
+            fallback=lambda: MouthMotionSpeaker(c.mouth),
+            instead="FALLING BACK to mouth-motion/speech-envelope correlation (much less reliable)",
+        )
+    frames = bar(iter_frames(path, info), "who speaks", info.n_frames) if model is not None else None
     cues = compute_cues(
         frames,
         tracks,
@@ -335,36 +347,25 @@ def compute_clip_cues(
         info.pts_s,
         (info.width, info.height),
         asd_model=model,
-        transcript=cfg.transcript,
+        transcript=c.transcript.path,
+        vad_config=c.vad,
+        asd_config=c.speaker,
+        saliency_config=c.saliency,
     )
     warnings.extend(notes)
     cache.save_npz("cues.npz", {**cues.to_npz_dict(), "warnings": np.asarray(notes, dtype=str)})
     return cues
 
 
-def _file_key(path: str | None) -> str | None:
-    if path is None:
-        return None
-    p = Path(path)
-    return f"{p.resolve()}:{p.stat().st_mtime_ns}:{p.stat().st_size}" if p.exists() else str(p)
-
-
-def _tracks_key(tracks: SubjectTracks) -> str:
-    import hashlib
-
-    h = hashlib.sha256(np.ascontiguousarray(np.nan_to_num(tracks.xyxy, nan=-1)).tobytes())
-    return h.hexdigest()[:16]
-
-
 def analyse(path: str | os.PathLike[str], cfg: RackConfig) -> Analysis:
     """Run (or reuse) perception, depth and cues for a clip."""
+    from autofocuspull.perception.subjects import assign_subject_distances
+
     path = str(check_input_file(path))
     info = probe(path)
     warnings: list[str] = []
     tracks, cuts, masks = perceive(path, info, cfg, warnings)
     depth, depth_source = estimate_depth(path, info, tracks, cuts, cfg, warnings, masks)
-    from autofocuspull.perception.subjects import assign_subject_distances
-
     assign_subject_distances(
         tracks,
         depth.depth_m_at,
@@ -372,6 +373,7 @@ def analyse(path: str | os.PathLike[str], cfg: RackConfig) -> Analysis:
         fps=float(info.frame_rate),
         cuts=cuts,
         person_mask_at=masks.prob_at if len(masks) else None,
+        config=cfg.perception.distance,
         lens=cfg.lens,  # the distance deadband is a fraction of a pixel of this lens's blur
     )
     cues = compute_clip_cues(path, info, tracks, cfg, warnings)
@@ -383,48 +385,56 @@ def analyse(path: str | os.PathLike[str], cfg: RackConfig) -> Analysis:
 # --------------------------------------------------------------------------------------------
 
 
-def _background_m(analysis: Analysis) -> float:
-    """Focus distance when no subject is chosen: a far point of the scene (75th percentile of depth)."""
-    depth = analysis.depth.depth_m_at(0)
-    return float(np.clip(np.nanpercentile(depth, 75), 1.0, 100.0))
+def check_planner(cfg: RackConfig) -> None:
+    """Raise a usage error unless the run's planner is registered and can follow its keyframes."""
+    from autofocuspull.plan import PLANNERS
+
+    name = cfg.stages.planner
+    info = PLANNERS.info(name)  # unknown: a usage error listing the known planners
+    if cfg.run.keyframes and not info.get("keyframes", False):
+        raise UsageError(f"--keyframes: planner {name!r} does not take user keyframes")
 
 
-def plan_from_analysis(analysis: Analysis, cfg: RackConfig) -> FocusPlan:
-    """Run the selected planner over the whole clip."""
-    from autofocuspull.plan import PLANNERS, PlannerConfig, load_keyframes, plan_focus
+def plan_from_analysis(analysis: Analysis, cfg: RackConfig, planner: Any = None) -> FocusPlan:
+    """Run the configured planner (or ``planner``, a name or a :class:`~autofocuspull.plan.Planner`
+    object) over the whole clip."""
+    from autofocuspull.plan import PLANNERS, background_distance_m, load_keyframes
 
-    check_planner(cfg.planner)
+    chosen = cfg.stages.planner if planner is None else planner
+    if planner is None:
+        check_planner(cfg)
+    fn, info = PLANNERS.get(chosen), PLANNERS.info(chosen)
+    keyframes = load_keyframes(cfg.run.keyframes) if cfg.run.keyframes and info.get("keyframes") else ()
     inputs = PlanInputs(
         analysis.info,
         analysis.tracks,
         analysis.cues,
         analysis.cuts_s,
         analysis.depth_source,
-        background_m=_background_m(analysis),
+        background_m=background_distance_m(analysis.depth),
         lens=cfg.lens,
+        saliency=cfg.cues.saliency,
+        keyframes=keyframes,
     )
-    if cfg.planner == "default":
-        pcfg = PlannerConfig(mode=cfg.cue, f_number=cfg.lens.f_number)
-        keyframes = load_keyframes(cfg.keyframes) if cfg.keyframes else None
-        plan = plan_focus(inputs, pcfg, keyframes)
-    else:
-        if cfg.keyframes:
-            raise UsageError(
-                f"--keyframes: only the default planner takes user keyframes, not {cfg.planner!r}"
-            )
-        plan = PLANNERS[cfg.planner](inputs, None)
+    section = info.get("config")
+    plan = fn(inputs, config_section(cfg, section) if section else None)
     plan.meta.setdefault("warnings", [])
     plan.meta["warnings"] = list(dict.fromkeys([*plan.meta["warnings"], *analysis.warnings]))
     plan.meta.update(
         {
             "autofocuspull": __version__,
-            "planner": cfg.planner,
-            "cue_mode": cfg.cue,
+            "planner": PLANNERS.name_of(chosen),
+            "cue_mode": cfg.planner.mode,
             "cue_sources": analysis.cues.sources,
-            "lens": dataclasses.asdict(cfg.lens),
+            "lens": config_to_dict(cfg)["lens"],
+            "run_config": config_to_dict(cfg),
         }
     )
     plan.video = analysis.info.to_dict()
+    from autofocuspull.io.trim import range_of
+
+    if (rng := range_of(analysis.info.path)) is not None:  # made with --start / --end
+        plan.meta["range"] = {k: rng[k] for k in ("source", "start_s", "end_s", "offset_s")}
     return plan
 
 
@@ -460,12 +470,11 @@ def render_clip(
 
     ``info`` is the clip's :func:`probe` when the caller already has it (saves a pass over the file).
     """
-    from autofocuspull.render import RenderConfig, render_video
+    from autofocuspull.render import render_video
 
     info = info or probe(path)
     check_plan_fits(plan, info)
-    device = resolve_device(cfg.device)
-    rcfg = RenderConfig(blades=cfg.blades)
+    device = resolve_device(cfg.run.device)
 
     def process(frames: Iterator[Any]) -> Iterator[np.ndarray]:
         return render_video(
@@ -475,7 +484,8 @@ def render_clip(
             plan.f_number,
             cfg.lens,
             device=device,
-            config=rcfg,
+            config=cfg.render,
+            renderer=cfg.stages.renderer,
             progress=False,  # the transcode's Counter shows render progress
         )
 
@@ -489,16 +499,25 @@ def rack(
     cfg: RackConfig,
     plan_out: str | os.PathLike[str] | None = None,
     plot: str | os.PathLike[str] | None = None,
+    overlay: str | os.PathLike[str] | None = None,
 ) -> FocusPlan:
-    """Plan and render in one go; optionally save the plan JSON and its timeline picture."""
+    """Plan and render in one go; optionally save the plan JSON, its timeline picture and the
+    overlay preview (the clip with the plan burned in)."""
     check_input_file(path)
     check_output_path(out, path)
+    check_planner(cfg)
     for extra in (plan_out, plot):
         if extra is not None:
             ensure_writable_dir(Path(extra).parent, Path(extra))
+    if overlay is not None:
+        check_output_path(overlay, path)
     plan, analysis = plan_clip(path, cfg)
     _save_side_outputs(plan, analysis, plan_out, plot)
     render_clip(path, plan, out, cfg, analysis.depth, analysis.info)
+    if overlay is not None:
+        from autofocuspull.export.overlay import write_overlay_for
+
+        write_overlay_for(path, plan, analysis, overlay, cfg.encode)
     _summarise(plan, out)
     return plan
 
@@ -530,6 +549,7 @@ def plan_command(path, out_json, cfg: RackConfig, plot=None) -> FocusPlan:
     if Path(out_json).suffix.lower() != ".json":
         raise UsageError(f"{out_json}: the plan file must end in .json")
     ensure_writable_dir(Path(out_json).parent, Path(out_json))
+    check_planner(cfg)
     plan, analysis = plan_clip(path, cfg)
     _save_side_outputs(plan, analysis, out_json, plot)
     _summarise(plan, out_json)
@@ -542,7 +562,9 @@ def render_command(path, plan_json, out, cfg: RackConfig) -> Path:
 
     check_input_file(path)
     check_output_path(out, path)
-    plan = load_plan(plan_json)
+    from autofocuspull.io.trim import slice_plan_to
+
+    plan = slice_plan_to(load_plan(plan_json), path)  # a whole-clip plan cut to --start / --end
     info = probe(path)
     check_plan_fits(plan, info)  # before the analysis, not minutes into it
     warnings: list[str] = []
@@ -551,45 +573,16 @@ def render_command(path, plan_json, out, cfg: RackConfig) -> Path:
     return render_clip(path, plan, out, cfg, depth, info)
 
 
-def confined_to(folder: str | os.PathLike[str], plan_fn: Callable[[Path], FocusPlan]):
-    """``plan_fn`` refusing clips outside ``folder``: a grades file's ``video`` field (``../x.mp4``,
-    an absolute path) must not reach files beyond the dataset it belongs to. The check is on the
-    path as named, so a symbolic link that the dataset's owner placed in the folder (how footage is
-    shared without copying it) is read through; it is only ever read, never written."""
-    root = Path(os.path.abspath(folder))
-
-    def checked(video: Path) -> FocusPlan:
-        if not Path(os.path.abspath(video)).is_relative_to(root):
-            raise UsageError(f"{video}: outside the dataset folder {root} (check the grades' video field)")
-        return plan_fn(video)
-
-    return checked
-
-
-def eval_command(args: Any, cfg: RackConfig) -> int:
-    """``autofocuspull eval``: one plan against its grades, or a whole graded folder."""
+def evaluate_folder(
+    dataset: str | os.PathLike[str], cfg: RackConfig, plot_dir: str | os.PathLike[str] | None = None
+) -> dict[str, Any]:
+    """Plan every graded clip of ``dataset`` with the run's planner and score it (clips named
+    outside the folder are refused, see :func:`~autofocuspull.evaluate.confined_to`)."""
     from autofocuspull import evaluate
 
-    if args.dataset is not None:
-        if args.plan is not None:
-            raise UsageError("eval: give either PLAN.json GRADES.json or --dataset DIR, not both")
-        run_cfg = dataclasses.replace(cfg, planner=args.planner)
-        plan_fn = confined_to(args.dataset, lambda p: plan_clip(p, run_cfg)[0])
-        result = evaluate.evaluate_dataset(args.dataset, plan_fn, args.planner, plot_dir=args.plot)
-        print(json.dumps(result) if args.json else evaluate.format_table(result))
-        return 0
-    if args.plan is None or args.grades is None:
-        raise UsageError("eval: expected PLAN.json GRADES.json, or --dataset DIR")
-    from autofocuspull.plan import load_plan
-
-    plan, grades = load_plan(args.plan), evaluate.load_grades(args.grades)
-    metrics = evaluate.score_plan(plan, grades)
-    print(json.dumps(metrics) if args.json else evaluate.format_metrics(metrics))
-    if args.plot is not None:
-        from autofocuspull.evaluate.plot import plot_timeline
-
-        plot_timeline(plan, grades, args.plot, title=Path(args.plan).name)
-    return 0
+    check_planner(cfg)
+    plan_fn = evaluate.confined_to(dataset, lambda p: plan_clip(p, cfg)[0])
+    return evaluate.evaluate_dataset(dataset, plan_fn, cfg.stages.planner, plot_dir=plot_dir)
 
 
 def demo(out_dir: str | os.PathLike[str], cfg: RackConfig) -> dict[str, Path]:
@@ -607,68 +600,7 @@ def demo(out_dir: str | os.PathLike[str], cfg: RackConfig) -> dict[str, Path]:
     make_demo_clip(files["input"])
     log.info("demo clip written to %s", files["input"])
     rack(files["input"], files["output"], cfg, plan_out=files["plan"], plot=files["picture"])
-    for name, p in files.items():
-        print(f"{name:>8}: {p}")
     return files
 
 
-def config_from_args(args: Any) -> RackConfig:
-    """The run's :class:`RackConfig` from parsed CLI arguments."""
-    get = lambda name, default=None: getattr(args, name, default)  # noqa: E731
-    lens = Lens(get("focal_length", 50.0), get("f_number", 1.4), get("sensor_width", 36.0))
-    return RackConfig(
-        device=args.device,
-        depth_model=get("depth_model") or DEFAULT_DEPTH_MODEL,
-        depth_every=get("depth_every") or RackConfig.depth_every,
-        face_model=get("face_model"),
-        object_model=get("object_model"),
-        segment_model=get("segment_model"),
-        asd_model=get("asd_model"),
-        asd_head=get("asd_head"),
-        cue=get("cue", "auto"),
-        planner=get("planner", "default"),
-        keyframes=str(get("keyframes")) if get("keyframes") else None,
-        transcript=str(get("transcript")) if get("transcript") else None,
-        subject_distance_m=get("subject_distance"),
-        lens=lens,
-        blades=_blades(get("aperture_shape", "circle")),
-        encode=EncodeConfig(crf=get("crf", 18), preset=get("preset", "medium")),
-        cache_root=str(args.cache_dir) if args.cache_dir else None,
-        use_cache=not args.no_cache,
-    )
-
-
-def _blades(shape: str) -> int:
-    if shape == "circle":
-        return 0
-    if shape.startswith("blades:") and shape[7:].isdigit() and int(shape[7:]) >= 3:
-        return int(shape[7:])
-    raise UsageError(f"--aperture-shape {shape}: expected 'circle' or 'blades:N' with N >= 3")
-
-
-def check_planner(name: str) -> None:
-    """Raise a usage error unless ``name`` is a registered planner."""
-    from autofocuspull.plan import PLANNERS
-
-    if name not in PLANNERS:
-        raise UsageError(f"--planner {name}: unknown planner (choose from {', '.join(sorted(PLANNERS))})")
-
-
-def run_command(args: Any) -> int:
-    """Dispatch a parsed CLI command."""
-    if args.cache_dir is not None:  # one folder for the analysis and the downloaded models
-        os.environ["AUTOFOCUSPULL_CACHE"] = str(args.cache_dir)
-    cfg = config_from_args(args)
-    if args.command in ("rack", "plan") or getattr(args, "dataset", None) is not None:
-        check_planner(getattr(args, "planner", cfg.planner))
-    if args.command == "rack":
-        rack(args.input, args.output, cfg, plan_out=args.plan_out, plot=args.plot)
-    elif args.command == "plan":
-        plan_command(args.input, args.output, cfg, plot=args.plot)
-    elif args.command == "render":
-        render_command(args.input, args.plan, args.output, cfg)
-    elif args.command == "eval":
-        return eval_command(args, cfg)
-    elif args.command == "demo":
-        demo(args.output_dir, cfg)
-    return 0
+PlanFn = Callable[[Path], FocusPlan]

@@ -13,7 +13,8 @@ from conftest import write_audio_only
 from autofocuspull.cli import build_parser, main
 from autofocuspull.io.synth import AudioSpec, moving_pattern, tone, write_clip
 
-SUBCOMMANDS = ["rack", "plan", "render", "eval", "demo"]
+SUBCOMMANDS = ["rack", "plan", "render", "eval", "demo", "config", "export", "import", "app"]
+STAGE_COMMANDS = ["rack", "plan", "render", "eval", "demo"]
 
 
 @pytest.mark.parametrize("sub", [[], *([s] for s in SUBCOMMANDS)])
@@ -24,7 +25,9 @@ def test_help_everywhere(sub: list[str], capsys: pytest.CaptureFixture[str]) -> 
     out = capsys.readouterr().out
     assert "usage: autofocuspull" in out
     if sub:
-        assert "--device" in out and "--log-level" in out
+        assert "--log-level" in out and "--config" in out and "--set" in out
+    if sub and sub[0] in STAGE_COMMANDS:
+        assert "--device" in out
 
 
 def test_every_subcommand_is_wired() -> None:

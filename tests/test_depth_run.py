@@ -230,8 +230,9 @@ def test_each_shot_is_aligned_and_calibrated_on_its_own(tmp_path):
     tracks.xyxy[0, :] = face
     est = GainEstimator([1.0] * 6 + [4.0] * 6)
     store = clip_depth(
-        iter(frames), est, StageCache(tmp_path), tracks=tracks, frame_size_hw=(96, 128), focal_px=200.0
-    )
+        iter(frames), est, StageCache(tmp_path), tracks=tracks, frame_size_hw=(96, 128), focal_px=200.0,
+        config=DepthRunConfig(keyframe_interval=1),  # the network sees every frame (gains index frames)
+    )  # fmt: skip
     assert store.segment_starts == [0, 6] and store.segment_of(5) == 0 and store.segment_of(6) == 1
     assert "frames 0-5: subject size priors" in store.note and "frames 6-11: subject" in store.note
     for i in (3, 9):

@@ -122,7 +122,7 @@ def test_missing_user_model_path_raises(tmp_path):
 
 @pytest.mark.shared
 def test_yolox_finds_astronaut_person(astronaut):
-    det = DETECTORS["yolox-nano"](shared_model("yolox_nano.onnx"), intra_op_threads=1)
+    det = DETECTORS["yolox-nano"](shared_model("yolox_nano.onnx"), None)
     d = det(astronaut)
     people = d[d.class_id == PERSON_CLASS_ID]
     assert len(people) == 1 and people.confidence[0] > 0.8

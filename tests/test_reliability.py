@@ -194,6 +194,7 @@ def test_audio_longer_or_shorter_than_video_is_kept_intact(tmp_path, audio_s: fl
 @pytest.mark.slow
 @pytest.mark.parametrize("damage", ["corrupt+long-audio", "truncated-mkv"])
 def test_rack_on_damaged_media_keeps_surviving_frame_times_and_audio(tmp_path, damage: str) -> None:
+    from autofocuspull.config import RunConfig
     from autofocuspull.io import EncodeConfig
     from autofocuspull.pipeline import RackConfig, rack
 
@@ -204,9 +205,8 @@ def test_rack_on_damaged_media_keeps_surviving_frame_times_and_audio(tmp_path, d
         src = truncate(good, tmp_path / "in.mkv")
     else:
         src = corrupt_mid_mdat(make_clip(tmp_path / "good.mp4", audio_s=3.0), tmp_path / "in.mp4")
-    cfg = RackConfig(
-        device="cpu", cache_root=str(tmp_path / "cache"), encode=EncodeConfig(preset="ultrafast")
-    )
+    run = RunConfig(device="cpu", cache_dir=str(tmp_path / "cache"))
+    cfg = RackConfig(run=run, encode=EncodeConfig(preset="ultrafast"))
     out = tmp_path / "out" / "racked.mp4"
     plan = rack(src, out, cfg)
     info = probe(src)
@@ -448,8 +448,7 @@ def _graded_folder(tmp_path: Path, videos: dict[str, str]) -> Path:
 
 
 def test_dataset_clips_named_outside_the_folder_are_refused(tmp_path) -> None:
-    from autofocuspull.evaluate import evaluate_dataset
-    from autofocuspull.pipeline import confined_to
+    from autofocuspull.evaluate import confined_to, evaluate_dataset
 
     outside = tmp_path / "secret.mp4"
     outside.write_bytes(b"not for the evaluator")

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,39 @@ def code_fingerprint(*modules: str) -> str:
         for f in files:
             h.update(f.name.encode())
             h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def stage_key(sections: Mapping[str, Any], code: Sequence[str], **inputs: Any) -> dict[str, Any]:
+    """The key of a stage's cache entry: its own configuration sections (dataclasses or dicts),
+    a fingerprint of the code that computes it (:func:`code_fingerprint` of ``code``), and
+    whatever else its result depends on (``inputs``: upstream results' keys, frame counts...).
+    Nothing else goes in, so changing another stage's configuration reuses this one."""
+    import dataclasses
+
+    def plain(v: Any) -> Any:
+        return dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else v
+
+    return {
+        "sections": {name: plain(v) for name, v in sections.items()},
+        "code": code_fingerprint(*code),
+        **{k: plain(v) for k, v in inputs.items()},
+    }
+
+
+def file_key(path: str | os.PathLike[str] | None) -> str | None:
+    """Key of a small input file (a transcript, keyframes): resolved path, mtime and size."""
+    if path is None:
+        return None
+    p = Path(path)
+    return f"{p.resolve()}:{p.stat().st_mtime_ns}:{p.stat().st_size}" if p.exists() else str(p)
+
+
+def array_key(*arrays: np.ndarray) -> str:
+    """Short sha256 of arrays' bytes (NaN written as -1): the key of an upstream result."""
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(np.nan_to_num(a, nan=-1)).tobytes())
     return h.hexdigest()[:16]
 
 

@@ -515,12 +515,22 @@ class FocusPlan:
         return len(self.times_s)
 
 
+def _default_saliency() -> Any:
+    from autofocuspull.cues.saliency import SaliencyConfig  # a stage's config; imported on use
+
+    return SaliencyConfig()
+
+
 @dataclass
 class PlanInputs:
     """Everything a planner sees about a clip (the whole clip at once).
 
     ``cuts_s`` are shot-change times (a new shot starts at each); ``background_m`` is the focus
-    distance used when no subject is worth focusing on; ``lens`` the virtual lens the plan is for.
+    distance used when no subject is worth focusing on; ``lens`` the virtual lens the plan is for;
+    ``saliency`` the :class:`~autofocuspull.cues.SaliencyConfig` the cues were computed with (a
+    planner that reasons about what the cues mean, such as a product held by a person, reads
+    the same thresholds); ``keyframes`` the user's focus decisions
+    (:class:`~autofocuspull.plan.Keyframe`), for planners registered as taking them.
     """
 
     video: VideoInfo
@@ -530,6 +540,8 @@ class PlanInputs:
     depth_source: str
     background_m: float = 10.0
     lens: Lens = field(default_factory=Lens)
+    saliency: Any = field(default_factory=_default_saliency)
+    keyframes: Sequence[Any] = ()
 
     def __post_init__(self) -> None:
         t = self.video.n_frames

@@ -25,7 +25,7 @@ from autofocuspull.core.arrays import nearest_index
 from autofocuspull.core.errors import ModelUnavailableError
 from autofocuspull.core.hub import resolve_model_file
 from autofocuspull.core.types import Frame, SubjectTracks, check_array
-from autofocuspull.cues.mfcc import mfcc
+from autofocuspull.cues.mfcc import MfccConfig, mfcc
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,8 @@ AUDIO_TAIL = 240  # window minus hop (400 - 160 samples): n * 640 + 240 samples 
 
 @dataclass(frozen=True)
 class AsdConfig:
-    """How tracks are cropped and scored."""
+    """How tracks are cropped and scored; ``model_path`` / ``head_path``: local Light-ASD encoder and
+    scoring-head ONNX files (None: the download cache)."""
 
     window_frames: int = 25  # Light-ASD scoring window (1 s at 25 fps)
     crop_scale: float = 0.4  # Light-ASD demo's ``cs``
@@ -45,6 +46,8 @@ class AsdConfig:
     smooth_frames: int = 5  # moving mean of logits, as in Light-ASD's demo visualisation
     min_run_frames: int = 3  # face runs shorter than this are not scored (probability 0)
     chunk_frames: int = 1500  # longest run kept in memory before scoring (60 s at 25 fps)
+    model_path: str | None = None
+    head_path: str | None = None
 
 
 @dataclass
@@ -77,14 +80,18 @@ class LightASD:
 
     name = "light-asd"
 
-    def __init__(self, encoder: Any, head: Any, config: AsdConfig | None = None) -> None:
+    def __init__(
+        self, encoder: Any, head: Any, config: AsdConfig | None = None, mfcc_config: MfccConfig | None = None
+    ) -> None:
         self.encoder = encoder
         self.head = head
         self.config = config or AsdConfig()
+        self.mfcc_config = mfcc_config
 
     def score(self, clip: TrackClip) -> np.ndarray:
         n = len(clip.crops)
-        feats = mfcc(clip.audio.astype(np.float64) * 32768.0)  # Light-ASD was trained on int16 units
+        audio = clip.audio.astype(np.float64) * 32768.0  # Light-ASD was trained on int16 units
+        feats = mfcc(audio, self.mfcc_config)
         if len(feats) < 4 * n:
             feats = np.concatenate([feats, np.repeat(feats[-1:], 4 * n - len(feats), axis=0)])
         out = np.zeros(n, np.float32)
@@ -173,6 +180,8 @@ def build_active_speaker_model(
     threads: int | None = None,
     allow_fallback: bool = True,
     config: AsdConfig | None = None,
+    mouth_config: MouthMotionConfig | None = None,
+    mfcc_config: MfccConfig | None = None,
 ) -> LightASD | MouthMotionSpeaker:
     """Light-ASD from ``model_path``/``head_path`` (or the cache / a checked download).
 
@@ -192,7 +201,7 @@ def build_active_speaker_model(
             "which is much less reliable",
             e,
         )
-        return MouthMotionSpeaker()
+        return MouthMotionSpeaker(mouth_config)
     import onnxruntime as ort
 
     prov = list(providers) if providers else ["CPUExecutionProvider"]
@@ -203,6 +212,7 @@ def build_active_speaker_model(
         ort.InferenceSession(str(enc_path), opts, providers=prov),
         ort.InferenceSession(str(head_file), opts, providers=prov),
         config,
+        mfcc_config,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from autofocuspull.evaluate.dataset import (
     aggregate,
+    confined_to,
     evaluate_dataset,
     find_graded_clips,
     format_comparison,
@@ -27,6 +28,7 @@ __all__ = [
     "Hold",
     "ScoreDetails",
     "aggregate",
+    "confined_to",
     "evaluate_dataset",
     "find_graded_clips",
     "format_comparison",

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from autofocuspull.core.errors import UsageError
 from autofocuspull.core.types import FocusPlan
 from autofocuspull.evaluate.grades import GRADES_SUFFIX, Grades, load_grades
 from autofocuspull.evaluate.metrics import METRIC_NAMES, score_plan
@@ -51,6 +53,21 @@ def aggregate(per_clip: Mapping[str, ClipResult]) -> dict[str, Any]:
     out["clips"] = len(scored)
     out["failed"] = len(per_clip) - len(scored)
     return out
+
+
+def confined_to(folder: str | Path, plan_fn: Callable[[Path], FocusPlan]) -> Callable[[Path], FocusPlan]:
+    """``plan_fn`` refusing clips outside ``folder``: a grades file's ``video`` field (``../x.mp4``,
+    an absolute path) must not reach files beyond the dataset it belongs to. The check is on the
+    path as named, so a symbolic link that the dataset's owner placed in the folder (how footage is
+    shared without copying it) is read through; it is only ever read, never written."""
+    root = Path(os.path.abspath(folder))
+
+    def checked(video: Path) -> FocusPlan:
+        if not Path(os.path.abspath(video)).is_relative_to(root):
+            raise UsageError(f"{video}: outside the dataset folder {root} (check the grades' video field)")
+        return plan_fn(video)
+
+    return checked
 
 
 def find_graded_clips(directory: str | Path) -> list[tuple[str, Path, Path | None]]:

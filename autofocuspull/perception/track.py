@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -127,6 +127,7 @@ class TrackerConfig:
     match_iou_high: float = 0.2
     match_iou_low: float = 0.4
     buffer_s: float = 1.0
+    kalman: KalmanConfig = field(default_factory=KalmanConfig)
 
 
 @dataclass
@@ -237,7 +238,7 @@ class ByteTracker:
 
     def _start(self, xyxy: np.ndarray, group: int, frame_index: int) -> int:
         tid = int(next(self._ids))
-        self._tracks.append(_Track(tid, group, KalmanBoxFilter(xyxy), frame_index))
+        self._tracks.append(_Track(tid, group, KalmanBoxFilter(xyxy, self.config.kalman), frame_index))
         return tid
 
 

@@ -66,7 +66,6 @@ from autofocuspull.core.types import FocusPlan, PlanInputs, Pull, SubjectTracks
 from autofocuspull.cues.saliency import (
     PERSON_LABELS,
     PRODUCT_LABELS,
-    SaliencyConfig,
     overlap_fraction,
     subject_at_point,
 )
@@ -254,7 +253,7 @@ def late_detections(
             if touches_edge(tracks.xyxy[row, first], size, margin_px):
                 continue
             soon = times[first] - times[s0] <= cfg.prefocus_max_s + 1e-9
-            if soon or held_since(tracks, row, s0, first, SaliencyConfig().held_overlap):
+            if soon or held_since(tracks, row, s0, first, inputs.saliency.held_overlap):
                 out.append((row, s0, first))
     return out
 
@@ -495,8 +494,9 @@ def describe_switch(
     if user is not None:
         strength = user.keyframe.strength
         until = "until the next keyframe" if strength == "strong" else "until the next automatic decision"
+        kind = "cut" if cut else "user"  # a decision at a cut still snaps: focus never racks across one
         return Switch(
-            f, f, old, new, "user", f"user keyframe at {t:.2f} s: focus on {name} ({strength}, {until})"
+            f, f, old, new, kind, f"user keyframe at {t:.2f} s: focus on {name} ({strength}, {until})"
         )
     if cut:
         return Switch(f, f, old, new, "cut", f"cut at {t:.2f} s: focus resets to {name}")
@@ -761,5 +761,5 @@ def plan_focus(
 
 
 def default_planner(inputs: PlanInputs, config: Any = None) -> FocusPlan:
-    """Registry entry: :func:`plan_focus` without keyframes."""
-    return plan_focus(inputs, config)
+    """Registry entry: :func:`plan_focus` with the user's keyframes of ``inputs``, if any."""
+    return plan_focus(inputs, config, list(inputs.keyframes) or None)

@@ -10,7 +10,7 @@ import torch
 
 from autofocuspull.core.types import Lens, check_array
 from autofocuspull.render.color import decode_uint8, encode_uint8
-from autofocuspull.render.layered import DEFAULT_CONFIG, RENDERERS, RenderConfig
+from autofocuspull.render.layered import DEFAULT_CONFIG, RENDERERS, RenderConfig, Renderer
 from autofocuspull.render.optics import MIN_DISTANCE_FOCAL_MULT
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def render_batch_u8(
     config: RenderConfig,
     device: torch.device,
     dtype: torch.dtype,
-    renderer: str = "layered",
+    renderer: str | Renderer = "layered",
 ) -> np.ndarray:
     """Render B uint8 (H, W, 3) RGB frames (numpy, or a uint8 (B, H, W, 3) tensor) with depth
     (B, 1, H, W) metres on ``device``.
@@ -86,7 +86,7 @@ def render_batch_u8(
     focus = torch.as_tensor(np.asarray(focus_m, np.float32), device=device)
     fnum = torch.as_tensor(np.asarray(f_number, np.float32), device=device)
     with torch.inference_mode():
-        out = RENDERERS[renderer](lin, upload(depths_m, device), focus, fnum, lens, config)
+        out = RENDERERS.get(renderer)(lin, upload(depths_m, device), focus, fnum, lens, config)
         return download(encode_uint8(out))
 
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -51,6 +52,7 @@ import torch
 import torch.nn.functional as nnf
 from torch import Tensor, nn
 
+from autofocuspull.core.registry import Registry
 from autofocuspull.core.types import Lens
 from autofocuspull.render.kernels import aperture_kernel
 from autofocuspull.render.optics import MIN_DISTANCE_FOCAL_MULT, coc_px
@@ -620,4 +622,19 @@ class LayeredBokehRenderer(nn.Module):
         return render_frame_torch(image_lin, depth_m, focus_m, f_number, self.lens, self.config)
 
 
-RENDERERS = {"layered": render_frame_torch, "naive": render_naive_torch}
+class Renderer(Protocol):
+    """A renderer core: ``(image_lin (B, 3, H, W) linear light, depth_m (B, 1, H, W) metres,
+    focus_m (B,) metres, f_number (B,), lens, config: RenderConfig) -> (B, 3, H, W)`` linear light,
+    same dtype and device as the image (see :func:`render_frame_torch`)."""
+
+    def __call__(
+        self, image_lin: Tensor, depth_m: Tensor, focus_m: Tensor, f_number: Tensor, lens: Lens,
+        config: RenderConfig, /,
+    ) -> Tensor: ...  # fmt: skip
+
+
+# The only way a renderer is found by name (``[stages] renderer``); plug-ins register through the
+# ``autofocuspull.renderers`` entry points.
+RENDERERS: Registry[Renderer] = Registry("renderer", "autofocuspull.renderers")
+RENDERERS.register("layered", render_frame_torch)
+RENDERERS.register("naive", render_naive_torch)

@@ -13,7 +13,15 @@ from tqdm.auto import tqdm
 
 from autofocuspull.core.types import Frame, Lens, check_array
 from autofocuspull.render.api import check_depth, check_focus, default_dtype, render_batch_u8, upload
-from autofocuspull.render.layered import DEFAULT_CONFIG, RenderConfig, _cv_map, _opencv, _resize
+from autofocuspull.render.layered import (
+    DEFAULT_CONFIG,
+    RENDERERS,
+    RenderConfig,
+    Renderer,
+    _cv_map,
+    _opencv,
+    _resize,
+)
 
 DepthUpsample = Literal["guided", "bilinear"]
 
@@ -100,13 +108,16 @@ def render_video(
     config: RenderConfig = DEFAULT_CONFIG,
     depth_upsample: DepthUpsample = "guided",
     progress: bool | None = None,
+    renderer: str | Renderer = "layered",
 ) -> Iterator[np.ndarray]:
     """Render frames in order, ``batch_size`` at a time (memory bounded by one batch).
 
     ``depth_at(frame)`` gives float32 (h, w) metres at any resolution (upsampled to the frame,
     edge-aware with ``depth_upsample="guided"``); ``focus_m`` and ``f_number`` are (T,) per frame,
     indexed by ``Frame.index``. Yields uint8 (H, W, 3) RGB. ``progress=None`` shows a bar on a tty.
+    ``renderer``: a :data:`RENDERERS` name or a :class:`Renderer` object.
     """
+    core = RENDERERS.get(renderer)
     focus_m = check_array("focus_m", focus_m, (None,), np.float32)
     f_number = check_array("f_number", f_number, (len(focus_m),), np.float32)
     check_focus(focus_m, f_number, lens)
@@ -116,7 +127,7 @@ def render_video(
     try:
         for batch in _batches(frames, batch_size):
             yield from _render_frames(
-                batch, depth_at, focus_m, f_number, lens, config, dev, dt, depth_upsample
+                batch, depth_at, focus_m, f_number, lens, config, dev, dt, depth_upsample, core
             )
             bar.update(len(batch))
     finally:
@@ -133,6 +144,7 @@ def _render_frames(
     device: torch.device,
     dtype: torch.dtype,
     depth_upsample: DepthUpsample,
+    renderer: Renderer,
 ) -> list[np.ndarray]:
     h, w = batch[0].rgb.shape[:2]
     idx = np.array([fr.index for fr in batch])
@@ -152,5 +164,5 @@ def _render_frames(
     rgb = upload([fr.rgb for fr in batch], device)
     guide = luma_u8(rgb) if depth_upsample == "guided" and depths[0].shape != (h, w) else None
     depth = upsample_depth(depth_lo, (h, w), guide, method=depth_upsample)
-    out = render_batch_u8(rgb, depth, focus_m[idx], f_number[idx], lens, config, device, dtype)
+    out = render_batch_u8(rgb, depth, focus_m[idx], f_number[idx], lens, config, device, dtype, renderer)
     return list(out)

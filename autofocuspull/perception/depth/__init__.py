@@ -5,7 +5,7 @@ Typical use (pipeline)::
 
     est, reason = depth_estimator_or_none(args.depth_model, device=dev, dtype=dt, input_size=518)
     if est is not None:
-        key = depth_cache_config(est.source, 518, cfg, cuts)
+        key = depth_cache_config(est.source, cfg, cuts)
         cache = StageCache.for_clip(video, "depth", key)  # a temp-dir StageCache if caching is off
         depth = clip_depth(iter_frames(video), est, cache, tracks=tracks, frame_size_hw=(H, W),
                            config=cfg, cuts=cuts, n_frames=info.n_frames)

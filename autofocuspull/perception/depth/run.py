@@ -25,7 +25,7 @@ import numpy as np
 from autofocuspull.core.cache import StageCache
 from autofocuspull.core.types import DepthFrame, Frame
 from autofocuspull.perception.depth.align import AlignConfig, DepthAligner, static_mask
-from autofocuspull.perception.depth.estimator import DepthEstimator
+from autofocuspull.perception.depth.estimator import DEFAULT_DEPTH_MODEL, DepthEstimator
 from autofocuspull.perception.depth.metric import MetricFit
 
 log = logging.getLogger(__name__)
@@ -49,9 +49,23 @@ class DepthRunConfig:
     store depth as float16 (half the disk; 1e-3 relative precision is plenty for focus), shrunk so
     that its longer side is at most ``store_max_side_px`` (the renderer upsamples it edge-aware
     to the frame; propagation and alignment still run at the network's resolution).
+
+    ``model``: a :data:`DEPTH_MODELS` name, a Hugging Face hub id or a local folder;
+    ``input_size``: the network's shorter input side (518 = Depth Anything's training size, a
+    multiple of its 14 px patch); ``frame_max_side_px``: frames are decoded shrunk to fit this
+    before the network resizes them (960 px keeps detail above the network's input at half the
+    decode cost of 1080p); ``subject_distance_m``: a known distance of the main subject that puts
+    depth in metres (None: size priors); it only affects calibration, not the cached network
+    output. ``keyframe_interval`` defaults to 2: on a CPU the network dominates the run
+    (eval/bench_perception.py) and flow propagation over one frame keeps the flicker of aligned
+    depth (eval/bench_depth_flicker.py).
     """
 
-    keyframe_interval: int = 1
+    model: str = DEFAULT_DEPTH_MODEL
+    input_size: int = 518
+    frame_max_side_px: int = 960
+    subject_distance_m: float | None = None
+    keyframe_interval: int = 2
     motion_threshold: float = 8.0
     propagation: str = "flow"
     analysis_short_side_px: int = 160
@@ -73,16 +87,14 @@ class DepthRunConfig:
             )
 
 
-def depth_cache_config(
-    source: str, input_size: int, config: DepthRunConfig, cuts: Sequence[int] = ()
-) -> dict[str, Any]:
-    """The dict to key a depth :class:`StageCache` with (model, resolution, run settings, cuts)."""
-    return {
-        "source": source,
-        "input_size": input_size,
-        "run": asdict(config),
-        "cuts": sorted(int(c) for c in cuts),
-    }
+CALIBRATION_FIELDS = ("subject_distance_m",)  # applied after the cache, not part of its key
+
+
+def depth_cache_config(source: str, config: DepthRunConfig, cuts: Sequence[int] = ()) -> dict[str, Any]:
+    """The dict to key a depth :class:`StageCache` with: the model's source, the ``[depth]``
+    section (less what only calibrates) and the cuts."""
+    run = {k: v for k, v in asdict(config).items() if k not in CALIBRATION_FIELDS}
+    return {"source": source, "run": run, "cuts": sorted(int(c) for c in cuts)}
 
 
 def grey_small(rgb: np.ndarray, short_side_px: int) -> np.ndarray:

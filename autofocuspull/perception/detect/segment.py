@@ -23,9 +23,10 @@ VOC_PERSON = 15
 
 @dataclass(frozen=True)
 class SegmenterConfig:
-    """Which VOC class is "person"."""
+    """Which VOC class is "person"; ``model_path``: a local model file (None: the download cache)."""
 
     person_class: int = VOC_PERSON
+    model_path: str | None = None
 
 
 def softmax_channel(logits: np.ndarray, channel: int) -> np.ndarray:
@@ -66,6 +67,7 @@ class DeepLabPersonSegmenter:
 def build_person_segmenter(
     name: str = "deeplabv3",
     model_path: str | os.PathLike[str] | None = None,
+    config: SegmenterConfig | None = None,
     *,
     providers: Sequence[str] | None = None,
     intra_op_threads: int | None = None,
@@ -74,4 +76,4 @@ def build_person_segmenter(
     if name != "deeplabv3":
         raise ValueError(f"person segmenter: expected 'deeplabv3', got {name!r}")
     path = resolve_model_file("deeplabv3", model_path, flag="--segment-model")
-    return DeepLabPersonSegmenter(path, SegmenterConfig(), providers, intra_op_threads)
+    return DeepLabPersonSegmenter(path, config or SegmenterConfig(), providers, intra_op_threads)
