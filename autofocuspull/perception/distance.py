@@ -61,8 +61,12 @@ class DistanceConfig:
     smoothness knobs.
 
     ``deadband_blur_px``: half-width of the deadband, in pixels of blur of the clip's lens and
-    width. Focus reversals smaller than twice this do not happen at all; 1 px keeps every reversal
-    under 2 px of blur, the size at which breathing becomes visible on a sharp face.
+    width. A swing of the readings smaller than twice this moves focus not at all, and a larger one
+    by its excess only. The price is focus error: the forward and backward plays average, so a
+    steady move is followed exactly and the error is at most half the band, at the ends of moves.
+    2 px of band therefore costs at most 1 px of blur, below what a viewer sees on a sharp face,
+    while it absorbs the 2-4 px swings that head turns put into a face box's width (and so into a
+    size-prior distance) on a talking head that does not move in depth at all.
     """
 
     face_core: tuple[float, float, float, float] = (0.25, 0.2, 0.75, 0.7)
@@ -76,7 +80,7 @@ class DistanceConfig:
     outlier_min_rel: float = 0.1
     smooth_tau_s: float = 0.25
     object_smooth_tau_s: float = 0.12
-    deadband_blur_px: float = 1.0
+    deadband_blur_px: float = 2.0
 
     def tau_s(self, label: str) -> float:
         """Smoothing time constant of a subject with this label (people vs objects and animals)."""
