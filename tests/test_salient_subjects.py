@@ -32,14 +32,20 @@ def test_proposals_follow_the_toy_and_leave_known_subjects_alone():
         assert (d.class_id == OBJECT_CLASS_ID).all()
         hits += len(d) > 0 and iou_xyxy(d.xyxy, boxes[i : i + 1]).max() > 0.3
     assert hits >= 18  # of 20 analysed frames
+    _, prev = salient_proposals(frames[27], None, np.zeros((0, 4)))
+    assert len(salient_proposals(frames[30], prev, np.zeros((0, 4)))[0]) == 1  # (the reference)
+    # a shot's first frame (no motion yet), or a still scene: nothing moves, no proposal
+    assert len(salient_proposals(frames[30], None, np.zeros((0, 4)))[0]) == 0
+    _, still = salient_proposals(frames[30], None, np.zeros((0, 4)))
+    assert len(salient_proposals(frames[30], still, np.zeros((0, 4)))[0]) == 0
     # a detector already found it: no proposal on top of it
-    d, _ = salient_proposals(frames[30], None, boxes[30:31], np.zeros((0, 4)))
+    d, _ = salient_proposals(frames[30], prev, boxes[30:31], np.zeros((0, 4)))
     assert not len(d) or iou_xyxy(d.xyxy, boxes[30:31]).max() < 0.3
     # a subject-sized detection elsewhere in the frame: proposals are not needed
     big = np.array([[0, 0, 100, 100]], np.float32)
-    assert len(salient_proposals(frames[30], None, big)[0]) == 0
+    assert len(salient_proposals(frames[30], prev, big)[0]) == 0
     off = SalientConfig(enabled=False)
-    assert len(salient_proposals(frames[30], None, np.zeros((0, 4)), config=off)[0]) == 0
+    assert len(salient_proposals(frames[30], prev, np.zeros((0, 4)), config=off)[0]) == 0
 
 
 def _nothing(rgb):

@@ -14,8 +14,8 @@ Each cue is divided by its mean (so neither dominates by scale), they are summed
 above ``threshold_ratio`` times the mean (Hou & Zhang's rule) becomes a box proposal with class
 :data:`~autofocuspull.core.types.OBJECT_CLASS_ID` ("object"), which the tracker follows like any
 other object. Proposals are only made where no detector box already is (what a detector names, it
-names better) and only in frames where the detectors found no subject-sized thing: they fill the
-gap, they do not compete with faces, people or named objects.
+names better), only for regions that move, and only in frames where the detectors found no
+subject-sized thing: they fill the gap, they do not compete with faces, people or named objects.
 """
 
 from __future__ import annotations
@@ -45,6 +45,12 @@ class SalientConfig:
     ``max_proposals``: the largest region only. Proposals stand in for a subject the detectors
     missed, and a shot is about one thing at a time; two salient regions would also split one
     thing into its parts (a mug's body and its white band) and invite pulls between specks.
+    ``min_motion`` / ``min_motion_ratio``: a proposal must move: its mean lightness change from the
+    previous analysed frame (after the global shift is removed) at least 0.01 (2.5/255: sensor noise
+    and compression shimmer average well below 1/255 over a region, an animal walking changes its
+    region by several levels) and 1.5 times the frame's mean change (so a handheld camera's residual
+    motion, everywhere at once, is not a subject). Whatever stands out but stays still is scenery:
+    an empty room's table, a road sign. Things that matter and stay still are what detectors name.
     """
 
     enabled: bool = True
@@ -57,6 +63,8 @@ class SalientConfig:
     max_known_overlap: float = 0.5
     max_known_area_frac: float = 0.01
     max_proposals: int = 1
+    min_motion: float = 0.01
+    min_motion_ratio: float = 1.5
 
 
 def small_lab(rgb: np.ndarray, side_px: int) -> np.ndarray:
@@ -89,9 +97,12 @@ def motion_map(gray: np.ndarray, prev: np.ndarray | None, blur_px: float) -> np.
     return cv2.GaussianBlur(np.abs(gray - moved), (0, 0), max(blur_px, 0.5))
 
 
-def saliency_map(lab: np.ndarray, prev: np.ndarray | None, config: SalientConfig) -> np.ndarray:
+def saliency_map(
+    lab: np.ndarray, prev: np.ndarray | None, config: SalientConfig
+) -> tuple[np.ndarray, np.ndarray]:
     """(h, w) float32 combined saliency of a small Lab image in units of its mean (1 = average):
-    the spectral residual of each channel (each in units of its mean) and the lightness motion."""
+    the spectral residual of each channel (each in units of its mean) and the lightness motion;
+    and the motion map itself (mean absolute lightness change, 0-1; zeros without ``prev``)."""
     blur = config.blur_frac * max(lab.shape[:2])
     out = np.zeros(lab.shape[:2], np.float32)
     for c in range(3):
@@ -101,7 +112,7 @@ def saliency_map(lab: np.ndarray, prev: np.ndarray | None, config: SalientConfig
     mo = motion_map(lab[..., 0], None if prev is None else prev[..., 0], blur)
     if config.motion_weight > 0 and float(mo.mean()) > 1e-6:
         out = out + config.motion_weight * mo / float(mo.mean())
-    return (out / max(float(out.mean()), 1e-12)).astype(np.float32)
+    return (out / max(float(out.mean()), 1e-12)).astype(np.float32), mo
 
 
 def _covered(box: np.ndarray, known: np.ndarray) -> float:
@@ -140,7 +151,10 @@ def salient_proposals(
     known_area = float(np.sum(np.prod(np.clip(subj[:, 2:] - subj[:, :2], 0, None), axis=1)))
     if not config.enabled or known_area > config.max_known_area_frac * h_img * w_img:
         return Detections.empty(), gray
-    sal = saliency_map(gray, prev_gray, config)
+    if prev_gray is None:
+        return Detections.empty(), gray  # a shot's first frame: no motion to tell a subject from scenery
+    sal, motion = saliency_map(gray, prev_gray, config)
+    floor = max(config.min_motion, config.min_motion_ratio * float(motion.mean()))
     binary = (sal > config.threshold_ratio).astype(np.uint8)
     _, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     sx, sy = w_img / gray.shape[1], h_img / gray.shape[0]
@@ -153,6 +167,8 @@ def salient_proposals(
         box = np.array([x * sx, y * sy, (x + w) * sx, (y + h) * sy])
         if _covered(box, known) > config.max_known_overlap:
             continue
+        if float(motion[labels == k].mean()) < floor:
+            continue  # it does not move: scenery (a table, a sign), however it stands out
         ratio = float(sal[labels == k].mean())
         boxes.append(box)
         conf.append(min(0.95, 0.55 + 0.05 * (ratio - config.threshold_ratio)))
