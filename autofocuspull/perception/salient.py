@@ -41,7 +41,8 @@ class SalientConfig:
     ``min_area_frac`` / ``max_area_frac``: a proposal covers 0.5-40 % of the frame; smaller is a
     speck nobody would focus on, larger is the scene itself. ``max_known_overlap``: a proposal half
     covered by a detector box is that detection again. ``max_known_area_frac``: frames where the
-    detectors already found subjects covering 1 % of the picture get no proposals.
+    detectors already found things covering 1 % of the picture get no proposals (the Perceiver
+    counts every detection: faces, people, named objects, cars).
     ``max_proposals``: the largest region only. Proposals stand in for a subject the detectors
     missed, and a shot is about one thing at a time; two salient regions would also split one
     thing into its parts (a mug's body and its white band) and invite pulls between specks.

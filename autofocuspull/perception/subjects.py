@@ -315,11 +315,11 @@ class Perceiver:
         objs = self._objects(rgb) if self._objects is not None else Detections.empty()
         if not self.config.salient.enabled:
             return objs
-        subject = np.isin(objs.class_id, (PERSON_CLASS_ID, *self.config.subjects.salient_class_ids))
+        # every named thing counts: in a frame full of detected cars, what moves and was not named is
+        # most likely one more car, not an unnamed subject
         known = np.concatenate([face_xyxy, objs.xyxy])
         props, gray = salient_proposals(
-            rgb, None if is_cut else self._prev_gray, known,
-            np.concatenate([face_xyxy, objs.xyxy[subject]]), self.config.salient,
+            rgb, None if is_cut else self._prev_gray, known, known, self.config.salient
         )
         self._prev_gray = gray
         return Detections.merge([objs, props]) if len(props) else objs
