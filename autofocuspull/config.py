@@ -54,7 +54,10 @@ from autofocuspull.perception.depth.run import DepthRunConfig
 from autofocuspull.perception.detect.faces import FaceDetectorConfig
 from autofocuspull.perception.detect.objects import ObjectDetectorConfig
 from autofocuspull.perception.detect.segment import SegmenterConfig
-from autofocuspull.perception.subjects import DistanceConfig, PerceiverConfig, SubjectConfig
+from autofocuspull.perception.distance import DistanceConfig
+from autofocuspull.perception.reid import ReidConfig
+from autofocuspull.perception.salient import SalientConfig
+from autofocuspull.perception.subjects import PerceiverConfig, SubjectConfig
 from autofocuspull.perception.track import TrackerConfig
 from autofocuspull.plan.baselines import BaselineConfig
 from autofocuspull.plan.planner import PlannerConfig
@@ -137,6 +140,8 @@ class PerceptionConfig:
     cuts: CutConfig = field(default_factory=CutConfig)
     subjects: SubjectConfig = field(default_factory=SubjectConfig)
     distance: DistanceConfig = field(default_factory=DistanceConfig)
+    reid: ReidConfig = field(default_factory=ReidConfig)
+    salient: SalientConfig = field(default_factory=SalientConfig)
     perceiver: PerceiverSchedule = field(default_factory=PerceiverSchedule)
 
     def perceiver_config(self) -> PerceiverConfig:
@@ -146,6 +151,8 @@ class PerceptionConfig:
             tracker=self.tracking,
             cuts=self.cuts,
             subjects=self.subjects,
+            reid=self.reid,
+            salient=self.salient,
         )
 
 

@@ -112,6 +112,8 @@ PERCEPTION_SECTIONS = (
     "perception.tracking",
     "perception.cuts",
     "perception.subjects",
+    "perception.reid",
+    "perception.salient",
     "perception.perceiver",
 )
 PERCEPTION_CODE = (
@@ -119,6 +121,9 @@ PERCEPTION_CODE = (
     "autofocuspull.perception.subjects",
     "autofocuspull.perception.track",
     "autofocuspull.perception.cuts",
+    "autofocuspull.perception.reid",
+    "autofocuspull.perception.salient",
+    "autofocuspull.perception.distance",
     "autofocuspull.perception.masks",
     "autofocuspull.io.reader",
 )
@@ -374,6 +379,7 @@ def analyse(path: str | os.PathLike[str], cfg: RackConfig) -> Analysis:
         cuts=cuts,
         person_mask_at=masks.prob_at if len(masks) else None,
         config=cfg.perception.distance,
+        lens=cfg.lens,  # the distance deadband is a fraction of a pixel of this lens's blur
     )
     cues = compute_clip_cues(path, info, tracks, cfg, warnings)
     if cfg.planner.mode != "saliency":  # who speaks: whole-clip voices fused with the per-frame model

@@ -126,7 +126,8 @@ def test_config_command_prints_the_effective_toml(tmp_path: Path, capsys) -> Non
     assert main(["config", "--config", str(f), "--set", "lens.f_number=2.8"]) == 0
     data = tomllib.loads(capsys.readouterr().out)
     assert data["planner"]["lead_s"] == 0.6 and data["lens"]["f_number"] == 2.8
-    assert data["perception"]["cuts"]["hue_bins"] == 16  # every section, every key
+    assert data["perception"]["cuts"]["adaptive_threshold"] == 3.0  # every section, every key
+    assert data["perception"]["distance"]["deadband_blur_px"] == 2.0
 
 
 @pytest.mark.parametrize(
