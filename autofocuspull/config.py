@@ -39,12 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from autofocuspull.app.session import AppConfig
+from autofocuspull.batch.jobs import BatchConfig
 from autofocuspull.core.errors import UsageError
 from autofocuspull.core.types import Lens
 from autofocuspull.cues.asd import AsdConfig, MouthMotionConfig
 from autofocuspull.cues.mfcc import MfccConfig
 from autofocuspull.cues.saliency import SaliencyConfig
 from autofocuspull.cues.vad import VadConfig
+from autofocuspull.cues.voices import VoiceConfig
 from autofocuspull.export.common import ExportConfig
 from autofocuspull.io.writer import EncodeConfig
 from autofocuspull.perception.cuts import CutConfig
@@ -52,7 +54,10 @@ from autofocuspull.perception.depth.run import DepthRunConfig
 from autofocuspull.perception.detect.faces import FaceDetectorConfig
 from autofocuspull.perception.detect.objects import ObjectDetectorConfig
 from autofocuspull.perception.detect.segment import SegmenterConfig
-from autofocuspull.perception.subjects import DistanceConfig, PerceiverConfig, SubjectConfig
+from autofocuspull.perception.distance import DistanceConfig
+from autofocuspull.perception.reid import ReidConfig
+from autofocuspull.perception.salient import SalientConfig
+from autofocuspull.perception.subjects import PerceiverConfig, SubjectConfig
 from autofocuspull.perception.track import TrackerConfig
 from autofocuspull.plan.baselines import BaselineConfig
 from autofocuspull.plan.planner import PlannerConfig
@@ -118,14 +123,13 @@ class IoConfig:
 @dataclass(frozen=True)
 class PerceiverSchedule:
     """How often the costlier detectors run inside the perception pass. ``object_every``: objects
-    every k-th frame of a shot, ``face_every``: faces (the tracker coasts and the subjects'
-    gap filling interpolates between); ``mask_every``: person masks every k-th frame (the nearest
+    every k-th frame of a shot (faces run on every frame; the tracker coasts between);
+    ``mask_every``: person masks every k-th frame (the nearest
     one serves the others: a seated or walking person's silhouette changes little in 0.12 s; every
     6th instead of every 3rd cut the segmenter from 0.053 to 0.009 CPU s per frame, see
     eval/README.md "Speed knobs")."""
 
     object_every: int = PerceiverConfig.object_every
-    face_every: int = PerceiverConfig.face_every
     mask_every: int = 6
 
 
@@ -140,16 +144,19 @@ class PerceptionConfig:
     cuts: CutConfig = field(default_factory=CutConfig)
     subjects: SubjectConfig = field(default_factory=SubjectConfig)
     distance: DistanceConfig = field(default_factory=DistanceConfig)
+    reid: ReidConfig = field(default_factory=ReidConfig)
+    salient: SalientConfig = field(default_factory=SalientConfig)
     perceiver: PerceiverSchedule = field(default_factory=PerceiverSchedule)
 
     def perceiver_config(self) -> PerceiverConfig:
         """The :class:`PerceiverConfig` these sections describe."""
         return PerceiverConfig(
             object_every=self.perceiver.object_every,
-            face_every=self.perceiver.face_every,
             tracker=self.tracking,
             cuts=self.cuts,
             subjects=self.subjects,
+            reid=self.reid,
+            salient=self.salient,
         )
 
 
@@ -168,6 +175,7 @@ class CuesConfig:
     speaker: AsdConfig = field(default_factory=AsdConfig)
     mouth: MouthMotionConfig = field(default_factory=MouthMotionConfig)
     saliency: SaliencyConfig = field(default_factory=SaliencyConfig)
+    voices: VoiceConfig = field(default_factory=VoiceConfig)
     mfcc: MfccConfig = field(default_factory=MfccConfig)
     transcript: TranscriptConfig = field(default_factory=TranscriptConfig)
 
@@ -193,6 +201,7 @@ class RackConfig:
     cues: CuesConfig = field(default_factory=CuesConfig)
     export: ExportConfig = field(default_factory=ExportConfig)  # depth-map encoding of the exports
     app: AppConfig = field(default_factory=AppConfig)  # the web app's previews
+    batch: BatchConfig = field(default_factory=BatchConfig)  # how many clips are scheduled (batch, eval)
 
 
 # --------------------------------------------------------------------------------------------

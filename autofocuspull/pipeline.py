@@ -120,6 +120,8 @@ PERCEPTION_SECTIONS = (
     "perception.tracking",
     "perception.cuts",
     "perception.subjects",
+    "perception.reid",
+    "perception.salient",
     "perception.perceiver",
 )
 PERCEPTION_CODE = (
@@ -127,6 +129,9 @@ PERCEPTION_CODE = (
     "autofocuspull.perception.subjects",
     "autofocuspull.perception.track",
     "autofocuspull.perception.cuts",
+    "autofocuspull.perception.reid",
+    "autofocuspull.perception.salient",
+    "autofocuspull.perception.distance",
     "autofocuspull.perception.masks",
     "autofocuspull.io.reader",
 )
@@ -399,10 +404,53 @@ def analyse(path: str | os.PathLike[str], cfg: RackConfig) -> Analysis:
             cuts=cuts,
             person_mask_at=masks.prob_at if len(masks) else None,
             config=cfg.perception.distance,
+            lens=cfg.lens,  # the distance deadband is a fraction of a pixel of this lens's blur
         )
     with stage("cues"):
         cues = compute_clip_cues(path, info, tracks, cfg, warnings)
+        if cfg.planner.mode != "saliency":  # who speaks: whole-clip voices fused with the per-frame model
+            cues = apply_voice_cues(path, info, tracks, cues, cfg, warnings)
     return Analysis(info, tracks, cuts, cues, depth, depth_source, warnings)
+
+
+def voice_windows(path: str, info: VideoInfo, cues: CueSeries, cfg: RackConfig, warnings: list[str]):
+    """GE2E embeddings of the clip's speech windows (cached), or None when the encoder is missing
+    (loud fallback: speaker detection from Light-ASD alone) or the clip has no audio."""
+    from autofocuspull.cues.voices import VoiceEncoder, VoiceWindows, embed_speech_windows, ge2e_weights_path
+
+    if not info.has_audio:
+        return None
+    vcfg = cfg.cues.voices
+    windows_of = {k: getattr(vcfg, k) for k in ("window_s", "hop_s", "min_speech", "weights_path")}
+    key = stage_key(_sections(cfg, ("cues.vad",)), ("autofocuspull.cues.voices",), windows=windows_of)
+    cache = _cache(path, "voices", key, cfg)
+    hit = cache.load_npz("windows.npz")
+    if hit is not None:
+        return VoiceWindows(hit["centres_s"], hit["embeddings"])
+    notes: list[str] = []
+    encoder = build_model(
+        "GE2E voice encoder",
+        lambda: VoiceEncoder.load(ge2e_weights_path(vcfg.weights_path)),
+        notes,
+        instead="voice diarisation OFF, speaker detection from Light-ASD alone",
+    )
+    warnings.extend(notes)
+    if encoder is None:
+        return None
+    audio = read_audio(path, AUDIO_RATE_HZ)
+    windows = embed_speech_windows(audio, cues.speech_prob, cues.times_s, encoder, vcfg)
+    cache.save_npz("windows.npz", {"centres_s": windows.centres_s, "embeddings": windows.embeddings})
+    return windows
+
+
+def apply_voice_cues(
+    path: str, info: VideoInfo, tracks: SubjectTracks, cues: CueSeries, cfg: RackConfig, warnings: list[str]
+) -> CueSeries:
+    """``cues`` with the whole-clip voice diarisation fused into ``speaking`` (when it can be had)."""
+    from autofocuspull.cues.voices import apply_voices
+
+    windows = voice_windows(path, info, cues, cfg, warnings)
+    return cues if windows is None else apply_voices(cues, tracks, windows, cfg.cues.voices)
 
 
 # --------------------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def model_cache(folder: Path) -> Path:
 # The naive pipeline, as config overrides (``--set`` keys).
 NAIVE = [
     "depth.keyframe_interval=1", "depth.input_size=518", "depth.batch_size=1", "stages.renderer=naive",
-    "perception.perceiver.face_every=1", "perception.perceiver.mask_every=3",
+    "perception.perceiver.mask_every=3",
 ]  # fmt: skip
 
 

@@ -40,7 +40,6 @@ SHARED = ROOT.parent / "shared"
 SLOW = {
     "depth.keyframe_interval": 1,
     "depth.input_size": 518,
-    "perception.perceiver.face_every": 1,
     "perception.perceiver.mask_every": 3,
 }
 # name -> config overrides (dotted keys, as for ``--set``) applied to the defaults, one knob at a time.
@@ -52,8 +51,6 @@ VARIANTS: dict[str, dict] = {
     "s266": {"depth.input_size": 266},
     "s392": {"depth.input_size": 392},
     "s518": {"depth.input_size": 518},
-    "faces1": {"perception.perceiver.face_every": 1},
-    "faces3": {"perception.perceiver.face_every": 3},
     "masks3": {"perception.perceiver.mask_every": 3},
     "masks12": {"perception.perceiver.mask_every": 12},
 }

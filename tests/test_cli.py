@@ -13,7 +13,7 @@ from conftest import write_audio_only
 from autofocuspull.cli import build_parser, main
 from autofocuspull.io.synth import AudioSpec, moving_pattern, tone, write_clip
 
-SUBCOMMANDS = ["rack", "plan", "render", "eval", "demo", "config", "export", "import", "app", "batch"]
+SUBCOMMANDS = ["rack", "plan", "render", "eval", "fit", "demo", "config", "export", "import", "app", "batch"]
 STAGE_COMMANDS = ["rack", "plan", "render", "eval", "demo"]
 
 

@@ -211,8 +211,12 @@ def test_clip_depth_calibrates_to_a_face_prior(tmp_path):
         frame_size_hw=(96, 128),
         focal_px=200.0,
     )
-    core = store.depth_m_at(3)[15:25, 24:32]  # the face's central half on the half-size map
+    from autofocuspull.perception.distance import sample_subject_depth
+
+    # the face core on the half-size map (x 24..32, y 14..24), read as focus distances read it
+    core = store.depth_m_at(3)[14:24, 24:32]
     assert np.median(core) == pytest.approx(1.0, rel=1e-3)
+    assert sample_subject_depth(store.depth_m_at(3), tracks, 0, 3, (96, 128)) == pytest.approx(1.0, rel=1e-3)
     assert store.segment_starts == [0] and "subject size priors" in store.fits[0].how
 
 
@@ -271,7 +275,7 @@ def test_each_shot_is_aligned_and_calibrated_on_its_own(tmp_path):
     assert store.segment_starts == [0, 6] and store.segment_of(5) == 0 and store.segment_of(6) == 1
     assert "frames 0-5: subject size priors" in store.note and "frames 6-11: subject" in store.note
     for i in (3, 9):
-        assert np.median(store.depth_m_at(i)[15:25, 24:32]) == pytest.approx(1.0, rel=1e-3)
+        assert np.median(store.depth_m_at(i)[14:24, 24:32]) == pytest.approx(1.0, rel=1e-3)  # face core
     # The new shot starts its own reference: its map is the network's (x 4), not rescaled to shot 1.
     np.testing.assert_allclose(store.rel_at(6), 4.0 * true_depth(frames[6].rgb), rtol=1e-3)
 

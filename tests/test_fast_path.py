@@ -48,7 +48,6 @@ from autofocuspull.pipeline import rack
 SLOW = {
     "depth.keyframe_interval": 1,
     "depth.batch_size": 1,
-    "perception.perceiver.face_every": 1,
     "perception.perceiver.mask_every": 3,
 }
 

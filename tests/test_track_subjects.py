@@ -150,7 +150,7 @@ class _FakeDetector:
         return self.make(rgb)
 
 
-def test_perceiver_scales_boxes_runs_faces_and_objects_every_k_and_resets_at_cut():
+def test_perceiver_scales_boxes_runs_objects_every_k_and_resets_at_cut():
     face = _FakeDetector(
         lambda rgb: Detections(
             [[20, 10, 30, 20]], [0.9], [FACE_CLASS_ID], landmarks_px=face_lm(20, 10)[None] / 2
@@ -158,12 +158,7 @@ def test_perceiver_scales_boxes_runs_faces_and_objects_every_k_and_resets_at_cut
     )
     person = _FakeDetector(lambda rgb: Detections([[10, 5, 40, 90]], [0.9], [0]))
     per = Perceiver(
-        face,
-        person,
-        fps=FPS,
-        image_size=(200, 200),
-        scale=2.0,
-        config=PerceiverConfig(object_every=2, face_every=3),
+        face, person, fps=FPS, image_size=(200, 200), scale=2.0, config=PerceiverConfig(object_every=2)
     )
     rng = np.random.default_rng(0)
     shot_a, shot_b = (
@@ -175,8 +170,7 @@ def test_perceiver_scales_boxes_runs_faces_and_objects_every_k_and_resets_at_cut
         per.update(Frame(i, i / FPS, shot_a if i < 15 else shot_b))
     tracks, cuts = per.finish()
     assert cuts == [15]
-    assert face.calls == 10 and person.calls == 16  # faces 0,3,..,12 and 15,..,27; people 0,2,.. 15,17,..
-    np.testing.assert_allclose(tracks.face_xyxy[0, 1], [40, 20, 60, 40])  # carried between detections
+    assert face.calls == 30 and person.calls == 16  # frames 0,2,..,14 and 15,17,..,29
     assert len(tracks) == 2  # one person per shot: new id after the cut
     np.testing.assert_allclose(tracks.face_xyxy[0, 0], [40, 20, 60, 40])
     np.testing.assert_allclose(tracks.xyxy[0, 1], [20, 10, 80, 180])  # interpolated, scaled
