@@ -487,12 +487,19 @@ def config_to_toml(cfg: RackConfig, header: str | None = None) -> str:
     return text
 
 
-def config_to_dict(cfg: RackConfig) -> dict[str, Any]:
-    """The whole tree as nested JSON-friendly dicts (for the plan's ``meta``)."""
-    return section_dict(cfg)
+#: Sections that say how clips are scheduled, not what is computed: a plan is the same whichever
+#: executor made it, so the plan's ``meta`` leaves them out (the batch manifest records them).
+SCHEDULING_SECTIONS = ("batch",)
+
+
+def config_to_dict(cfg: RackConfig, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The whole tree as nested JSON-friendly dicts (for the plan's ``meta``), less the top-level
+    sections named in ``exclude``."""
+    return {k: v for k, v in section_dict(cfg).items() if k not in exclude}
 
 
 __all__ = [
+    "SCHEDULING_SECTIONS",
     "ConfigError",
     "CuesConfig",
     "IoConfig",

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from autofocuspull import __version__
-from autofocuspull.config import RackConfig, config_section, config_to_dict
+from autofocuspull.config import SCHEDULING_SECTIONS, RackConfig, config_section, config_to_dict
 from autofocuspull.core.cache import StageCache, array_key, file_key, stage_key
 from autofocuspull.core.errors import UsageError
 from autofocuspull.core.heap import trimmed
@@ -500,7 +500,7 @@ def plan_from_analysis(analysis: Analysis, cfg: RackConfig, planner: Any = None)
             "cue_mode": cfg.planner.mode,
             "cue_sources": analysis.cues.sources,
             "lens": config_to_dict(cfg)["lens"],
-            "run_config": config_to_dict(cfg),
+            "run_config": config_to_dict(cfg, exclude=SCHEDULING_SECTIONS),
         }
     )
     plan.video = analysis.info.to_dict()
