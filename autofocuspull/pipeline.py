@@ -49,6 +49,7 @@ __all__ = [
     "demo",
     "estimate_depth",
     "evaluate_folder",
+    "experiment",
     "perceive",
     "plan_clip",
     "plan_command",
@@ -554,15 +555,47 @@ def render_command(path, plan_json, out, cfg: RackConfig) -> Path:
 
 
 def evaluate_folder(
-    dataset: str | os.PathLike[str], cfg: RackConfig, plot_dir: str | os.PathLike[str] | None = None
+    dataset: str | os.PathLike[str],
+    cfg: RackConfig,
+    plot_dir: str | os.PathLike[str] | None = None,
+    keep_plan: Callable[[str, FocusPlan], None] | None = None,
 ) -> dict[str, Any]:
     """Plan every graded clip of ``dataset`` with the run's planner and score it (clips named
-    outside the folder are refused, see :func:`~autofocuspull.evaluate.confined_to`)."""
+    outside the folder are refused, see :func:`~autofocuspull.evaluate.confined_to`);
+    ``keep_plan(clip stem, plan)`` sees each plan."""
     from autofocuspull import evaluate
 
     check_planner(cfg)
-    plan_fn = evaluate.confined_to(dataset, lambda p: plan_clip(p, cfg)[0])
+
+    def plan_one(video: Path) -> FocusPlan:
+        plan = plan_clip(video, cfg)[0]
+        if keep_plan is not None:
+            keep_plan(Path(video).stem, plan)
+        return plan
+
+    plan_fn = evaluate.confined_to(dataset, plan_one)
     return evaluate.evaluate_dataset(dataset, plan_fn, cfg.stages.planner, plot_dir=plot_dir)
+
+
+def experiment(
+    spec: str | os.PathLike[str], dataset: str | os.PathLike[str], out_dir: str | os.PathLike[str]
+) -> dict[str, Any]:
+    """``autofocuspull experiment``: every variant of ``spec`` over the graded ``dataset``, with
+    metrics, plans, plots, exact configs, version and commit under ``out_dir``
+    (:mod:`autofocuspull.evaluate.experiment`)."""
+    from autofocuspull.evaluate.experiment import load_experiment, run_experiment
+
+    variants = load_experiment(spec)
+    for cfg in variants.values():
+        check_planner(cfg)
+    if not Path(dataset).is_dir():
+        raise UsageError(f"{dataset}: the dataset must be a folder of clips with <stem>.grades.json")
+    ensure_writable_dir(Path(out_dir), Path(out_dir))
+
+    def run(cfg: RackConfig, plot_dir: Path, keep: Callable[[str, FocusPlan], None]) -> dict[str, Any]:
+        return evaluate_folder(dataset, cfg, plot_dir, keep)
+
+    return run_experiment(variants, dataset, out_dir, run, source=str(spec))
 
 
 def demo(out_dir: str | os.PathLike[str], cfg: RackConfig) -> dict[str, Path]:
@@ -581,6 +614,3 @@ def demo(out_dir: str | os.PathLike[str], cfg: RackConfig) -> dict[str, Path]:
     log.info("demo clip written to %s", files["input"])
     rack(files["input"], files["output"], cfg, plan_out=files["plan"], plot=files["picture"])
     return files
-
-
-PlanFn = Callable[[Path], FocusPlan]
