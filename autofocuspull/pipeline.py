@@ -29,7 +29,7 @@ from autofocuspull import __version__
 from autofocuspull.config import RackConfig, config_section, config_to_dict
 from autofocuspull.core.cache import StageCache, array_key, file_key, stage_key
 from autofocuspull.core.errors import UsageError
-from autofocuspull.core.hub import offline
+from autofocuspull.core.hub import hub_reachable
 from autofocuspull.core.models import build_model
 from autofocuspull.core.types import CueSeries, FocusPlan, PlanInputs, SubjectTracks, VideoInfo
 from autofocuspull.io import check_input_file, check_output_path, iter_frames, probe, read_audio, transcode
@@ -192,22 +192,28 @@ def _detector(name: str, section: Any, notes: list[str], what: str, instead: str
 
 
 def _face_detector(cfg: RackConfig, notes: list[str]) -> Any:
-    """The face detector; YuNet from the download cache falls back to CenterFace, loudly."""
+    """The configured face detector; one from the download cache that can't be had falls back,
+    loudly, along its registry entry's ``fallback`` chain (YuNet -> CenterFace -> no faces).
+    A model path you gave must be there."""
     from autofocuspull.perception.detect import DETECTORS
 
-    name, section = cfg.stages.faces, cfg.perception.faces
-    build = DETECTORS.get(name)
-    fallback_name = DETECTORS.info(name).get("fallback")
-    if fallback_name is None or section.model_path is not None:  # a path you gave must be there
-        return build_model("face detector", lambda: build(section.model_path, section), notes)
-    fallback = DETECTORS.get(fallback_name)
-    return build_model(
-        f"{name} face detector",
-        lambda: build(None, section),
-        notes,
-        fallback=lambda: fallback(None, section),
-        instead=f"FALLING BACK to {fallback_name} (slower, other landmarks; pass --face-model PATH)",
-    )
+    section = cfg.perception.faces
+    name = cfg.stages.faces
+    path = section.model_path
+    while True:
+        nxt = None if path is not None else DETECTORS.info(name).get("fallback")
+        build = DETECTORS.get(name)
+        if nxt is None:
+            return build_model(f"{name} face detector", lambda b=build, p=path: b(p, section), notes)
+        got = build_model(
+            f"{name} face detector",
+            lambda b=build: b(None, section),
+            notes,
+            instead=f"FALLING BACK to {nxt} (pass --face-model PATH)",
+        )
+        if got is not None:
+            return got
+        name = nxt
 
 
 def estimate_depth(
@@ -240,7 +246,7 @@ def estimate_depth(
             device=device,
             dtype=preferred_dtype(device),
             input_size=d.input_size,
-            local_files_only=offline(),
+            local_files_only=Path(d.model).exists() or not hub_reachable(),
         ),
         notes,
         instead="using heuristic depth (subjects at prior distances)",
