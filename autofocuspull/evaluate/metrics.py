@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from autofocuspull.core.arrays import frame_interval_s
 from autofocuspull.core.types import FocusPlan, Pull
 from autofocuspull.evaluate.grades import GradedPull, Grades
 
@@ -130,10 +131,6 @@ def is_cut_switch(pull: Pull, cuts_s: tuple[float, ...] | list[float], tolerance
     return pull.end_s == pull.start_s and any(abs(pull.start_s - c) <= tolerance_s for c in cuts_s)
 
 
-def frame_interval_s(times_s: np.ndarray) -> float:
-    """Median interval between frames in seconds (0 with fewer than 2 frames)."""
-    return float(np.median(np.diff(times_s))) if len(times_s) > 1 else 0.0
-
 
 def counted_pulls(plan: FocusPlan, grades: Grades) -> list[int]:
     """Indices of ``plan.pulls`` that are predicted pulls (switches at graded cuts left out)."""
@@ -182,7 +179,7 @@ def clip_duration_s(plan: FocusPlan) -> float:
     t = plan.times_s
     if len(t) < 2:
         raise ValueError("clip duration: plan has fewer than 2 frames and no video.duration_s")
-    return float(t[-1] - t[0] + np.median(np.diff(t)))
+    return float(t[-1] - t[0] + frame_interval_s(t))
 
 
 def score_details(plan: FocusPlan, grades: Grades) -> ScoreDetails:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from autofocuspull.core.arrays import frame_interval_s
 from autofocuspull.core.types import FocusPlan, PlanInputs, Pull, SubjectTracks
 
 NO_SUBJECT = -1
@@ -191,7 +192,7 @@ def motion_score(tracks: SubjectTracks, inputs: PlanInputs, window_s: float) -> 
     present = tracks.present
     speed = np.where(present, speed, 0.0)
     # moving average over a centred window of frames (the frame rate is taken from the median interval)
-    frame_s = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
+    frame_s = frame_interval_s(times)
     half = max(round(window_s / frame_s / 2), 0)
     mean = window_sum(speed, half) / np.maximum(window_sum(present.astype(np.float64), half), 1.0)
     return np.where(present, mean, np.nan)

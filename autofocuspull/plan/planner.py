@@ -61,7 +61,7 @@ from typing import Any
 
 import numpy as np
 
-from autofocuspull.core.arrays import fill_nearest, runs, touches_edge
+from autofocuspull.core.arrays import fill_nearest, frame_interval_s, runs, touches_edge
 from autofocuspull.core.types import FocusPlan, PlanInputs, Pull, SubjectTracks
 from autofocuspull.cues.saliency import (
     PERSON_LABELS,
@@ -122,8 +122,8 @@ class PlannerConfig:
 
 
 def frame_duration_s(times_s: np.ndarray) -> float:
-    """Median frame spacing in seconds (1/25 for a single frame)."""
-    return float(np.median(np.diff(times_s))) if len(times_s) > 1 else 0.04
+    """Median frame spacing in seconds (:func:`~autofocuspull.core.arrays.frame_interval_s`)."""
+    return frame_interval_s(times_s)
 
 
 def ease(x: np.ndarray, kind: str) -> np.ndarray:
