@@ -309,8 +309,7 @@ def compute_clip_cues(
     path: str, info: VideoInfo, tracks: SubjectTracks, cfg: RackConfig, warnings: list[str]
 ) -> CueSeries:
     """Voice activity, active speakers and saliency per subject per frame. Cached."""
-    from autofocuspull.cues import build_active_speaker_model, compute_cues
-    from autofocuspull.cues.asd import MouthMotionSpeaker
+    from autofocuspull.cues import SPEAKER_MODELS, compute_cues
 
     c = cfg.cues
     asd_wanted = cfg.planner.mode != "saliency"  # the only way the cue mode changes what is computed
@@ -318,6 +317,7 @@ def compute_clip_cues(
         _sections(cfg, CUE_SECTIONS),
         ("autofocuspull.cues",),
         asd_wanted=asd_wanted,
+        speaker=cfg.stages.speaker,
         transcript=file_key(c.transcript.path),
         tracks=array_key(tracks.xyxy),
     )
@@ -331,15 +331,15 @@ def compute_clip_cues(
     audio = read_audio(path, AUDIO_RATE_HZ) if info.has_audio else None
     model = None
     if asd_wanted and audio is not None and bool(tracks.has_face.any()):
-        sp = c.speaker
+        name = cfg.stages.speaker
+        build = SPEAKER_MODELS.get(name)
+        fallback = None if c.speaker.model_path else SPEAKER_MODELS.info(name).get("fallback")
         model = build_model(
-            "Light-ASD",
-            lambda: build_active_speaker_model(
-                sp.model_path, sp.head_path, allow_fallback=False, config=sp, mfcc_config=c.mfcc
-            ),
+            f"{name} speaker model",
+            lambda: build(c.speaker, c.mouth, c.mfcc),
             notes,
-            fallback=lambda: MouthMotionSpeaker(c.mouth),
-            instead="FALLING BACK to mouth-motion/speech-envelope correlation (much less reliable)",
+            fallback=(lambda: SPEAKER_MODELS.get(fallback)(c.speaker, c.mouth, c.mfcc)) if fallback else None,
+            instead=f"FALLING BACK to {fallback} (much less reliable)" if fallback else None,
         )
     frames = bar(iter_frames(path, info), "who speaks", info.n_frames) if model is not None else None
     cues = compute_cues(

@@ -51,6 +51,10 @@ def test_every_stage_has_its_registry() -> None:
     assert {"yunet", "centerface", "yolox-nano", "deeplabv3"} <= set(DETECTORS.names())
     assert {"layered", "naive"} <= set(RENDERERS.names())
     assert "depth-anything-v2-small" in DEPTH_MODELS
+    from autofocuspull.cues import SPEAKER_MODELS
+
+    assert SPEAKER_MODELS.names() == ["light-asd", "mouth-motion"]
+    assert SPEAKER_MODELS.info("light-asd")["fallback"] == "mouth-motion"
 
 
 def test_entry_points_register_plugins_lazily(tmp_path: Path, monkeypatch) -> None:
