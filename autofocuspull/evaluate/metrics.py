@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autofocuspull.core.arrays import frame_interval_s
+from autofocuspull.core.arrays import frame_interval_s, nearest_index
 from autofocuspull.core.types import FocusPlan, Pull
 from autofocuspull.evaluate.grades import GradedPull, Grades
 
@@ -112,13 +112,9 @@ def frame_hits(plan: FocusPlan, grades: Grades) -> tuple[np.ndarray, np.ndarray,
 
 
 def nearest_frame(times_s: np.ndarray, t_s: float) -> int:
-    """Index of the frame nearest ``t_s`` in sorted ``times_s`` (the earlier one on a tie)."""
-    k = int(np.searchsorted(times_s, t_s, side="left"))
-    if k <= 0:
-        return 0
-    if k >= len(times_s):
-        return len(times_s) - 1
-    return k - 1 if t_s - times_s[k - 1] <= times_s[k] - t_s else k
+    """Index of the frame nearest ``t_s`` in sorted ``times_s`` (the earlier one on a tie;
+    :func:`~autofocuspull.core.arrays.nearest_index`)."""
+    return int(nearest_index(np.asarray(times_s, np.float64), np.array([t_s], np.float64))[0])
 
 
 def pull_crosses_cut(pull: Pull, cuts_s: tuple[float, ...] | list[float]) -> bool:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autofocuspull.core.arrays import frame_interval_s
+from autofocuspull.core.arrays import frame_interval_s, shot_index
 from autofocuspull.core.types import FocusPlan, PlanInputs, Pull, SubjectTracks
 
 NO_SUBJECT = -1
@@ -37,11 +37,6 @@ class BaselineConfig:
 # --------------------------------------------------------------------------------------------
 # Shared plan-building helpers (reusable by other planners)
 # --------------------------------------------------------------------------------------------
-
-
-def shot_index(times_s: np.ndarray, cuts_s: list[float]) -> np.ndarray:
-    """(T,) int64 shot number of each frame: a cut at ``c`` starts a new shot at frames ``t >= c``."""
-    return np.searchsorted(np.sort(np.asarray(cuts_s, np.float64)), times_s, side="right").astype(np.int64)
 
 
 def normalised_focus_xy(tracks: SubjectTracks, width_px: int, height_px: int) -> np.ndarray:
