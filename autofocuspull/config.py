@@ -101,6 +101,8 @@ class StagesConfig:
     objects: str = "yolox-nano"
     masks: str = "deeplabv3"
     speaker: str = "light-asd"
+    tracker: str = "bytetrack"
+    cuts: str = "hsv-histogram"
 
 
 @dataclass(frozen=True)

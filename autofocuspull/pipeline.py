@@ -104,7 +104,8 @@ def _analysis_size(info: VideoInfo, max_side: int) -> tuple[int, int]:
     return scaled_size(info.width, info.height, max_side)
 
 
-PERCEPTION_STAGES = ("faces", "objects", "masks")  # the [stages] choices perception depends on
+# the [stages] choices perception depends on
+PERCEPTION_STAGES = ("faces", "objects", "masks", "tracker", "cuts")
 PERCEPTION_SECTIONS = (
     "io",
     "perception.faces",
@@ -162,6 +163,8 @@ def perceive(
         image_size=(info.width, info.height),
         scale=info.width / aw,
         config=p.perceiver_config(),
+        tracker=cfg.stages.tracker,
+        cut_detector=cfg.stages.cuts,
     )
     every = p.perceiver.mask_every
     frames = iter_frames(path, info, max_side=cfg.io.analysis_max_side_px)

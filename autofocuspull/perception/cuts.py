@@ -13,12 +13,14 @@ a small weight. A one-frame flash (frame n+1 looks like frame n-1 again) is retr
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
 
+from autofocuspull.core.registry import Registry
 from autofocuspull.core.types import Frame, check_array
 
 
@@ -123,3 +125,20 @@ def detect_cuts(frames: Iterable[Frame], config: CutConfig = CutConfig()) -> lis
     for f in frames:
         det.update(f)
     return det.cuts
+
+
+class ShotCutDetector(Protocol):
+    """A streaming cut detector: ``update(frame) -> True`` when the frame starts a new shot;
+    ``cuts`` lists those frames' indices (the first frame is never a cut)."""
+
+    cuts: list[int]
+
+    def update(self, frame: Frame | np.ndarray, index: int | None = None) -> bool: ...
+
+
+# The only way a cut detector is found by name (``[stages] cuts``), each built from a CutConfig;
+# plug-ins: ``autofocuspull.cuts``.
+CUT_DETECTORS: Registry[Callable[[CutConfig], ShotCutDetector]] = Registry(
+    "cut detector", "autofocuspull.cuts"
+)
+CUT_DETECTORS.register("hsv-histogram", CutDetector)

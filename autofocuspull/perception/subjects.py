@@ -28,8 +28,8 @@ from autofocuspull.core.types import (
     check_array,
     class_name,
 )
-from autofocuspull.perception.cuts import CutConfig, CutDetector
-from autofocuspull.perception.track import ByteTracker, TrackerConfig, link_faces_to_people
+from autofocuspull.perception.cuts import CUT_DETECTORS, CutConfig
+from autofocuspull.perception.track import TRACKERS, TrackerConfig, link_faces_to_people
 
 log = logging.getLogger(__name__)
 
@@ -365,14 +365,19 @@ class Perceiver:
         image_size: tuple[int, int],
         scale: float = 1.0,
         config: PerceiverConfig = PerceiverConfig(),
+        tracker: str | Callable[..., object] = "bytetrack",
+        cut_detector: str | Callable[..., object] = "hsv-histogram",
     ) -> None:
+        """``tracker`` / ``cut_detector``: a :data:`~autofocuspull.perception.track.TRACKERS` /
+        :data:`~autofocuspull.perception.cuts.CUT_DETECTORS` name or builder."""
         self.config = config
         self.fps, self.image_size, self.scale = fps, image_size, float(scale)
         self._faces, self._objects = face_detector, object_detector
         ids = itertools.count(1)
-        self._face_tracker = ByteTracker(fps, config.tracker, ids=ids)
-        self._object_tracker = ByteTracker(fps, config.tracker, ids=ids)
-        self._cuts = CutDetector(config.cuts)
+        make_tracker = TRACKERS.get(tracker)
+        self._face_tracker = make_tracker(fps, config.tracker, ids=ids)
+        self._object_tracker = make_tracker(fps, config.tracker, ids=ids)
+        self._cuts = CUT_DETECTORS.get(cut_detector)(config.cuts)
         self._tracked: list[Detections] = []
         self._n_frames = 0
         self._since_cut = -1  # frames since the last cut (the first frame counts as 0)
