@@ -54,6 +54,7 @@ OPTION_KEYS: dict[str, str] = {
     "aperture_shape": "render.blades",
     "crf": "encode.crf",
     "preset": "encode.preset",
+    "depth_near": "export.depth_near_m",
 }
 
 
@@ -271,7 +272,49 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", type=Path, default=None, metavar="FILE.toml", help="write it here")
     _config_opts(c)
     _logging_opts(c)
+    _handoff(sub)
     return p
+
+
+def _handoff(sub: argparse._SubParsersAction) -> None:
+    """Editor hand-off (issue 14): time ranges, overlay preview, export, import and the web app."""
+    for name in ("rack", "plan", "render"):
+        g = sub.choices[name].add_argument_group("time range (like ffmpeg -ss / -to)")
+        g.add_argument("--start", type=float, default=None, metavar="S", help="first second to keep")
+        g.add_argument("--end", type=float, default=None, metavar="S", help="keep frames before this second")
+    sub.choices["rack"].add_argument(
+        "--preview-overlay", type=Path, default=None, metavar="FILE.mp4",
+        help="also write the clip with boxes, ids, focus point, reason and speech burned in",
+    )  # fmt: skip
+    from autofocuspull.export import FORMATS
+
+    ex = sub.add_parser("export", help="hand the plan to an editor: otio, csv, ae, resolve, depth, mattes")
+    ex.add_argument("plan", type=Path, metavar="PLAN.json")
+    formats = "; ".join(f"{k}: {v[0]}" for k, v in FORMATS.items())
+    ex.add_argument("--to", required=True, choices=list(FORMATS), help=formats)
+    ex.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="file or folder")
+    ex.add_argument("--clip", type=Path, default=None, help="the clip (default: the plan's video.path)")
+    ex.add_argument("--depth-near", type=float, default=None, metavar="M",
+                    help="depth map: distance of full white (default 0.25 m)")  # fmt: skip
+    _analysis(ex, planner=False)
+    _render_opts(ex)
+    _config_opts(ex)
+    _common(ex)
+    im = sub.add_parser("import", help="user decisions from a CSV or OTIO markers, as a keyframes file")
+    im.add_argument("input", type=Path, metavar="FILE", help=".csv, or a timeline OpenTimelineIO reads")
+    im.add_argument("-o", "--output", type=Path, required=True, metavar="KEYFRAMES.json")
+    im.add_argument("--plan", type=Path, default=None, help="plan: frame rate for timecodes, ids to check")
+    _config_opts(im)
+    _common(im)
+    ap = sub.add_parser("app", help="local web app: review the pulls, fix one, re-render the span")
+    ap.add_argument("input", type=Path, metavar="CLIP")
+    ap.add_argument("--plan", type=Path, default=None, help="plan to edit (default: <clip>.plan.json)")
+    ap.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 = any free port)")
+    ap.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    _analysis(ap)
+    _render_opts(ap)
+    _config_opts(ap)
+    _common(ap)
 
 
 def config_from_args(args: argparse.Namespace) -> RackConfig:
@@ -305,8 +348,16 @@ def run_command(args: argparse.Namespace) -> int:
         return _print_config(cfg, args.output)
     from autofocuspull import pipeline
 
+    if args.command in ("export", "import", "app"):  # editor hand-off (issue 14)
+        from autofocuspull.export.command import run_handoff
+
+        return run_handoff(args, cfg)
+    from autofocuspull.io.trim import apply_range
+
+    apply_range(args, cfg.run.cache_dir, cfg.run.use_cache)  # --start / --end: work on that range only
     if args.command == "rack":
-        pipeline.rack(args.input, args.output, cfg, plan_out=args.plan_out, plot=args.plot)
+        pipeline.rack(args.input, args.output, cfg, plan_out=args.plan_out, plot=args.plot,
+                      overlay=args.preview_overlay)  # fmt: skip
     elif args.command == "plan":
         pipeline.plan_command(args.input, args.output, cfg, plot=args.plot)
     elif args.command == "render":

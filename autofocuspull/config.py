@@ -38,12 +38,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autofocuspull.app.session import AppConfig
 from autofocuspull.core.errors import UsageError
 from autofocuspull.core.types import Lens
 from autofocuspull.cues.asd import AsdConfig, MouthMotionConfig
 from autofocuspull.cues.mfcc import MfccConfig
 from autofocuspull.cues.saliency import SaliencyConfig
 from autofocuspull.cues.vad import VadConfig
+from autofocuspull.export.common import ExportConfig
 from autofocuspull.io.writer import EncodeConfig
 from autofocuspull.perception.cuts import CutConfig
 from autofocuspull.perception.depth.run import DepthRunConfig
@@ -186,6 +188,8 @@ class RackConfig:
     depth: DepthRunConfig = field(default_factory=DepthRunConfig)
     perception: PerceptionConfig = field(default_factory=PerceptionConfig)
     cues: CuesConfig = field(default_factory=CuesConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)  # depth-map encoding of the exports
+    app: AppConfig = field(default_factory=AppConfig)  # the web app's previews
 
 
 # --------------------------------------------------------------------------------------------

@@ -435,6 +435,10 @@ def plan_from_analysis(analysis: Analysis, cfg: RackConfig, planner: Any = None)
         }
     )
     plan.video = analysis.info.to_dict()
+    from autofocuspull.io.trim import range_of
+
+    if (rng := range_of(analysis.info.path)) is not None:  # made with --start / --end
+        plan.meta["range"] = {k: rng[k] for k in ("source", "start_s", "end_s", "offset_s")}
     return plan
 
 
@@ -499,17 +503,25 @@ def rack(
     cfg: RackConfig,
     plan_out: str | os.PathLike[str] | None = None,
     plot: str | os.PathLike[str] | None = None,
+    overlay: str | os.PathLike[str] | None = None,
 ) -> FocusPlan:
-    """Plan and render in one go; optionally save the plan JSON and its timeline picture."""
+    """Plan and render in one go; optionally save the plan JSON, its timeline picture and the
+    overlay preview (the clip with the plan burned in)."""
     check_input_file(path)
     check_output_path(out, path)
     check_planner(cfg)
     for extra in (plan_out, plot):
         if extra is not None:
             ensure_writable_dir(Path(extra).parent, Path(extra))
+    if overlay is not None:
+        check_output_path(overlay, path)
     plan, analysis = plan_clip(path, cfg)
     _save_side_outputs(plan, analysis, plan_out, plot)
     render_clip(path, plan, out, cfg, analysis.depth, analysis.info)
+    if overlay is not None:
+        from autofocuspull.export.overlay import write_overlay_for
+
+        write_overlay_for(path, plan, analysis, overlay, cfg.encode)
     _summarise(plan, out)
     return plan
 
@@ -554,7 +566,9 @@ def render_command(path, plan_json, out, cfg: RackConfig) -> Path:
 
     check_input_file(path)
     check_output_path(out, path)
-    plan = load_plan(plan_json)
+    from autofocuspull.io.trim import slice_plan_to
+
+    plan = slice_plan_to(load_plan(plan_json), path)  # a whole-clip plan cut to --start / --end
     info = probe(path)
     check_plan_fits(plan, info)  # before the analysis, not minutes into it
     warnings: list[str] = []

@@ -148,7 +148,8 @@ def test_every_shorthand_option_sets_an_existing_key() -> None:
     option of the stage commands is either a shorthand or one of the commands' own."""
     own = {"help", "input", "output", "plan_out", "plot", "plan", "grades", "dataset", "json",
            "config", "overrides", "no_cache", "log_level", "quiet", "debug", "output_dir", "version",
-           "command", "spec", "action", "models"}  # fmt: skip
+           "command", "spec", "action", "models", "start", "end", "preview_overlay", "to", "clip", "port",
+           "no_browser"}  # fmt: skip
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     dests = {a.dest for p in sub.choices.values() for a in p._actions}

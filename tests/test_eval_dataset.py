@@ -196,3 +196,10 @@ def test_plot_timeline_draws_a_plan_without_subjects_or_grades(tmp_path):
     plan.focus_xy[:] = np.nan
     out = plot_timeline(plan, None, tmp_path / "empty.png", size_px=(640, 360))
     assert imread(out).shape[:2] == (360, 640)
+
+
+def test_plot_timeline_draws_no_story_grades(tmp_path):
+    no_story = {"format": "autofocuspull.grades/1", "video": "x.mp4", "subjects": {}, "holds": []}
+    plan = plan_at([0.25] * 10 + [0.75] * 10, [Pull(1.1, 1.2, 1, 2, "hunt")])
+    out = plot_timeline(plan, parse_grades(no_story), tmp_path / "crowd.png", size_px=(640, 360))
+    assert imread(out).shape[:2] == (360, 640)

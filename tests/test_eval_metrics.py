@@ -284,7 +284,9 @@ def _mutate(fn):
         (lambda g: g["subjects"]["a"]["boxes"].__setitem__(2, [3.0, 0.5, 0.5]), "subjects.a.boxes[2]"),
         (lambda g: g["subjects"]["c"].update(boxes=[]), "subjects.c.boxes"),
         (lambda g: g["subjects"]["c"].update(colour="red"), "subjects.c.colour"),
-        (lambda g: g.update(subjects={}), "subjects"),
+        (lambda g: g.update(subjects=[]), "subjects"),
+        (lambda g: g.pop("subjects"), "subjects"),
+        (lambda g: g.update(subjects={}), "holds[0].subject"),
     ],
 )
 def test_loader_errors_name_the_field(tmp_path, mutation, field):
@@ -294,6 +296,25 @@ def test_loader_errors_name_the_field(tmp_path, mutation, field):
         load_grades(p)
     assert e.value.field == field
     assert str(p) in str(e.value) and field in str(e.value)
+
+
+NO_STORY = {"format": "autofocuspull.grades/1", "video": "crowd.mp4", "subjects": {}, "holds": []}
+
+
+def test_no_story_grades_load_and_score(tmp_path):
+    p = tmp_path / "crowd.grades.json"
+    p.write_text(json.dumps(NO_STORY))
+    g = load_grades(p)
+    assert g.subjects == {} and g.holds == () and g.pulls == []
+    still = make_plan(np.full((20, 2), 0.5, np.float32), [], duration_s=2.0)
+    m = score_plan(still, g)
+    assert m["target_accuracy"] is None  # no frame is judged
+    assert (m["pull_precision"], m["pull_recall"], m["pull_f1"]) == (1.0, 1.0, 1.0)
+    assert m["pulls_per_min"] == 0.0 and m["graded_pulls_per_min"] == 0.0
+    hunting = make_plan(np.full((20, 2), 0.5, np.float32), [Pull(0.5, 0.8, 0, 1, "x")], duration_s=2.0)
+    m = score_plan(hunting, g)  # any pull on a no-story clip is wrong
+    assert (m["pull_precision"], m["pull_recall"], m["pull_f1"]) == (0.0, 1.0, 0.0)
+    assert m["pulls_per_min"] == pytest.approx(30.0)
 
 
 def test_loader_reports_bad_json_and_missing_file(tmp_path):

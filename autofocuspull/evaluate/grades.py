@@ -220,10 +220,10 @@ def _cuts(path: str, value: Any) -> tuple[float, ...]:
 
 
 def _subjects(path: str, value: Any) -> dict[str, SubjectGrade]:
-    if not isinstance(value, dict) or not value:
-        raise ValidationError(
-            path, "subjects", f"expected a non-empty object of subjects, got {_describe(value)}"
-        )
+    # An empty object is a "no story" clip (a crowd, traffic): nothing deserves focus, so any pull
+    # is wrong. The format allows it and the metrics define it (no judged frames, no graded pulls).
+    if not isinstance(value, dict):
+        raise ValidationError(path, "subjects", f"expected an object of subjects, got {_describe(value)}")
     out = {}
     for name, spec in value.items():
         where = f"subjects.{name}"

@@ -494,8 +494,9 @@ def describe_switch(
     if user is not None:
         strength = user.keyframe.strength
         until = "until the next keyframe" if strength == "strong" else "until the next automatic decision"
+        kind = "cut" if cut else "user"  # a decision at a cut still snaps: focus never racks across one
         return Switch(
-            f, f, old, new, "user", f"user keyframe at {t:.2f} s: focus on {name} ({strength}, {until})"
+            f, f, old, new, kind, f"user keyframe at {t:.2f} s: focus on {name} ({strength}, {until})"
         )
     if cut:
         return Switch(f, f, old, new, "cut", f"cut at {t:.2f} s: focus resets to {name}")
