@@ -52,8 +52,10 @@ OPTION_KEYS: dict[str, str] = {
     "f_number": "lens.f_number",
     "sensor_width": "lens.sensor_width_mm",
     "aperture_shape": "render.blades",
+    "codec": "encode.codec",
     "crf": "encode.crf",
     "preset": "encode.preset",
+    "overwrite": "encode.overwrite",
     "depth_near": "export.depth_near_m",
 }
 
@@ -136,7 +138,7 @@ def _analysis(p: argparse.ArgumentParser, planner: bool = True) -> None:
         default=None,
         help="JSON of user focus decisions that override the automatic ones",
     )
-    g.add_argument("--transcript", type=Path, default=None, help="SRT/WebVTT/JSON speaker turns")
+    g.add_argument("--transcript", type=Path, default=None, help="SRT/WebVTT/ASS/JSON speaker turns")
     g.add_argument(
         "--subject-distance",
         type=float,
@@ -154,6 +156,8 @@ def _lens(g: argparse._ArgumentGroup) -> None:
 
 
 def _render_opts(p: argparse.ArgumentParser) -> None:
+    from autofocuspull.io.writer import CODEC_CHOICES
+
     g = p.add_argument_group("render")
     g.add_argument(
         "--aperture-shape",
@@ -161,17 +165,35 @@ def _render_opts(p: argparse.ArgumentParser) -> None:
         default=None,
         help="circle or an n-blade polygon such as 'blades:7'",
     )
-    g.add_argument("--crf", type=int, default=None, help="H.264 quality (lower = better)")
-    g.add_argument("--preset", default=None, help="x264 preset")
+    g.add_argument(
+        "--codec", choices=CODEC_CHOICES, default=None,
+        help="output video codec: auto (H.264; HEVC Main 10 for 10-bit sources), h264, hevc, "
+        "prores (ProRes 422 HQ, .mov) or ffv1 (lossless, .mkv)",
+    )  # fmt: skip
+    g.add_argument("--crf", type=int, default=None, help="H.264/HEVC quality, 0-51 (lower = better)")
+    g.add_argument("--preset", default=None, help="x264/x265 preset")
+    g.add_argument(
+        "-y", "--overwrite", action="store_const", const=True, default=None,
+        help="replace an existing output file",
+    )  # fmt: skip
 
 
 def _blades(shape: str) -> int:
     """``--aperture-shape``: "circle" -> 0 blades, "blades:N" (N >= 3) -> N."""
-    if shape == "circle":
-        return 0
-    if shape.startswith("blades:") and shape[7:].isdigit() and int(shape[7:]) >= 3:
-        return int(shape[7:])
-    raise argparse.ArgumentTypeError(f"{shape}: expected 'circle' or 'blades:N' with N >= 3")
+
+
+def _scale(p: argparse.ArgumentParser) -> None:
+    """Where many clips run: a local process pool (default), a local Ray instance or a Ray cluster."""
+    g = p.add_argument_group("scale-out (many clips)")
+    g.add_argument("--ray", action="store_true", help="start a local Ray instance sized to this machine")
+    g.add_argument("--ray-address", default=None, metavar="ADDR", help="join the Ray cluster at ADDR")
+    g.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: 1/CPU)")
+    g.add_argument(
+        "--max-retries", type=int, default=None, metavar="N", help="reruns of a task whose worker died"
+    )
+    g.add_argument(
+        "--gpu-per-worker", type=float, default=None, metavar="F", help="GPU share of a Ray worker"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -229,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--planner", default=None, help="planner to use with --dataset (default: default)")
     ev.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     ev.add_argument(
+        "--flicker", nargs=2, type=Path, default=None, metavar=("INPUT", "RENDERED"),
+        help="frame-to-frame flicker of RENDERED's static regions beside INPUT's (temporal stability)",
+    )  # fmt: skip
+    ev.add_argument(
         "--plot",
         type=Path,
         default=None,
@@ -236,8 +262,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="timeline of the plan against its grades (one clip), or a folder (--dataset)",
     )
     _analysis(ev, planner=False)
+    _scale(ev)
     _config_opts(ev)
     _common(ev)
+
+    b = sub.add_parser("batch", help="rack every clip of a folder (resumable; process pool or Ray)")
+    b.add_argument("input", type=Path, metavar="DIR", help="folder of clips (searched recursively)")
+    b.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
+    b.add_argument("--format", choices=[".mp4", ".mov", ".mkv"], default=None, help="output container")
+    b.add_argument("--plan-only", action="store_true", help="write the plans, render nothing")
+    b.add_argument(
+        "--segment-s", type=float, default=None, metavar="S", help="render long clips in ~S s pieces"
+    )
+    b.add_argument("--verify", action="store_true", help="rerun: check sha256s, not just sizes and times")
+    b.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    _analysis(b)
+    _render_opts(b)
+    _scale(b)
+    _config_opts(b)
+    _common(b)
 
     d = sub.add_parser("demo", help="offline demo: generate a clip, rack it, draw the plan")
     d.add_argument("-o", "--output-dir", type=Path, default=Path("autofocuspull-demo"), metavar="DIR")
@@ -352,6 +395,10 @@ def run_command(args: argparse.Namespace) -> int:
         from autofocuspull.export.command import run_handoff
 
         return run_handoff(args, cfg)
+    if args.command == "batch":  # many clips: a process pool or Ray (issue 15)
+        from autofocuspull.batch.command import batch_command
+
+        return batch_command(args, cfg)
     from autofocuspull.io.trim import apply_range
 
     apply_range(args, cfg.run.cache_dir, cfg.run.use_cache)  # --start / --end: work on that range only
@@ -409,12 +456,11 @@ def _print_config(cfg: RackConfig, out: Path | None) -> int:
     if out is None:
         sys.stdout.write(text)
     else:
+        from autofocuspull.core.atomic import atomic_write_text
         from autofocuspull.io.writer import ensure_writable_dir
 
         ensure_writable_dir(out.parent, out)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out)
+        atomic_write_text(out, text)
     return 0
 
 
@@ -425,10 +471,19 @@ def _eval(args: argparse.Namespace, cfg: RackConfig) -> int:
     from autofocuspull import evaluate, pipeline
     from autofocuspull.core.errors import UsageError
 
+    if args.flicker is not None:
+        from autofocuspull.evaluate.flicker import format_flicker, video_flicker
+
+        result = video_flicker(*args.flicker)
+        print(json.dumps(result) if args.json else format_flicker(result))
+        return 0
     if args.dataset is not None:
         if args.plan is not None:
             raise UsageError("eval: give either PLAN.json GRADES.json or --dataset DIR, not both")
-        result = pipeline.evaluate_folder(args.dataset, cfg, plot_dir=args.plot)
+        from autofocuspull.batch.command import executor_from_args
+
+        with executor_from_args(args) as executor:  # a process pool, or Ray with --ray/--ray-address
+            result = pipeline.evaluate_folder(args.dataset, cfg, plot_dir=args.plot, executor=executor)
         print(json.dumps(result) if args.json else evaluate.format_table(result))
         return 0
     if args.plan is None or args.grades is None:

@@ -29,7 +29,7 @@ from autofocuspull import __version__
 from autofocuspull.config import RackConfig, config_section, config_to_dict
 from autofocuspull.core.cache import StageCache, array_key, file_key, stage_key
 from autofocuspull.core.errors import UsageError
-from autofocuspull.core.hub import hub_reachable
+from autofocuspull.core.hub import hub_reachable, offline
 from autofocuspull.core.models import build_model
 from autofocuspull.core.types import CueSeries, FocusPlan, PlanInputs, SubjectTracks, VideoInfo
 from autofocuspull.io import check_input_file, check_output_path, iter_frames, probe, read_audio, transcode
@@ -191,7 +191,8 @@ def _detector(name: str, section: Any, notes: list[str], what: str, instead: str
     from autofocuspull.perception.detect import DETECTORS
 
     builder = DETECTORS.get(name)
-    return build_model(what, lambda: builder(section.model_path, section), notes, instead=instead)
+    key = ("detector", name, repr(section))  # batch workers build it once (core.models.keep_models)
+    return build_model(what, lambda: builder(section.model_path, section), notes, instead=instead, key=key)
 
 
 def _face_detector(cfg: RackConfig, notes: list[str]) -> Any:
@@ -206,13 +207,17 @@ def _face_detector(cfg: RackConfig, notes: list[str]) -> Any:
     while True:
         nxt = None if path is not None else DETECTORS.info(name).get("fallback")
         build = DETECTORS.get(name)
+        key = ("faces", name, path, repr(section))
         if nxt is None:
-            return build_model(f"{name} face detector", lambda b=build, p=path: b(p, section), notes)
+            return build_model(
+                f"{name} face detector", lambda b=build, p=path: b(p, section), notes, key=key
+            )
         got = build_model(
             f"{name} face detector",
             lambda b=build: b(None, section),
             notes,
             instead=f"FALLING BACK to {nxt} (pass --face-model PATH)",
+            key=key,
         )
         if got is not None:
             return got
@@ -253,6 +258,7 @@ def estimate_depth(
         ),
         notes,
         instead="using heuristic depth (subjects at prior distances)",
+        key=("depth", d.model, str(device), d.input_size, offline()),
         reasons=reasons,
     )
     warnings.extend(notes)
@@ -343,6 +349,7 @@ def compute_clip_cues(
             notes,
             fallback=(lambda: SPEAKER_MODELS.get(fallback)(c.speaker, c.mouth, c.mfcc)) if fallback else None,
             instead=f"FALLING BACK to {fallback} (much less reliable)" if fallback else None,
+            key=("speaker", name, repr(c.speaker), repr(c.mfcc), repr(c.mouth)),
         )
     frames = bar(iter_frames(path, info), "who speaks", info.n_frames) if model is not None else None
     cues = compute_cues(
@@ -474,10 +481,21 @@ def render_clip(
 
     ``info`` is the clip's :func:`probe` when the caller already has it (saves a pass over the file).
     """
-    from autofocuspull.render import render_video
-
     info = info or probe(path)
     check_plan_fits(plan, info)
+    process = frame_processor(plan, cfg, depth, info)
+    with Counter("render", info.n_frames) as tick:
+        return transcode(path, out, info, process, config=cfg.encode, progress=tick)
+
+
+def frame_processor(
+    plan: FocusPlan, cfg: RackConfig, depth: Any, info: VideoInfo
+) -> Callable[[Iterator[Any]], Iterator[np.ndarray]]:
+    """Frames -> rendered RGB frames following ``plan`` (the renderer as the writers call it), in the
+    linear light of ``info``'s transfer function."""
+    from autofocuspull.render import render_video
+    from autofocuspull.render.color import transfer_of
+
     device = resolve_device(cfg.run.device)
 
     def process(frames: Iterator[Any]) -> Iterator[np.ndarray]:
@@ -490,11 +508,18 @@ def render_clip(
             device=device,
             config=cfg.render,
             renderer=cfg.stages.renderer,
-            progress=False,  # the transcode's Counter shows render progress
+            progress=False,  # the writer's Counter shows render progress
+            transfer=transfer_of(info.colour.transfer),
         )
 
-    with Counter("render", info.n_frames) as tick:
-        return transcode(path, out, info, process, config=cfg.encode, progress=tick)
+    return process
+
+
+def render_depth(path: str | os.PathLike[str], info: VideoInfo, cfg: RackConfig) -> Any:
+    """The depth source a render needs, from the cached analysis (computed when not cached)."""
+    warnings: list[str] = []
+    tracks, cuts, masks = perceive(str(path), info, cfg, warnings)
+    return estimate_depth(str(path), info, tracks, cuts, cfg, warnings, masks)[0]
 
 
 def rack(
@@ -508,13 +533,13 @@ def rack(
     """Plan and render in one go; optionally save the plan JSON, its timeline picture and the
     overlay preview (the clip with the plan burned in)."""
     check_input_file(path)
-    check_output_path(out, path)
+    check_output_path(out, path, cfg.encode)
     check_planner(cfg)
     for extra in (plan_out, plot):
         if extra is not None:
             ensure_writable_dir(Path(extra).parent, Path(extra))
     if overlay is not None:
-        check_output_path(overlay, path)
+        check_output_path(overlay, path, cfg.encode)
     plan, analysis = plan_clip(path, cfg)
     _save_side_outputs(plan, analysis, plan_out, plot)
     render_clip(path, plan, out, cfg, analysis.depth, analysis.info)
@@ -565,16 +590,13 @@ def render_command(path, plan_json, out, cfg: RackConfig) -> Path:
     from autofocuspull.plan import load_plan
 
     check_input_file(path)
-    check_output_path(out, path)
+    check_output_path(out, path, cfg.encode)
     from autofocuspull.io.trim import slice_plan_to
 
     plan = slice_plan_to(load_plan(plan_json), path)  # a whole-clip plan cut to --start / --end
     info = probe(path)
     check_plan_fits(plan, info)  # before the analysis, not minutes into it
-    warnings: list[str] = []
-    tracks, cuts, masks = perceive(str(path), info, cfg, warnings)
-    depth, _ = estimate_depth(str(path), info, tracks, cuts, cfg, warnings, masks)
-    return render_clip(path, plan, out, cfg, depth, info)
+    return render_clip(path, plan, out, cfg, render_depth(path, info, cfg), info)
 
 
 def evaluate_folder(
@@ -582,16 +604,23 @@ def evaluate_folder(
     cfg: RackConfig,
     plot_dir: str | os.PathLike[str] | None = None,
     keep_plan: Callable[[str, FocusPlan], None] | None = None,
+    executor: Any = None,
 ) -> dict[str, Any]:
     """Plan every graded clip of ``dataset`` with the run's planner and score it (clips named
     outside the folder are refused, see :func:`~autofocuspull.evaluate.confined_to`);
-    ``keep_plan(clip stem, plan)`` sees each plan."""
+    ``keep_plan(clip stem, plan)`` sees each plan.
+
+    ``executor`` (an :class:`autofocuspull.batch.Executor`: a process pool or Ray) plans all the
+    clips first, in parallel, with the same per-clip function; None plans them one by one here."""
     from autofocuspull import evaluate
 
     check_planner(cfg)
+    plan_any = (
+        (lambda p: plan_clip(p, cfg)[0]) if executor is None else planned_in_parallel(dataset, cfg, executor)
+    )
 
     def plan_one(video: Path) -> FocusPlan:
-        plan = plan_clip(video, cfg)[0]
+        plan = plan_any(video)
         if keep_plan is not None:
             keep_plan(Path(video).stem, plan)
         return plan
@@ -619,6 +648,32 @@ def experiment(
         return evaluate_folder(dataset, cfg, plot_dir, keep)
 
     return run_experiment(variants, dataset, out_dir, run, source=str(spec))
+
+
+class PlanFailedError(RuntimeError):
+    """A clip's planning failed in a worker; the message is the worker's ``Type: message``."""
+
+
+def planned_in_parallel(
+    dataset: str | os.PathLike[str], cfg: RackConfig, executor: Any
+) -> Callable[[Path], FocusPlan]:
+    """A ``plan_fn`` for :func:`evaluate_folder`: every graded clip inside ``dataset`` planned first by
+    ``executor`` (clips named outside it are left to :func:`~autofocuspull.evaluate.confined_to`)."""
+    from autofocuspull.batch import plan_many
+    from autofocuspull.evaluate import find_graded_clips
+
+    root = Path(os.path.abspath(dataset))
+    videos = [v for _, _, v in find_graded_clips(dataset) if v is not None]
+    videos = [v for v in videos if Path(os.path.abspath(v)).is_relative_to(root)]
+    plans = {Path(k).resolve(): v for k, v in plan_many(videos, cfg, executor).items()}
+
+    def planned(video: Path) -> FocusPlan:
+        plan = plans.get(Path(video).resolve())
+        if isinstance(plan, FocusPlan):
+            return plan
+        raise PlanFailedError(plan or f"{video}: not planned")
+
+    return planned
 
 
 def demo(out_dir: str | os.PathLike[str], cfg: RackConfig) -> dict[str, Path]:

@@ -14,7 +14,7 @@ from autofocuspull.cli import build_parser, main
 from autofocuspull.io.synth import AudioSpec, moving_pattern, tone, write_clip
 
 SUBCOMMANDS = ["rack", "plan", "render", "eval", "demo", "config", "experiment", "cache", "export", "import",
-               "app"]  # fmt: skip
+               "app", "batch"]  # fmt: skip
 STAGE_COMMANDS = ["rack", "plan", "render", "eval", "demo"]
 
 

@@ -312,6 +312,88 @@ def test_subtitles_with_speaker_names_parse_to_turns(tmp_path, name, text):
     assert [(t.start_s, t.end_s, t.speaker) for t in turns] == [(0.5, 2.0, "Alice"), (2.5, 4.0, "Bob")]
 
 
+ASS = r"""[Script Info]
+ScriptType: v4.00+
+
+[Events]
+Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
+Dialogue: 0,0:00:00.50,0:00:02.00,Default,Alice,0,0,0,,{\i1}Hello there.{\i0}
+Comment: 0,0:00:01.00,0:00:02.00,Default,Carol,0,0,0,,a comment is not a turn
+Dialogue: 0,0:00:02.50,0:00:04.00,Default,,0,0,0,,Bob: Hi!
+"""
+
+
+def test_ass_actor_field_and_prefix_give_speakers(tmp_path):
+    p = tmp_path / "t.ass"
+    p.write_text(ASS)
+    turns = load_transcript(p)
+    assert [(t.start_s, t.end_s, t.speaker) for t in turns] == [(0.5, 2.0, "Alice"), (2.5, 4.0, "Bob")]
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker"),
+    [
+        ("<i>Alice:</i> Hello.", "Alice"),
+        ("<b><i>Alice</i></b>: Hello.", "Alice"),
+        ('<font color="#ffff00">Alice:</font> Hello.', "Alice"),
+        ("- Alice: Hello.", "Alice"),
+        ("– Alice: Hello.", "Alice"),  # en dash
+        ("Zoë: Bonjour.", "Zoë"),
+        ("李明: 你好。", "李明"),
+        ("Ángel García: Hola.", "Ángel García"),
+        ("Speaker 2: yes", "Speaker 2"),
+        ("Dr. O'Neil: quite.", "Dr. O'Neil"),
+        ("[Bob] Hi!", "Bob"),
+        ("At 10:30 we leave.", None),
+        ("See http://example.org/x for more.", None),
+        ("https://example.org: here", None),
+        ("Ratio 16:9 is wide.", None),
+        ("10:30: the meeting", None),
+        ("(door slams)", None),
+        ("[door slams]", None),  # a bracket with nothing after it is a sound label
+        ("Just talking, no name.", None),
+    ],
+)
+def test_speaker_prefixes_in_srt(tmp_path, text, speaker):
+    p = tmp_path / "t.srt"
+    p.write_text(f"1\n00:00:01,000 --> 00:00:03,000\n{text}\n\n2\n00:00:04,000 --> 00:00:05,000\nEve: end\n")
+    turns = load_transcript(p)
+    expected = ([(1.0, 3.0, speaker)] if speaker else []) + [(4.0, 5.0, "Eve")]
+    assert [(t.start_s, t.end_s, t.speaker) for t in turns] == expected
+
+
+def test_two_speaker_dash_cue_is_split_by_text_length(tmp_path):
+    p = tmp_path / "t.srt"
+    # 4 + 12 characters of text: the 2 s cue splits at 0.5 s
+    p.write_text("1\n00:00:01,000 --> 00:00:03,000\n- Ann: Hi!!\n- Björn: Hello there.\n")
+    turns = load_transcript(p)
+    assert [t.speaker for t in turns] == ["Ann", "Björn"]
+    assert_allclose([(t.start_s, t.end_s) for t in turns], [(1.0, 1.5), (1.5, 3.0)])
+
+
+def test_webvtt_voice_tags_with_classes_and_non_ascii_names(tmp_path):
+    p = tmp_path / "t.vtt"
+    p.write_text("WEBVTT\n\n00:01.000 --> 00:02.000\n<v.loud Zoë Dubois><i>Salut!</i>\n\n"
+                 "00:03.000 --> 00:04.000\n<c.yellow>Ann:</c> hi\n")  # fmt: skip
+    assert [(t.start_s, t.speaker) for t in load_transcript(p)] == [(1.0, "Zoë Dubois"), (3.0, "Ann")]
+
+
+def test_transcript_errors_name_the_file(tmp_path):
+    p = tmp_path / "t.txt"
+    p.write_text("nothing like subtitles here")
+    with pytest.raises(ValidationError, match=r"t\.txt") as err:
+        load_transcript(p)
+    assert err.value.field == "format"
+    p = tmp_path / "t.srt"
+    p.write_text("1\n00:00:01,000 --> 00:00:02,000\n(music)\n")
+    with pytest.raises(ValidationError) as err:
+        load_transcript(p)
+    assert err.value.field == "turns"
+    p = tmp_path / "plain.sub"  # unknown extension: format from the content
+    p.write_text("1\n00:00:01,000 --> 00:00:02,000\nAnn: hi\n")
+    assert [t.speaker for t in load_transcript(p)] == ["Ann"]
+
+
 def test_json_turns_and_validation(tmp_path):
     p = tmp_path / "t.json"
     p.write_text('[{"start_s": 1, "end_s": 2, "speaker": "A"}]')

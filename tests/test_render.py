@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -273,6 +275,8 @@ def _highlight_render(config: RenderConfig) -> np.ndarray:
     img = np.full((h, w, 3), 10, np.uint8)
     img[57:64, 97:104] = 255  # a small clipped highlight (7x7)
     depth = np.full((h, w), 50.0, np.float32)
+    # 7 px is 3.5 % of this tiny frame's width: count blobs up to 8 px as point lights.
+    config = dataclasses.replace(config, highlight_max_diameter_min_px=8.0)
     return render_frame(img, depth, 1.0, Lens(85.0, 1.4), config=config).astype(float)
 
 
@@ -293,11 +297,13 @@ def test_highlights_bloom_into_flat_discs_not_gaussian_smudges() -> None:
 def test_polygon_aperture_gives_polygonal_bokeh() -> None:
     hexa = _highlight_render(RenderConfig(blades=6, max_coc_frac=0.2))
     # Vertices on the x axis: the bloom reaches further horizontally than vertically.
-    horiz = (hexa[60, :, 0] > 30).sum()
-    vert = (hexa[:, 100, 0] > 30).sum()
+    half = 0.5 * hexa[60, 100, 0]
+    horiz = (hexa[60, :, 0] > half).sum()
+    vert = (hexa[:, 100, 0] > half).sum()
     assert horiz > vert + 1, (horiz, vert)
     disc = _highlight_render(BIG)
-    assert abs(int((disc[60, :, 0] > 30).sum()) - int((disc[:, 100, 0] > 30).sum())) <= 1
+    half = 0.5 * disc[60, 100, 0]
+    assert abs(int((disc[60, :, 0] > half).sum()) - int((disc[:, 100, 0] > half).sum())) <= 1
 
 
 # ------------------------------------------------------------------------------------------------
@@ -519,3 +525,106 @@ def test_opencv_pooling_averages_what_each_window_covers(h: int, w: int, factor:
             window = x[..., i * factor : (i + 1) * factor, j * factor : (j + 1) * factor]
             expected[..., i, j] = window.mean((-2, -1))
     torch.testing.assert_close(layered._pool(x, factor), expected, rtol=0, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------------
+# Highlights: only clipped light blooms
+# ------------------------------------------------------------------------------------------------
+
+
+DEFAULT_RENDER = RenderConfig()
+
+
+def _gain(img_u8: np.ndarray, config: RenderConfig = DEFAULT_RENDER) -> np.ndarray:
+    lin = decode_uint8(torch.from_numpy(img_u8)[None])
+    g = layered.clipped_light_gain(lin, config)
+    return np.ones(img_u8.shape[:2]) if g is None else g[0, 0].numpy()
+
+
+def test_small_clipped_lights_are_boosted_and_dim_ones_are_not() -> None:
+    img = np.full((120, 200, 3), 20, np.uint8)
+    img[30:33, 40:43] = 255  # clipped 3 px light
+    img[60, 100] = (255, 255, 250)  # one clipped pixel, slightly off-white after the codec
+    img[90:93, 150:153] = 200  # a bright but unclipped light: its radiance is known
+    g = _gain(img)
+    assert g[31, 41] == pytest.approx(DEFAULT_RENDER.highlight_peak, rel=1e-3)
+    assert g[60, 100] > 0.8 * DEFAULT_RENDER.highlight_peak
+    assert g[91, 151] == 1.0 and g[5, 5] == 1.0
+
+
+def test_large_saturated_surfaces_never_glow() -> None:
+    rng = np.random.default_rng(0)
+    img = np.full((120, 200, 3), 30, np.uint8)
+    img[20:100, 20:90] = (255, 8, 5)  # a saturated red body panel, clipped in red
+    img[:, 110:] = rng.integers(235, 256, (120, 90, 3))  # a bright white wall clipping in patches
+    g = _gain(img)
+    assert g.max() == 1.0, np.argwhere(g > 1.0)[:5]
+
+
+def test_a_light_against_a_bright_wall_is_not_taken_for_clipped_light() -> None:
+    img = np.full((120, 200, 3), 215, np.uint8)
+    img[60:62, 100:102] = 255
+    assert _gain(img).max() == 1.0
+
+
+def test_clipped_surface_blurs_without_spreading_light() -> None:
+    """A large clipped surface behind focus keeps its brightness when blurred: the blurred
+    frame's mean equals the input's (light is only redistributed), unlike a boost."""
+    img = np.full((120, 200, 3), 40, np.uint8)
+    img[30:90, 50:150] = 255
+    depth = np.full((120, 200), 50.0, np.float32)
+    out = render_frame(img, depth, 1.0, Lens(85.0, 1.4), config=BIG)
+    lin_in = decode_uint8(torch.from_numpy(img)[None]).mean().item()
+    lin_out = decode_uint8(torch.from_numpy(out)[None]).mean().item()
+    assert lin_out == pytest.approx(lin_in, rel=0.02)
+
+
+def _light_at(y: int, x: int, config: RenderConfig) -> np.ndarray:
+    h, w = 241, 321
+    img = np.full((h, w, 3), 10, np.uint8)
+    img[y - 1 : y + 2, x - 1 : x + 2] = 255
+    depth = np.full((h, w), 50.0, np.float32)
+    cfg = dataclasses.replace(config, highlight_max_diameter_min_px=4.0)
+    return render_frame(img, depth, 1.0, Lens(85.0, 1.4), config=cfg).astype(float)[..., 0]
+
+
+def _extent(profile: np.ndarray) -> int:
+    return int((profile > 0.5 * profile.max()).sum())
+
+
+def test_cat_eye_cuts_bokeh_radially_toward_the_corners_only() -> None:
+    cfg = RenderConfig(max_coc_frac=0.12, cat_eye=0.8)
+    centre = _light_at(120, 160, cfg)
+    assert abs(_extent(centre[120, :]) - _extent(centre[:, 160])) <= 1  # round at the centre
+    edge = _light_at(120, 290, cfg)  # near the right edge: radial = horizontal
+    radial, tangential = _extent(edge[120, 230:]), _extent(edge[60:180, 290])
+    assert radial < 0.92 * tangential, (radial, tangential)
+    mid = _light_at(120, 225, cfg)  # nearer the centre: cut less
+    assert radial < _extent(mid[120, 165:285]) <= _extent(mid[60:180, 225]) + 1
+    plain = _light_at(120, 290, RenderConfig(max_coc_frac=0.12))
+    assert abs(_extent(plain[120, 230:]) - _extent(plain[60:180, 290])) <= 2  # frame edge: 2 px
+    assert np.array_equal(_light_at(120, 160, RenderConfig(max_coc_frac=0.12, cat_eye=0.0)),
+                          _light_at(120, 160, RenderConfig(max_coc_frac=0.12)))  # fmt: skip
+
+
+@pytest.mark.parametrize("transfer", ["pq", "hlg", "srgb"])
+def test_deep_codes_blur_in_the_linear_light_of_their_transfer(transfer: str) -> None:
+    """A flat field of two alternating stripes far out of focus blurs to the mean of their LINEAR
+    light (what a lens does), not the mean of their code values; codes stay 16-bit."""
+    from autofocuspull.render.api import render_batch_u8
+    from autofocuspull.render.color import from_linear, to_linear
+
+    h, w = 64, 128
+    codes = np.zeros((h, w, 3), np.uint16)
+    codes[:, ::2] = 50000  # 1-px stripes: the blur sees their average
+    codes[:, 1::2] = 10000
+    depth = torch.full((1, 1, h, w), 50.0)
+    out = render_batch_u8(
+        [codes], depth, np.array([1.0], np.float32), np.array([1.4], np.float32), Lens(85.0, 1.4),
+        RenderConfig(max_coc_frac=0.2), torch.device("cpu"), torch.float32, transfer=transfer,
+    )[0]  # fmt: skip
+    assert out.dtype == np.uint16
+    lin = to_linear(torch.tensor([50000 / 65535, 10000 / 65535], dtype=torch.float64), transfer)
+    expected = float(from_linear(lin.mean(), transfer)) * 65535
+    got = float(out[h // 2, w // 4 : 3 * w // 4, 1].mean())
+    assert got == pytest.approx(expected, rel=0.01), (got, expected, 30000)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from autofocuspull.core.atomic import atomic_path
 from autofocuspull.core.errors import ModelUnavailableError
 
 log = logging.getLogger(__name__)
@@ -163,28 +163,23 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
 
 
 def _download(url: str, dest: Path, sha256: str | None) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
+    with atomic_path(dest, suffix=f"{dest.suffix}.part") as tmp:
+        with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
             while chunk := resp.read(1 << 20):
                 out.write(chunk)
-        verify_sha256(tmp, sha256)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        verify_sha256(tmp, sha256, shown_as=f"{dest} (downloaded from {url})")
 
 
-def verify_sha256(path: str | os.PathLike[str], sha256: str | None) -> None:
-    """Raise :class:`ModelUnavailableError` (and delete ``path``) if its sha256 differs."""
+def verify_sha256(path: str | os.PathLike[str], sha256: str | None, shown_as: str | None = None) -> None:
+    """Raise :class:`ModelUnavailableError` (and delete ``path``) if its sha256 differs; the
+    message names ``shown_as`` (default ``path``)."""
     if sha256 is None:
         return
     got = sha256_of(path)
     if got != sha256:
         os.unlink(path)
         raise ModelUnavailableError(
-            f"{path}: sha256 mismatch (expected {sha256}, got {got}); the file was deleted"
+            f"{shown_as or path}: sha256 mismatch (expected {sha256}, got {got}); the file was deleted"
         )
 
 

@@ -62,6 +62,28 @@ class AudioStreamInfo:
 
 
 @dataclass(frozen=True)
+class ColourInfo:
+    """How a clip's pixels encode colour, as FFmpeg codes them (``AVColorSpace``,
+    ``AVColorRange``, ``AVColorPrimaries``, ``AVColorTransferCharacteristic``) after the player
+    rules for untagged files (see :func:`autofocuspull.io.colour.resolve_colour`), plus the bit
+    depth of the luma samples. ``tagged`` says which of the four the file itself declared.
+
+    Defaults: 8-bit BT.709, limited range (what an untagged HD clip is played as).
+    """
+
+    matrix: int = 1  # AVColorSpace: 1 BT.709, 5/6 BT.601 (625/525), 9 BT.2020 NCL
+    range: int = 1  # AVColorRange: 1 limited (MPEG), 2 full (JPEG)
+    primaries: int = 1  # AVColorPrimaries: 1 BT.709, 5 BT.470BG, 6 SMPTE 170M, 9 BT.2020
+    transfer: int = 1  # AVColorTRC: 1 BT.709, 13 sRGB, 16 PQ (SMPTE 2084), 18 HLG (ARIB STD-B67)
+    bit_depth: int = 8
+    tagged: tuple[str, ...] = ()  # subset of ("matrix", "range", "primaries", "transfer")
+
+    @property
+    def high_bit_depth(self) -> bool:
+        return self.bit_depth > 8
+
+
+@dataclass(frozen=True)
 class VideoInfo:
     """Metadata of a clip, with exact per-frame presentation times.
 
@@ -83,6 +105,7 @@ class VideoInfo:
     codec: str
     container: str
     audio: tuple[AudioStreamInfo, ...] = ()
+    colour: ColourInfo = ColourInfo()
 
     def __post_init__(self) -> None:
         pts = check_array("VideoInfo.pts_s", self.pts_s, (None,), np.float64)
@@ -124,7 +147,10 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class Frame:
-    """One decoded frame: index in the clip, presentation time (s) and RGB uint8 (H, W, 3) pixels."""
+    """One decoded frame: index in the clip, presentation time (s) and RGB (H, W, 3) pixels.
+
+    ``rgb`` is uint8, or uint16 (full 16-bit scale) on the render path of a clip deeper than 8 bits;
+    analysis always gets uint8."""
 
     index: int
     t_s: float
@@ -132,8 +158,8 @@ class Frame:
 
     def __post_init__(self) -> None:
         check_array("Frame.rgb", self.rgb, (None, None, 3))
-        if self.rgb.dtype != np.uint8:
-            raise ValueError(f"Frame.rgb: expected dtype uint8, got {self.rgb.dtype}")
+        if self.rgb.dtype not in (np.uint8, np.uint16):
+            raise ValueError(f"Frame.rgb: expected dtype uint8 or uint16, got {self.rgb.dtype}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from autofocuspull.core.arrays import frame_interval_s, runs
-from autofocuspull.core.cache import atomic_write_bytes
+from autofocuspull.core.atomic import atomic_write_bytes
 from autofocuspull.core.types import FocusPlan, check_array
 from autofocuspull.evaluate.grades import Grades
 from autofocuspull.evaluate.metrics import ScoreDetails, score_details

@@ -5,7 +5,6 @@ agree on."""
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -14,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from autofocuspull.core.atomic import atomic_path
 from autofocuspull.core.errors import UsageError
 from autofocuspull.core.types import FocusPlan
 from autofocuspull.export.timecode import parse_rate
@@ -93,18 +93,11 @@ def resolve_clip(plan: FocusPlan, plan_path: str | os.PathLike[str] | None, clip
 
 
 def atomic_write(out: str | os.PathLike[str], write: Callable[[Path], Any]) -> Path:
-    """Call ``write(tmp)`` on a temp path beside ``out``, then rename it into place."""
-    p = Path(out)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.stem}.", suffix=f".partial{p.suffix}")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return p
+    """Call ``write(tmp)`` on a temp path beside ``out``, then rename it into place
+    (:func:`autofocuspull.core.atomic.atomic_path`: umask permissions, flushed to disk)."""
+    with atomic_path(out) as tmp:
+        write(tmp)
+    return Path(out)
 
 
 def atomic_write_text(out: str | os.PathLike[str], text: str) -> Path:

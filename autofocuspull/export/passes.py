@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from autofocuspull.core.atomic import default_dir_mode
 from autofocuspull.core.errors import UsageError
 from autofocuspull.core.types import SubjectTracks
 from autofocuspull.export.common import ExportConfig, depth_to_unit
@@ -73,6 +74,7 @@ def _into_folder(out: Path, fill: Callable[[Path], int]) -> int:
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
     try:
         n = fill(tmp)
+        os.chmod(tmp, default_dir_mode())  # mkdtemp's 0700 would hide the frames from others
         if out.exists():
             out.rmdir()
         os.replace(tmp, out)

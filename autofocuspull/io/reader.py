@@ -20,7 +20,8 @@ import av
 import numpy as np
 
 from autofocuspull.core.errors import InputError
-from autofocuspull.core.types import AudioStreamInfo, Frame, VideoInfo
+from autofocuspull.core.types import AudioStreamInfo, ColourInfo, Frame, VideoInfo
+from autofocuspull.io.colour import colour_of_stream, describe, rgb48_from_sws, to_rgb
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,14 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
             codec=cc.name,
             container=container.format.name,
             audio=_audio_infos(container),
+            colour=_colour(stream, path),
         )
+
+
+def _colour(stream: av.video.stream.VideoStream, path: object) -> ColourInfo:
+    colour = colour_of_stream(stream)
+    log.debug("%s: colour %s", path, describe(colour))
+    return colour
 
 
 def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
@@ -140,13 +148,37 @@ def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int
     return max(1, round(width * s)), max(1, round(height * s))
 
 
-def frame_to_rgb(frame: av.VideoFrame, rotation_deg: int, max_side: int | None = None) -> np.ndarray:
-    """A decoded frame as RGB uint8 (H, W, 3) in display orientation, optionally downscaled."""
+def frame_to_rgb(
+    frame: av.VideoFrame,
+    rotation_deg: int,
+    max_side: int | None = None,
+    colour: ColourInfo | None = None,
+    *,
+    high_bit: bool = False,
+) -> np.ndarray:
+    """A decoded frame as RGB (H, W, 3) in display orientation, optionally downscaled.
+
+    YUV is converted with ``colour``'s matrix and range (default: the frame's own tags resolved by
+    the players' rules, see :mod:`autofocuspull.io.colour`). uint8, or uint16 on the full 16-bit
+    scale with ``high_bit`` (the render path of clips deeper than 8 bits)."""
+    if colour is None:
+        from autofocuspull.io.colour import resolve_colour
+
+        colour = resolve_colour(
+            int(frame.colorspace or 2), int(frame.color_range or 0), int(frame.color_primaries or 2),
+            int(frame.color_trc or 2), frame.format.name, frame.height,
+        )  # fmt: skip
+    size = {}
     if max_side is not None:
         w, h = scaled_size(frame.width, frame.height, max_side)
         if (w, h) != (frame.width, frame.height):
-            frame = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA")
-    rgb = frame.to_ndarray(format="rgb24")
+            from av.video.reformatter import Interpolation
+
+            exact = Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT | Interpolation.FULL_CHR_H_INP
+            size = {"width": w, "height": h, "interpolation": Interpolation.AREA | exact}
+    rgb = to_rgb(frame, colour, high_bit=high_bit, **size).to_ndarray()
+    if high_bit:
+        rgb = rgb48_from_sws(rgb)
     k = (rotation_deg // 90) % 4
     # rotation_deg is counter-clockwise (FFmpeg display matrix), like np.rot90 with positive k.
     return np.ascontiguousarray(np.rot90(rgb, k=k)) if k else rgb
@@ -231,7 +263,7 @@ def iter_frames(
         stream.thread_type = "AUTO"
         decoded = decode_video_packets(container, stream, container.demux(stream), path)
         for index, t_s, frame in indexed_frames(decoded, info, _origin_s(container)):
-            yield Frame(index, t_s, frame_to_rgb(frame, info.rotation_deg, max_side))
+            yield Frame(index, t_s, frame_to_rgb(frame, info.rotation_deg, max_side, info.colour))
 
 
 def indexed_frames(

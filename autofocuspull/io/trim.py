@@ -24,6 +24,7 @@ from typing import Any
 import av
 import numpy as np
 
+from autofocuspull.core.atomic import atomic_path
 from autofocuspull.core.errors import UsageError
 from autofocuspull.core.types import VideoInfo
 from autofocuspull.io.reader import (
@@ -156,8 +157,7 @@ def write_range(
     last_end = float(info.pts_s[idx[-1]]) + info.frame_duration_s
     t1 = min(rng.end_s, last_end) if rng.end_s is not None else max(last_end, info.duration_s)
     tb = info.time_base
-    tmp = out.with_name(f".{out.stem}.partial.mov")
-    with open_input(src_path) as src, av.open(str(tmp), "w", format="mov") as dst:
+    with atomic_path(out) as tmp, open_input(src_path) as src, av.open(str(tmp), "w", format="mov") as dst:
         vsrc = _video_stream(src, src_path)
         vsrc.thread_type = "AUTO"
         vdst = dst.add_stream("libx264rgb", rate=info.frame_rate, options={"crf": "0", "preset": "ultrafast"})
@@ -176,7 +176,6 @@ def write_range(
         dst.mux(vdst.encode(None))
         for a in audio.values():
             a.feed(None)
-    os.replace(tmp, out)
     return {"source": os.path.abspath(src_path), "start_s": rng.start_s, "end_s": rng.end_s, "offset_s": t0,
             "n_frames": int(keep.sum()), "trimmed": out.name}  # fmt: skip
 
@@ -214,9 +213,10 @@ def apply_range(args: Any, cache_root: str | None, use_cache: bool) -> None:
         return
     out = getattr(args, "output", None)
     if out is not None and args.command in ("rack", "render"):
-        from autofocuspull.io.writer import check_output_path
+        from autofocuspull.io.writer import EncodeConfig, check_output_path
 
-        check_output_path(out, args.input)  # against the source, before any work
+        # Against the source, before any work (the codec/container check follows with the config).
+        check_output_path(out, args.input, EncodeConfig(overwrite=bool(getattr(args, "overwrite", None))))
     args.input = trimmed_clip(args.input, TimeRange(start or 0.0, end), cache_root, use_cache)
 
 

@@ -36,13 +36,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from autofocuspull.core.atomic import atomic_write_text
 from autofocuspull.core.errors import InputError, ValidationError
 from autofocuspull.core.types import PLAN_FORMAT, FocusPlan, Pull, SubjectTracks
 
@@ -153,18 +152,7 @@ def dumps_plan(plan: FocusPlan) -> str:
 
 def save_plan(plan: FocusPlan, path: str | Path) -> Path:
     """Write the plan as JSON atomically (temporary file in the same folder, then rename)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    text = dumps_plan(plan)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=p.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return p
+    return atomic_write_text(path, dumps_plan(plan))
 
 
 # --------------------------------------------------------------------------------------------

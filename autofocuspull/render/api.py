@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from autofocuspull.core.types import Lens, check_array
-from autofocuspull.render.color import decode_uint8, encode_uint8
+from autofocuspull.render.color import decode_codes, encode_codes
 from autofocuspull.render.layered import DEFAULT_CONFIG, RENDERERS, RenderConfig, Renderer
 from autofocuspull.render.optics import MIN_DISTANCE_FOCAL_MULT
 
@@ -74,20 +74,23 @@ def render_batch_u8(
     device: torch.device,
     dtype: torch.dtype,
     renderer: str | Renderer = "layered",
+    transfer: str = "srgb",
 ) -> np.ndarray:
-    """Render B uint8 (H, W, 3) RGB frames (numpy, or a uint8 (B, H, W, 3) tensor) with depth
-    (B, 1, H, W) metres on ``device``.
+    """Render B (H, W, 3) RGB frames (numpy, or a (B, H, W, 3) tensor) with depth (B, 1, H, W)
+    metres on ``device``. Codes are uint8, or uint16 on the 16-bit scale (sources deeper than 8
+    bits); ``transfer`` ("srgb", "pq", "hlg") is the curve that linearises them.
 
-    Returns uint8 (B, H, W, 3) RGB. Only uint8 travels between host and device; colour is decoded
-    and re-encoded on the device.
+    Returns codes of the input's dtype, (B, H, W, 3) RGB, in the same transfer. Only codes travel
+    between host and device; colour is decoded and re-encoded on the device.
     """
     rgb = upload(images, device)
-    lin = decode_uint8(rgb, dtype)
+    bits = 16 if rgb.dtype == torch.uint16 else 8
+    lin = decode_codes(rgb, transfer, dtype)
     focus = torch.as_tensor(np.asarray(focus_m, np.float32), device=device)
     fnum = torch.as_tensor(np.asarray(f_number, np.float32), device=device)
     with torch.inference_mode():
         out = RENDERERS.get(renderer)(lin, upload(depths_m, device), focus, fnum, lens, config)
-        return download(encode_uint8(out))
+        return download(encode_codes(out, transfer, bits))
 
 
 def render_frame(

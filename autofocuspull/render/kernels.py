@@ -54,3 +54,53 @@ def aperture_kernel(
         k = aperture_kernel_np(key[0], blades, rotation_deg)
         _TORCH_CACHE[key] = torch.as_tensor(k, dtype=dtype, device=device)[None, None]
     return _TORCH_CACHE[key]
+
+
+@lru_cache(maxsize=512)
+def cat_eye_kernel_np(
+    radius_px: float, blades: int, rotation_deg: float, direction_deg: float, cut: float
+) -> np.ndarray:
+    """(k, k) kernel of an aperture cut by the lens barrel (mechanical vignetting, "cat's eye").
+
+    Off axis, the exit pupil is the intersection of the aperture (disc or polygon, circumradius
+    ``radius_px``) with the barrel's opening, a disc of the same radius shifted by
+    ``cut · radius_px`` along ``direction_deg`` (the radial direction from the frame centre).
+    The intersection is narrow radially and long tangentially, centred on the kernel. ``cut`` 0
+    gives :func:`aperture_kernel_np`; 1 halves the radial width. Sums to 1.
+    """
+    if radius_px <= 0 or cut <= 0:
+        return aperture_kernel_np(radius_px, blades, rotation_deg)
+    half = math.ceil(radius_px)
+    ss = (np.arange(_SUPERSAMPLE) + 0.5) / _SUPERSAMPLE - 0.5
+    grid = np.arange(-half, half + 1)
+    y = (grid[:, None, None, None] + ss[None, None, :, None]).astype(np.float64)
+    x = (grid[None, :, None, None] + ss[None, None, None, :]).astype(np.float64)
+    d = cut * radius_px / 2
+    ux, uy = math.cos(math.radians(direction_deg)), math.sin(math.radians(direction_deg))
+    ax, ay = x - d * ux, y - d * uy  # aperture centred at +d·u, barrel disc at −d·u
+    if blades:
+        inside = np.ones(np.broadcast_shapes(y.shape, x.shape), bool)
+        apothem = radius_px * math.cos(math.pi / blades)
+        for i in range(blades):
+            a = math.radians(rotation_deg) + (i + 0.5) * 2 * math.pi / blades
+            inside &= ax * math.cos(a) + ay * math.sin(a) <= apothem
+    else:
+        inside = ax**2 + ay**2 <= radius_px**2
+    inside &= (x + d * ux) ** 2 + (y + d * uy) ** 2 <= radius_px**2
+    k = inside.mean(axis=(2, 3))
+    if k.sum() == 0:
+        k[half, half] = 1.0
+    return k / k.sum()
+
+
+def cat_eye_kernel(
+    radius_px: float, blades: int, rotation_deg: float, direction_deg: float, cut: float,
+    device: torch.device, dtype: torch.dtype,
+) -> torch.Tensor:  # fmt: skip
+    """(1, 1, k, k) torch kernel of :func:`cat_eye_kernel_np`, cached per device and dtype."""
+    key = ("cat", round(float(radius_px), 4), blades, float(rotation_deg), float(direction_deg), float(cut),
+           device, dtype)  # fmt: skip
+    if key not in _TORCH_CACHE:
+        k = cat_eye_kernel_np(key[1], blades, rotation_deg, direction_deg, cut)
+        _TORCH_CACHE[key] = torch.as_tensor(k, dtype=dtype, device=device)[None, None]
+    return _TORCH_CACHE[key]

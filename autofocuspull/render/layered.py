@@ -29,8 +29,10 @@ to half resolution from the full-resolution pixels *of that side only*, then to 
 so colour and CoC never mix across the focus plane. Only the focus layer, the final
 composite and colour conversion run at full resolution.
 
-Bright highlights are boosted in linear light before blurring (inverse tone curve) so they bloom
-into aperture-shaped discs and then clip, as a sensor would; the focus layer is not boosted.
+Light that clipped in the camera (small, near-saturated local maxima, :func:`clipped_light_gain`)
+is given a radiance above 1 before blurring, so it blooms into aperture-shaped discs and then
+clips, as a sensor would; large saturated surfaces keep their radiance, and the focus layer is
+never boosted.
 
 One functional core runs on every device. Tensors stay planar (contiguous (B, C, H, W)); on the
 CPU in float32 the pooling, bilinear resizing, padding and aperture filtering go through OpenCV
@@ -54,7 +56,7 @@ from torch import Tensor, nn
 
 from autofocuspull.core.registry import Registry
 from autofocuspull.core.types import Lens
-from autofocuspull.render.kernels import aperture_kernel
+from autofocuspull.render.kernels import aperture_kernel, cat_eye_kernel
 from autofocuspull.render.optics import MIN_DISTANCE_FOCAL_MULT, coc_px
 
 
@@ -73,8 +75,28 @@ class RenderConfig:
     lowres_max_radius_px: float = 6.0
     blades: int = 0  # 0 = circular aperture, >= 3 = polygon with that many blades
     blade_rotation_deg: float = 0.0
-    highlight_threshold: float = 0.8  # linear value above which highlights are boosted
-    highlight_peak: float = 6.0  # boosted value of a clipped (1.0) channel; 1.0 disables
+    # Highlights: only light that clipped in the camera blooms (see :func:`clipped_light_gain`).
+    # A clipped point light's true radiance is unknown; 6x diffuse white (~2.6 stops) is the
+    # middle of what practical lights (lamps, bulbs, specular glints) exceed white by in
+    # ordinary exposures, so their discs stay visible without turning into flat white plates.
+    highlight_peak: float = 6.0  # radiance given to a clipped light's pixels; 1.0 disables
+    # Near-saturated = max channel above lo (full weight at hi), linear light: sRGB codes ~243 and
+    # ~252; codec noise and chroma subsampling pull a clipped 255 down a few codes.
+    highlight_clip_lo: float = 0.9
+    highlight_clip_hi: float = 0.98
+    # Small = a clipped blob at most this wide (fraction of the width, at least ..._min_px):
+    # street lamps, fairy lights and glints are a few pixels; a window, a white wall or a
+    # saturated car body is far larger and must not glow.
+    highlight_max_diameter_frac: float = 0.006
+    highlight_max_diameter_min_px: float = 4.0
+    # Local maximum = the non-clipped pixels around it are darker than this (linear): a light
+    # against the night or a dim interior, not a bright textured surface that clips in patches.
+    highlight_surround_max: float = 0.35
+    # Cat's-eye bokeh (mechanical vignetting): toward the frame corners the lens barrel cuts the
+    # aperture, by this fraction of its radius at the corner (growing with the squared distance
+    # from the centre). 0 = off (the default: it costs 5 blurs per layer instead of 1);
+    # fast primes wide open show about 0.3-0.6.
+    cat_eye: float = 0.0
     hole_min_alpha: float = 0.05  # background coverage below which the push-pull fill takes over
     fill_downsample_log2: int = 3  # resolution of the push-pull fill (1/2^L)
 
@@ -115,13 +137,55 @@ def lowres_kernel_radius(radius_px: float, level: int) -> float:
     return math.sqrt(max(radius_px**2 - d**2, 0.25 * radius_px**2)) / d
 
 
-def boost_highlights(lin: Tensor, config: RenderConfig) -> Tensor:
-    """Inverse tone curve: v + k·(v − t)², k set so that 1.0 maps to ``highlight_peak``."""
+def box_mean(x: Tensor, radius_px: int) -> Tensor:
+    """Mean over the (2r+1)² window clipped to the image (B, C, h, w) -> same shape."""
+    k = 2 * radius_px + 1
+    if _opencv(x):  # sum over the zero-padded window / number of pixels inside: 5x faster
+        zero = cv2.BORDER_CONSTANT
+        count = cv2.boxFilter(np.ones(x.shape[-2:], np.float32), -1, (k, k), normalize=False, borderType=zero)
+
+        def box(a: np.ndarray, d: np.ndarray) -> None:
+            cv2.divide(cv2.boxFilter(a, -1, (k, k), normalize=False, borderType=zero), count, dst=d)
+
+        return _cv_map(x, box, tuple(x.shape[-2:]))
+    return nnf.avg_pool2d(x, k, stride=1, padding=radius_px, count_include_pad=False)
+
+
+def clipped_light_gain(lin: Tensor, config: RenderConfig, factor: int = 1) -> Tensor | None:
+    """(B, 1, ⌈H/f⌉, ⌈W/f⌉) factor by which to scale linear light before blurring, on the grid
+    pooled by ``factor`` f (the renderer's base grid), or None (no clipped light).
+
+    Only *likely clipped light* is boosted: a cell whose brightest pixel's max channel is near
+    saturation (soft ramp ``highlight_clip_lo`` -> ``_hi``; a one-pixel light survives the pooling
+    as a maximum), in a blob no wider than the maximum diameter (the clipped share of a window
+    twice that wide stays below a disc's), whose non-clipped surroundings are dark (mean below
+    ``highlight_surround_max``). Such light's radiance is unknown above 1; it becomes
+    ``highlight_peak``. Large saturated surfaces (a red car, a white wall, a bright sky) fail the
+    size or surround test and keep their radiance, so they blur without glowing. The factor
+    multiplies all three channels, keeping the light's hue.
+    """
     if config.highlight_peak <= 1.0:
-        return lin
-    t = config.highlight_threshold
-    k = (config.highlight_peak - 1.0) / (1.0 - t) ** 2
-    return lin + k * (lin - t).clamp_min(0.0) ** 2
+        return None
+    lo, hi = config.highlight_clip_lo, config.highlight_clip_hi
+    v = lin.amax(dim=1, keepdim=True).float()
+    if factor > 1:
+        v = nnf.max_pool2d(v, factor, ceil_mode=True)
+    clip = ((v - lo) * (1.0 / max(hi - lo, 1e-6))).clamp_(0.0, 1.0)
+    if not bool((clip > 0).any()):  # most frames: nothing near saturation, nothing to do
+        return None
+    d = max(config.highlight_max_diameter_min_px, config.highlight_max_diameter_frac * lin.shape[-1])
+    d = d / factor + (1.0 if factor > 1 else 0.0)  # the max pooling widens a blob by up to a cell
+    r = max(1, math.ceil(d))  # window (2r+1)² ~ twice the blob's diameter
+    disc_share = math.pi * (d / 2) ** 2 / (2 * r + 1) ** 2
+    means = box_mean(torch.cat([clip, v * (1.0 - clip), 1.0 - clip], dim=1), r)
+    share, dark_sum, dark_n = means[:, 0:1], means[:, 1:2], means[:, 2:3]
+    small = ((1.5 * disc_share - share) * (1.0 / (0.5 * disc_share))).clamp_(0.0, 1.0)
+    surround = dark_sum / dark_n.clamp_min(1e-3)
+    smax = config.highlight_surround_max
+    weight = small.mul_(((smax - surround) * (2.0 / smax)).clamp_(0.0, 1.0)).mul_(clip)
+    if not bool((weight > 0).any()):
+        return None
+    return weight.mul_(config.highlight_peak - 1.0).add_(1.0).to(lin.dtype)
 
 
 def _layer_alpha(c: Tensor, s: list[float], j: int) -> Tensor:
@@ -279,10 +343,48 @@ def _layer_stack(colour: Tensor, c: Tensor, cov: Tensor, s: list[float], j: int)
     return x
 
 
-def _blur(x: Tensor, radius_px: float, config: RenderConfig) -> Tensor:
-    """``x`` blurred with the aperture kernel of ``radius_px`` (pixels of ``x``'s grid)."""
+def _blur(x: Tensor, radius_px: float, config: RenderConfig, vignette: Tensor | None = None) -> Tensor:
+    """``x`` blurred with the aperture kernel of ``radius_px`` (pixels of ``x``'s grid).
+
+    With ``vignette`` ((1, 1 + D, h, w) weights, :func:`_cat_eye_weights`) each pixel blends the
+    full aperture with the barrel-cut kernels of the D radial directions."""
     k = aperture_kernel(radius_px, config.blades, config.blade_rotation_deg, x.device, x.dtype)
-    return conv_same(x, k)
+    if vignette is None:
+        return conv_same(x, k)
+    out = conv_same(x, k).mul_(vignette[:, :1])
+    for i in range(CAT_EYE_DIRECTIONS):
+        ki = cat_eye_kernel(
+            radius_px, config.blades, config.blade_rotation_deg, 180.0 * i / CAT_EYE_DIRECTIONS,
+            config.cat_eye, x.device, x.dtype,
+        )  # fmt: skip
+        out.addcmul_(conv_same(x, ki), vignette[:, 1 + i : 2 + i])
+    return out
+
+
+#: Radial directions of the cat's-eye kernels over [0°, 180°) (the cut is symmetric under 180°).
+CAT_EYE_DIRECTIONS = 4
+
+
+def _cat_eye_weights(
+    shape: tuple[int, int], frame_hw: tuple[int, int], pad: int, scale: int, like: Tensor
+) -> Tensor:
+    """(1, 1 + D, h, w) blend weights on a padded grid of ``shape`` whose cell (i, j) is frame
+    pixel ((i − pad + ½)·scale, (j − pad + ½)·scale): the full aperture takes 1 − ρ², the
+    direction kernels share ρ² by angular interpolation, ρ = distance from the frame centre /
+    half-diagonal (clamped to 1)."""
+    h, w = shape
+    fh, fw = frame_hw
+    ys = (torch.arange(h, dtype=torch.float32) - pad + 0.5) * scale - fh / 2
+    xs = (torch.arange(w, dtype=torch.float32) - pad + 0.5) * scale - fw / 2
+    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+    rho2 = ((xx**2 + yy**2) / ((fh / 2) ** 2 + (fw / 2) ** 2)).clamp_(max=1.0)
+    theta = torch.remainder(torch.atan2(yy, xx), math.pi) * (CAT_EYE_DIRECTIONS / math.pi)
+    maps = [1.0 - rho2]
+    for i in range(CAT_EYE_DIRECTIONS):
+        n = CAT_EYE_DIRECTIONS
+        dist = torch.remainder(theta - i + n / 2, n) - n / 2
+        maps.append(rho2 * (1.0 - dist.abs()).clamp_(min=0.0))
+    return torch.stack(maps)[None].to(device=like.device, dtype=like.dtype).contiguous()
 
 
 def _new_stack(like: Tensor, channels: int) -> Tensor:
@@ -330,31 +432,34 @@ def _push_pull_fill(colour: Tensor, alpha: Tensor) -> Tensor:
 class _Side:
     """One side of focus, pooled: per level L (from base), colour, signed radius and coverage."""
 
-    colour: dict[int, Tensor]  # (B, 3, h_L, w_L) un-premultiplied linear colour (highlights boosted)
+    colour: dict[int, Tensor]  # (B, 3, h_L, w_L) un-premultiplied linear colour (clipped light boosted)
     coc: dict[int, Tensor]  # (B, 1, h_L, w_L) signed CoC radius in full-res pixels
     coverage: dict[int, Tensor]  # (B, 1, h_L, w_L) share of the level's pixel on this side, [0, 1]
+    vignette: dict[int, Tensor] | None = None  # (1, 1 + D, h_L, w_L) cat's-eye blend weights
 
 
-def _side(p: Tensor, weight: Tensor, levels: set[int], base: int, config: RenderConfig) -> _Side:
+def _side(
+    p: Tensor, weight: Tensor, levels: set[int], base: int, config: RenderConfig, vig: Tensor | None = None
+) -> _Side:
     """Pyramid of one side from its base-grid premultiplied stack ``p`` = [colour·w, coc·w] and
-    coverage ``weight`` = w (``p`` is overwritten with the highlight-boosted stack).
+    coverage ``weight`` = w.
 
     Colour and CoC are averaged over this side's pixels only, so a depth edge never mixes the
-    subject into the background (or vice versa). Highlights are boosted on the base grid.
+    subject into the background (or vice versa).
     """
-    colour, coc, cov = {}, {}, {}
+    colour, coc, cov, vigs = {}, {}, {}, {}
     level = base
     while True:
         if level == base or level in levels:
             u = p * torch.reciprocal(weight.clamp_min(1e-3))  # [colour, coc], un-premultiplied
-            if level == base:
-                u[:, :3] = boost_highlights(u[:, :3], config)
-                torch.mul(u[:, :3], weight, out=p[:, :3])
             colour[level], coc[level], cov[level] = u[:, :3], u[:, 3:4], weight
+            if vig is not None:
+                vigs[level] = vig
         if level >= max(levels):
             break
         p, weight, level = _pool(p, 2), _pool(weight, 2), level + 1
-    return _Side(colour, coc, cov)
+        vig = None if vig is None else _pool(vig, 2)
+    return _Side(colour, coc, cov, vigs if vigs else None)
 
 
 def _composite_side(
@@ -371,8 +476,18 @@ def _composite_side(
         r = abs(s[j])
         level = layer_level(r, config)
         x = _layer_stack(side.colour[level], side.coc[level], side.coverage[level], s, j)
-        y = _blur(x, lowres_kernel_radius(r, level), config)
-        acc = y if acc is None else _resize(acc, tuple(y.shape[-2:])).mul_(1.0 - y[:, 3:4]).add_(y)
+        vig = None if side.vignette is None else side.vignette[level]
+        y = _blur(x, lowres_kernel_radius(r, level), config, vig)
+        if acc is not None:
+            acc = _resize(acc, tuple(y.shape[-2:]))
+            # The farther layers continue behind this nearer one (a wall behind a parked car):
+            # make them opaque wherever they have support (coverage >= hole_min_alpha), so a
+            # nearer layer's blurred, semi-transparent rim mixes with the extended far surface
+            # instead of being renormalised towards its own colour.
+            acc.mul_(torch.reciprocal(acc[:, 3:4].clamp(config.hole_min_alpha, 1.0)))
+            acc.mul_(1.0 - y[:, 3:4]).add_(y)
+        else:
+            acc = y
     if acc is None:
         return None
     return _resize(acc, tuple(side.coc[min(side.coc)].shape[-2:]))
@@ -400,8 +515,9 @@ def _composite_front(side: _Side, s: list[float], order: list[int], config: Rend
         level = layer_level(r, config)
         c, cov = side.coc[level], side.coverage[level]
         radius = lowres_kernel_radius(r, level)
-        y = _blur(_layer_stack(side.colour[level], c, cov, s, j), radius, config)
-        y_cover = _blur(_hat(c, s, j).mul_(cov), radius, config)
+        vig = None if side.vignette is None else side.vignette[level]
+        y = _blur(_layer_stack(side.colour[level], c, cov, s, j), radius, config, vig)
+        y_cover = _blur(_hat(c, s, j).mul_(cov), radius, config, vig)
         if acc is None or cover is None:
             acc, cover = y, y_cover
             continue
@@ -539,17 +655,29 @@ def render_frame_torch(
     # Each side's premultiplied stack [colour, coc]·weight and weight, pooled to the base grid.
     pads = tuple(pads)
     sides = _pool_sides(image_lin, c, radii[0], bool(fg_order), 2**base, pads)
+    # Clipped light, boosted on the base grid (what the blurred layers see; the focus layer
+    # below is the untouched input).
+    gain = clipped_light_gain(image_lin, config, 2**base)
+    gain = None if gain is None else _pad_replicate(gain, pads)
+    if gain is not None:
+        for p_side, _ in sides:
+            p_side[:, :3].mul_(gain)
     p_bg, w_bg = sides[0]
     if fg_order:
         p_fg, w_fg = sides[1]
         # Hidden surfaces behind foreground objects are inpainted from the focus part of the
         # image too: focus part = whole image minus both sides (premultiplied, base grid).
         whole = _pad_replicate(_pool(image_lin, 2**base), pads)
+        if gain is not None:
+            whole[:, :3].mul_(gain)
         f_col = (whole - p_bg[:, :3] - p_fg[:, :3]).clamp_min_(0.0)
         f_a = (1.0 - w_bg - w_fg).clamp_(0.0, 1.0)
 
+    vig = None
+    if config.cat_eye > 0:
+        vig = _cat_eye_weights(tuple(w_bg.shape[-2:]), (h, w), pad, 2**base, c)
     bg_levels = {base} | {layer_level(radii[i], config) for i in bg_order}
-    bg_side = _side(p_bg, w_bg, bg_levels, base, config)
+    bg_side = _side(p_bg, w_bg, bg_levels, base, config, vig)
     bg = _composite_side(bg_side, s[m + 1 :], bg_order, config, False)
     if bg is None:
         bg = torch.zeros((b, 4, *w_bg.shape[-2:]), dtype=c.dtype, device=c.device)
@@ -564,7 +692,7 @@ def render_frame_torch(
     out = _resize(torch.lerp(fill, b_col, b_a)[crop], (h, w)).lerp_(image_lin, _layer_alpha(c, s, m))
     if fg_order:
         fg_levels = {base} | {layer_level(abs(s[j]), config) for j in fg_order}
-        fg_side = _side(p_fg, w_fg, fg_levels, base, config)
+        fg_side = _side(p_fg, w_fg, fg_levels, base, config, vig)
         fg = _composite_side(fg_side, s[:m], fg_order, config, True)[crop]
         fg[:, 3:4].neg_().add_(1.0)  # bilinear interpolation commutes with 1 − x: upsample 1 − alpha
         fg = _resize(fg, (h, w))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Literal
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as nnf
@@ -18,31 +17,18 @@ from autofocuspull.render.layered import (
     RENDERERS,
     RenderConfig,
     Renderer,
-    _cv_map,
-    _opencv,
     _resize,
+    box_mean,
 )
 
 DepthUpsample = Literal["guided", "bilinear"]
 
 
-def _box(x: torch.Tensor, radius_px: int) -> torch.Tensor:
-    """Mean over the (2r+1)² window clipped to the image (B, C, h, w) -> same shape."""
-    k = 2 * radius_px + 1
-    if _opencv(x):  # sum over the zero-padded window / number of pixels inside: 5x faster
-        zero = cv2.BORDER_CONSTANT
-        count = cv2.boxFilter(np.ones(x.shape[-2:], np.float32), -1, (k, k), normalize=False, borderType=zero)
-
-        def box(a: np.ndarray, d: np.ndarray) -> None:
-            cv2.divide(cv2.boxFilter(a, -1, (k, k), normalize=False, borderType=zero), count, dst=d)
-
-        return _cv_map(x, box, tuple(x.shape[-2:]))
-    return nnf.avg_pool2d(x, k, stride=1, padding=radius_px, count_include_pad=False)
-
-
 def luma_u8(rgb_u8: torch.Tensor) -> torch.Tensor:
-    """(B, H, W, 3) uint8 RGB -> (B, 1, H, W) float32 Rec.601 luma in [0, 1] (the depth guide)."""
-    weights = torch.tensor([0.299, 0.587, 0.114], device=rgb_u8.device) / 255.0
+    """(B, H, W, 3) uint8 (or uint16) RGB -> (B, 1, H, W) float32 Rec.601 luma in [0, 1] (the
+    depth guide)."""
+    top = 65535.0 if rgb_u8.dtype == torch.uint16 else 255.0
+    weights = torch.tensor([0.299, 0.587, 0.114], device=rgb_u8.device) / top
     return (rgb_u8.float() @ weights)[:, None]
 
 
@@ -73,11 +59,11 @@ def upsample_depth(
     scale = disp.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
     p = disp / scale
     i_lo = nnf.interpolate(guide_luma, size=tuple(p.shape[-2:]), mode="area")
-    mean_i, mean_p = _box(i_lo, radius_px), _box(p, radius_px)
-    cov_ip = _box(i_lo * p, radius_px) - mean_i * mean_p
-    var_i = _box(i_lo * i_lo, radius_px) - mean_i**2
+    mean_i, mean_p = box_mean(i_lo, radius_px), box_mean(p, radius_px)
+    cov_ip = box_mean(i_lo * p, radius_px) - mean_i * mean_p
+    var_i = box_mean(i_lo * i_lo, radius_px) - mean_i**2
     a = cov_ip / (var_i + eps)
-    ab = torch.cat([_box(a, radius_px), _box(mean_p - a * mean_i, radius_px)], dim=1)
+    ab = torch.cat([box_mean(a, radius_px), box_mean(mean_p - a * mean_i, radius_px)], dim=1)
     ab = _resize(ab, size)
     q = ab[:, 1:2].addcmul_(ab[:, 0:1], guide_luma)  # in place: no new full-resolution planes
     q = q.clamp_(p.amin(dim=(1, 2, 3), keepdim=True), p.amax(dim=(1, 2, 3), keepdim=True))
@@ -109,12 +95,15 @@ def render_video(
     depth_upsample: DepthUpsample = "guided",
     progress: bool | None = None,
     renderer: str | Renderer = "layered",
+    transfer: str = "srgb",
 ) -> Iterator[np.ndarray]:
     """Render frames in order, ``batch_size`` at a time (memory bounded by one batch).
 
     ``depth_at(frame)`` gives float32 (h, w) metres at any resolution (upsampled to the frame,
     edge-aware with ``depth_upsample="guided"``); ``focus_m`` and ``f_number`` are (T,) per frame,
-    indexed by ``Frame.index``. Yields uint8 (H, W, 3) RGB. ``progress=None`` shows a bar on a tty.
+    indexed by ``Frame.index``. Yields (H, W, 3) RGB of the frames' dtype (uint8, or uint16 for
+    deep sources) in the frames' ``transfer`` ("srgb", "pq", "hlg"; rendering is in the linear
+    light of that curve). ``progress=None`` shows a bar on a tty.
     ``renderer``: a :data:`RENDERERS` name or a :class:`Renderer` object.
     """
     core = RENDERERS.get(renderer)
@@ -127,7 +116,8 @@ def render_video(
     try:
         for batch in _batches(frames, batch_size):
             yield from _render_frames(
-                batch, depth_at, focus_m, f_number, lens, config, dev, dt, depth_upsample, core
+                batch, depth_at, focus_m, f_number, lens, config, dev, dt, depth_upsample, core,
+                transfer,
             )
             bar.update(len(batch))
     finally:
@@ -145,6 +135,7 @@ def _render_frames(
     dtype: torch.dtype,
     depth_upsample: DepthUpsample,
     renderer: Renderer,
+    transfer: str = "srgb",
 ) -> list[np.ndarray]:
     h, w = batch[0].rgb.shape[:2]
     idx = np.array([fr.index for fr in batch])
@@ -164,5 +155,7 @@ def _render_frames(
     rgb = upload([fr.rgb for fr in batch], device)
     guide = luma_u8(rgb) if depth_upsample == "guided" and depths[0].shape != (h, w) else None
     depth = upsample_depth(depth_lo, (h, w), guide, method=depth_upsample)
-    out = render_batch_u8(rgb, depth, focus_m[idx], f_number[idx], lens, config, device, dtype, renderer)
+    out = render_batch_u8(
+        rgb, depth, focus_m[idx], f_number[idx], lens, config, device, dtype, renderer, transfer
+    )
     return list(out)

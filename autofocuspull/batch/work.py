@@ -1,0 +1,158 @@
+"""The per-clip work, identical in every mode: plan a clip, render its segments, join them.
+
+These functions run inside the workers (a process of the local pool or a Ray actor) and take and
+return small records only: paths, configs, frame ranges, hashes. Workers read the clip themselves
+and find its analysis in the shared cache, so no frame travels between processes. A stage that is
+interrupted leaves nothing half-written: plans, segments and outputs are written to temp files and
+renamed, and the analysis cache resumes by itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autofocuspull import pipeline
+from autofocuspull.batch.jobs import BatchConfig, ClipJob, Segment, file_record
+from autofocuspull.core.models import models_built
+from autofocuspull.core.types import VideoInfo
+
+log = logging.getLogger(__name__)
+
+
+def worker_tag(cpu0_s: float) -> dict[str, Any]:
+    """Where a stage ran (host, pid), the CPU seconds its process used since ``cpu0_s`` (all threads),
+    and how many models this worker process has built so far."""
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "cpu_s": round(time.process_time() - cpu0_s, 4),
+        "models_built": models_built(),
+    }
+
+
+def plan_segments(
+    info: VideoInfo, cut_frames: list[int], config: BatchConfig, splittable: bool = True
+) -> list[Segment]:
+    """Frame ranges to render in parallel: one for a clip shorter than ``2 * segment_s`` (or when the
+    output codec can't be joined from segments, ``splittable=False``), else pieces of about
+    ``segment_s`` that end at a shot cut when one lies within half a segment of the target, and at
+    the target frame otherwise (a single long shot still spreads over workers)."""
+    n, t = info.n_frames, info.pts_s
+    seg_s = config.segment_s
+    if config.plan_only:
+        return []
+    if not splittable or seg_s <= 0 or t[-1] - t[0] < 2 * seg_s:
+        return [Segment(0, 1, 0, n)]
+    cuts = np.array(sorted(c for c in cut_frames if 0 < c < n), np.int64)
+    bounds = [0]
+    while t[-1] - t[bounds[-1]] >= 1.5 * seg_s:
+        t0 = t[bounds[-1]]
+        near = cuts[(t[cuts] >= t0 + 0.5 * seg_s) & (t[cuts] <= t0 + 1.5 * seg_s)] if len(cuts) else cuts
+        if len(near):
+            nxt = int(near[np.argmin(np.abs(t[near] - (t0 + seg_s)))])
+        else:
+            nxt = int(np.searchsorted(t, t0 + seg_s))
+        bounds.append(max(nxt, bounds[-1] + 1))
+    bounds.append(n)
+    count = len(bounds) - 1
+    return [Segment(i, count, a, b) for i, (a, b) in enumerate(itertools.pairwise(bounds))]
+
+
+def plan_stage(job: ClipJob, cfg: pipeline.RackConfig, config: BatchConfig) -> dict[str, Any]:
+    """Analyse and plan one clip, write its plan JSON; returns what the render stage needs."""
+    from autofocuspull.io import check_output_path
+    from autofocuspull.io.segments import SEGMENT_FORMAT
+    from autofocuspull.io.writer import codec_for
+    from autofocuspull.plan import save_plan
+
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    if not config.plan_only:
+        check_output_path(job.output, job.input)
+    input_record = file_record(job.input)
+    plan, analysis = pipeline.plan_clip(job.input, cfg)
+    save_plan(plan, job.plan)
+    return {
+        "n_frames": analysis.info.n_frames,
+        "duration_s": analysis.info.duration_s,
+        "segments": plan_segments(
+            analysis.info,
+            analysis.cut_frames,
+            config,
+            codec_for(cfg.encode, analysis.info.colour) in SEGMENT_FORMAT,
+        ),
+        "input": input_record,
+        "pulls": len(plan.pulls),
+        "depth_source": plan.depth_source,
+        "warnings": list(plan.meta.get("warnings", [])),
+        "seconds": time.perf_counter() - t0,
+        "worker": worker_tag(cpu0),
+    }
+
+
+def segment_path(job: ClipJob, segment: Segment, key: str) -> Path:
+    """Where ``segment`` of ``job`` is kept until joined: named by the run's config and plan, so a
+    rerun with the same ones reuses it and any other run can't mistake it for its own."""
+    from autofocuspull.io.segments import SEGMENT_SUFFIX
+
+    name = f"{key[:16]}-{segment.index:04d}of{segment.count:04d}{SEGMENT_SUFFIX}"
+    return Path(job.segments_dir) / name
+
+
+def render_stage(job: ClipJob, cfg: pipeline.RackConfig, segment: Segment, key: str) -> dict[str, Any]:
+    """Render ``segment`` of the clip following its plan file (the whole clip, with its audio, straight
+    to the output when it is the only segment). ``key`` names this run's config and plan."""
+    from autofocuspull.io import probe
+    from autofocuspull.io.segments import encode_segment
+    from autofocuspull.plan import load_plan
+    from autofocuspull.progress import Counter
+
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    frames = segment.stop - segment.start
+    out = Path(job.output) if segment.count == 1 else segment_path(job, segment, key)
+    if segment.count > 1 and out.exists():  # rendered by an earlier, interrupted run
+        return {"frames": frames, "seconds": 0.0, "reused": True, "worker": worker_tag(cpu0)}
+    plan = load_plan(job.plan)
+    info = probe(job.input)
+    pipeline.check_plan_fits(plan, info)
+    depth = pipeline.render_depth(job.input, info, cfg)
+    if segment.count == 1:
+        pipeline.render_clip(job.input, plan, out, cfg, depth, info)
+    else:
+        process = pipeline.frame_processor(plan, cfg, depth, info)
+        with Counter("render", frames) as tick:
+            encode_segment(
+                job.input, out, info, segment.start, segment.stop, process, config=cfg.encode, progress=tick
+            )
+    seconds = time.perf_counter() - t0
+    return {"frames": frames, "seconds": seconds, "reused": False, "worker": worker_tag(cpu0)}
+
+
+def finish_stage(job: ClipJob, cfg: pipeline.RackConfig, segments: list[Segment], key: str) -> dict[str, Any]:
+    """Join the rendered segments (lossless packet copy + the input's audio) and hash the outputs."""
+    import shutil
+
+    from autofocuspull.io import probe
+    from autofocuspull.io.segments import join_segments
+
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    outputs = {"plan": file_record(job.plan)}
+    if len(segments) > 1:
+        pieces = [(segment_path(job, s, key), s.start) for s in segments]
+        join_segments(job.input, pieces, job.output, probe(job.input), config=cfg.encode)
+        shutil.rmtree(job.segments_dir, ignore_errors=True)
+    if segments:
+        outputs["video"] = file_record(job.output)
+    return {"outputs": outputs, "seconds": time.perf_counter() - t0, "worker": worker_tag(cpu0)}
+
+
+def plan_only(video: str, cfg: pipeline.RackConfig) -> Any:
+    """Plan one clip and return the :class:`FocusPlan` (``eval --dataset``, experiments)."""
+    return pipeline.plan_clip(video, cfg)[0]
