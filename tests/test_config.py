@@ -149,7 +149,8 @@ def test_every_shorthand_option_sets_an_existing_key() -> None:
     own = {"help", "input", "output", "plan_out", "plot", "plan", "grades", "dataset", "json",
            "config", "overrides", "no_cache", "log_level", "quiet", "debug", "output_dir", "version",
            "command", "spec", "action", "models", "start", "end", "preview_overlay", "to", "clip", "port",
-           "no_browser"}  # fmt: skip
+           "no_browser", "flicker", "format", "gpu_per_worker", "max_retries", "plan_only", "ray",
+           "ray_address", "segment_s", "verify", "workers"}  # fmt: skip
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     dests = {a.dest for p in sub.choices.values() for a in p._actions}
