@@ -180,6 +180,11 @@ def _render_opts(p: argparse.ArgumentParser) -> None:
 
 def _blades(shape: str) -> int:
     """``--aperture-shape``: "circle" -> 0 blades, "blades:N" (N >= 3) -> N."""
+    if shape == "circle":
+        return 0
+    if shape.startswith("blades:") and shape[7:].isdigit() and int(shape[7:]) >= 3:
+        return int(shape[7:])
+    raise argparse.ArgumentTypeError(f"{shape}: expected 'circle' or 'blades:N' with N >= 3")
 
 
 def _scale(p: argparse.ArgumentParser) -> None:
