@@ -57,6 +57,15 @@ OPTION_KEYS: dict[str, str] = {
     "preset": "encode.preset",
     "overwrite": "encode.overwrite",
     "depth_near": "export.depth_near_m",
+    "ray": "batch.ray",
+    "ray_address": "batch.ray_address",
+    "workers": "batch.workers",
+    "max_retries": "batch.max_retries",
+    "gpu_per_worker": "batch.gpu_per_worker",
+    "segment_s": "batch.segment_s",
+    "plan_only": "batch.plan_only",
+    "verify": "batch.verify_hashes",
+    "format": "batch.output_suffix",
 }
 
 
@@ -190,7 +199,9 @@ def _blades(shape: str) -> int:
 def _scale(p: argparse.ArgumentParser) -> None:
     """Where many clips run: a local process pool (default), a local Ray instance or a Ray cluster."""
     g = p.add_argument_group("scale-out (many clips)")
-    g.add_argument("--ray", action="store_true", help="start a local Ray instance sized to this machine")
+    g.add_argument(
+        "--ray", action="store_true", default=None, help="start a local Ray instance sized to this machine"
+    )
     g.add_argument("--ray-address", default=None, metavar="ADDR", help="join the Ray cluster at ADDR")
     g.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: 1/CPU)")
     g.add_argument(
@@ -271,15 +282,33 @@ def build_parser() -> argparse.ArgumentParser:
     _config_opts(ev)
     _common(ev)
 
+    ft = sub.add_parser(
+        "fit",
+        help="fit the planner's, cues' and distances' constants on graded clips",
+        description="fit --dataset DIR -o fitted.toml: leave-one-clip-out report beside the defaults "
+        "and every baseline; writes the fit on the whole set as a config TOML",
+    )
+    ft.add_argument("--dataset", type=Path, required=True, metavar="DIR", help="folder of graded clips")
+    ft.add_argument("-o", "--output", type=Path, required=True, metavar="FITTED.toml")
+    ft.add_argument("--report", type=Path, default=None, metavar="JSON", help="also save the report as JSON")
+    ft.add_argument("--rounds", type=int, default=None, help="coordinate-descent passes (default 2)")
+    ft.add_argument("--no-loo", action="store_true", help="skip the leave-one-clip-out report (faster)")
+    ft.add_argument("--jobs", type=int, default=1, help="processes planning the clips of a trial")
+    _analysis(ft, planner=False)
+    _config_opts(ft)
+    _common(ft)
+
     b = sub.add_parser("batch", help="rack every clip of a folder (resumable; process pool or Ray)")
     b.add_argument("input", type=Path, metavar="DIR", help="folder of clips (searched recursively)")
     b.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
     b.add_argument("--format", choices=[".mp4", ".mov", ".mkv"], default=None, help="output container")
-    b.add_argument("--plan-only", action="store_true", help="write the plans, render nothing")
+    b.add_argument("--plan-only", action="store_true", default=None, help="write the plans, render nothing")
     b.add_argument(
         "--segment-s", type=float, default=None, metavar="S", help="render long clips in ~S s pieces"
     )
-    b.add_argument("--verify", action="store_true", help="rerun: check sha256s, not just sizes and times")
+    b.add_argument(
+        "--verify", action="store_true", default=None, help="rerun: check sha256s, not just sizes and times"
+    )
     b.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     _analysis(b)
     _render_opts(b)
@@ -416,6 +445,8 @@ def run_command(args: argparse.Namespace) -> int:
         pipeline.render_command(args.input, args.plan, args.output, cfg)
     elif args.command == "eval":
         return _eval(args, cfg)
+    elif args.command == "fit":
+        return _fit(args, cfg)
     elif args.command == "demo":
         files = pipeline.demo(args.output_dir, cfg)
         for name, path in files.items():
@@ -469,6 +500,25 @@ def _print_config(cfg: RackConfig, out: Path | None) -> int:
     return 0
 
 
+def _fit(args: argparse.Namespace, cfg: RackConfig) -> int:
+    """``fit``: fit constants on a graded folder, print the report, write the fitted TOML."""
+    from autofocuspull.core.errors import UsageError
+    from autofocuspull.evaluate.fit import FitConfig, format_fit_report, run_fit
+
+    if args.output.suffix.lower() != ".toml":
+        raise UsageError(f"{args.output}: the fitted configuration must end in .toml")
+    if not args.dataset.is_dir():
+        raise UsageError(f"--dataset {args.dataset}: not a folder")
+    fcfg = FitConfig(jobs=args.jobs) if args.rounds is None else FitConfig(rounds=args.rounds, jobs=args.jobs)
+    run = run_fit(
+        args.dataset, args.output, cfg, fcfg, loo=not args.no_loo, report_json=args.report,
+        progress=lambda msg: log.info("fit: %s", msg),
+    )  # fmt: skip
+    print(format_fit_report(run.report))
+    log.info("fitted configuration written to %s", run.toml_path)
+    return 0
+
+
 def _eval(args: argparse.Namespace, cfg: RackConfig) -> int:
     """``eval``: one plan against its grades, or a whole graded folder."""
     import json
@@ -485,9 +535,9 @@ def _eval(args: argparse.Namespace, cfg: RackConfig) -> int:
     if args.dataset is not None:
         if args.plan is not None:
             raise UsageError("eval: give either PLAN.json GRADES.json or --dataset DIR, not both")
-        from autofocuspull.batch.command import executor_from_args
+        from autofocuspull.batch.command import executor_for
 
-        with executor_from_args(args) as executor:  # a process pool, or Ray with --ray/--ray-address
+        with executor_for(cfg.batch) as executor:  # a process pool, or Ray with --ray/--ray-address
             result = pipeline.evaluate_folder(args.dataset, cfg, plot_dir=args.plot, executor=executor)
         print(json.dumps(result) if args.json else evaluate.format_table(result))
         return 0
@@ -516,25 +566,12 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
-MMAP_THRESHOLD_BYTES = 256 * 1024
-
-
 def _bound_heap() -> None:
-    """Give large buffers (decoded frames, depth maps) back to the OS as soon as they are freed.
+    """Large buffers reused from the heap without page faults, resident memory bounded by periodic
+    trims (:mod:`autofocuspull.core.heap`). No-op where the C library is not glibc."""
+    from autofocuspull.core.heap import configure_heap
 
-    glibc raises its mmap threshold after the first large ``free``, after which frames are
-    carved from the heap; small long-lived arrays (face crops, per-frame records) then pin the
-    freed frame memory and resident memory grows with the clip's length. A fixed threshold keeps
-    every large buffer in its own mapping. No-op where the C library is not glibc.
-    """
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None)
-        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-    except (OSError, AttributeError):
-        return
+    configure_heap()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

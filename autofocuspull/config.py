@@ -39,12 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from autofocuspull.app.session import AppConfig
+from autofocuspull.batch.jobs import BatchConfig
 from autofocuspull.core.errors import UsageError
 from autofocuspull.core.types import Lens
 from autofocuspull.cues.asd import AsdConfig, MouthMotionConfig
 from autofocuspull.cues.mfcc import MfccConfig
 from autofocuspull.cues.saliency import SaliencyConfig
 from autofocuspull.cues.vad import VadConfig
+from autofocuspull.cues.voices import VoiceConfig
 from autofocuspull.export.common import ExportConfig
 from autofocuspull.io.writer import EncodeConfig
 from autofocuspull.perception.cuts import CutConfig
@@ -52,7 +54,10 @@ from autofocuspull.perception.depth.run import DepthRunConfig
 from autofocuspull.perception.detect.faces import FaceDetectorConfig
 from autofocuspull.perception.detect.objects import ObjectDetectorConfig
 from autofocuspull.perception.detect.segment import SegmenterConfig
-from autofocuspull.perception.subjects import DistanceConfig, PerceiverConfig, SubjectConfig
+from autofocuspull.perception.distance import DistanceConfig
+from autofocuspull.perception.reid import ReidConfig
+from autofocuspull.perception.salient import SalientConfig
+from autofocuspull.perception.subjects import PerceiverConfig, SubjectConfig
 from autofocuspull.perception.track import TrackerConfig
 from autofocuspull.plan.baselines import BaselineConfig
 from autofocuspull.plan.planner import PlannerConfig
@@ -74,13 +79,15 @@ class ConfigError(UsageError):
 class RunConfig:
     """Where the run happens and what it may reuse; none of it changes a result's meaning.
 
-    ``device``: "auto" (CUDA when available), "cpu" or "cuda"; ``cache_dir``: the analysis and
-    model cache (None: ``$AUTOFOCUSPULL_CACHE`` or ``~/.cache/autofocuspull``); ``use_cache``:
-    reuse (and store) analysis; ``keyframes``: a JSON file of user focus decisions (only planners
-    that take keyframes accept it).
+    ``device``: "auto" (CUDA when available), "cpu" or "cuda"; ``threads``: torch, OpenCV and
+    onnxruntime threads (None: the cores this process may run on, see core/threads.py);
+    ``cache_dir``: the analysis and model cache (None: ``$AUTOFOCUSPULL_CACHE`` or
+    ``~/.cache/autofocuspull``); ``use_cache``: reuse (and store) analysis; ``keyframes``: a JSON
+    file of user focus decisions (only planners that take keyframes accept it).
     """
 
     device: str = "auto"
+    threads: int | None = None
     cache_dir: str | None = None
     use_cache: bool = True
     keyframes: str | None = None
@@ -103,8 +110,6 @@ class StagesConfig:
     objects: str = "yolox-nano"
     masks: str = "deeplabv3"
     speaker: str = "light-asd"
-    tracker: str = "bytetrack"
-    cuts: str = "hsv-histogram"
 
 
 @dataclass(frozen=True)
@@ -120,11 +125,13 @@ class IoConfig:
 class PerceiverSchedule:
     """How often the costlier detectors run inside the perception pass. ``object_every``: objects
     every k-th frame of a shot (faces run on every frame; the tracker coasts between);
-    ``mask_every``: person masks every k-th frame (the nearest one serves the others: a person's
-    silhouette changes little in 3 frames at 25 fps)."""
+    ``mask_every``: person masks every k-th frame (the nearest
+    one serves the others: a seated or walking person's silhouette changes little in 0.12 s; every
+    6th instead of every 3rd cut the segmenter from 0.053 to 0.009 CPU s per frame, see
+    eval/README.md "Speed knobs")."""
 
     object_every: int = PerceiverConfig.object_every
-    mask_every: int = 3
+    mask_every: int = 6
 
 
 @dataclass(frozen=True)
@@ -138,6 +145,8 @@ class PerceptionConfig:
     cuts: CutConfig = field(default_factory=CutConfig)
     subjects: SubjectConfig = field(default_factory=SubjectConfig)
     distance: DistanceConfig = field(default_factory=DistanceConfig)
+    reid: ReidConfig = field(default_factory=ReidConfig)
+    salient: SalientConfig = field(default_factory=SalientConfig)
     perceiver: PerceiverSchedule = field(default_factory=PerceiverSchedule)
 
     def perceiver_config(self) -> PerceiverConfig:
@@ -147,6 +156,8 @@ class PerceptionConfig:
             tracker=self.tracking,
             cuts=self.cuts,
             subjects=self.subjects,
+            reid=self.reid,
+            salient=self.salient,
         )
 
 
@@ -165,6 +176,7 @@ class CuesConfig:
     speaker: AsdConfig = field(default_factory=AsdConfig)
     mouth: MouthMotionConfig = field(default_factory=MouthMotionConfig)
     saliency: SaliencyConfig = field(default_factory=SaliencyConfig)
+    voices: VoiceConfig = field(default_factory=VoiceConfig)
     mfcc: MfccConfig = field(default_factory=MfccConfig)
     transcript: TranscriptConfig = field(default_factory=TranscriptConfig)
 
@@ -190,6 +202,7 @@ class RackConfig:
     cues: CuesConfig = field(default_factory=CuesConfig)
     export: ExportConfig = field(default_factory=ExportConfig)  # depth-map encoding of the exports
     app: AppConfig = field(default_factory=AppConfig)  # the web app's previews
+    batch: BatchConfig = field(default_factory=BatchConfig)  # how many clips are scheduled (batch, eval)
 
 
 # --------------------------------------------------------------------------------------------

@@ -29,8 +29,11 @@ from autofocuspull import __version__
 from autofocuspull.config import RackConfig, config_section, config_to_dict
 from autofocuspull.core.cache import StageCache, array_key, file_key, stage_key
 from autofocuspull.core.errors import UsageError
+from autofocuspull.core.heap import trimmed
 from autofocuspull.core.hub import hub_reachable, offline
 from autofocuspull.core.models import build_model
+from autofocuspull.core.threads import set_threads
+from autofocuspull.core.timing import stage, timed_iter, timed_model
 from autofocuspull.core.types import CueSeries, FocusPlan, PlanInputs, SubjectTracks, VideoInfo
 from autofocuspull.io import check_input_file, check_output_path, iter_frames, probe, read_audio, transcode
 from autofocuspull.io.writer import ensure_writable_dir
@@ -94,6 +97,11 @@ class Analysis:
         return [float(self.info.pts_s[i]) for i in self.cut_frames if 0 < i < self.info.n_frames]
 
 
+def _decoded(frames: Iterator[Any]) -> Iterator[Any]:
+    """A stage's decoded frames: timed as "decode", the heap trimmed every so often (core/heap.py)."""
+    return trimmed(timed_iter("decode", frames))
+
+
 def _cache(path: str | os.PathLike[str], stage: str, key: Any, cfg: RackConfig) -> StageCache:
     return StageCache.for_clip(path, stage, key, root=cfg.run.cache_dir, enabled=cfg.run.use_cache)
 
@@ -105,7 +113,7 @@ def _analysis_size(info: VideoInfo, max_side: int) -> tuple[int, int]:
 
 
 # the [stages] choices perception depends on
-PERCEPTION_STAGES = ("faces", "objects", "masks", "tracker", "cuts")
+PERCEPTION_STAGES = ("faces", "objects", "masks")
 PERCEPTION_SECTIONS = (
     "io",
     "perception.faces",
@@ -114,6 +122,8 @@ PERCEPTION_SECTIONS = (
     "perception.tracking",
     "perception.cuts",
     "perception.subjects",
+    "perception.reid",
+    "perception.salient",
     "perception.perceiver",
 )
 PERCEPTION_CODE = (
@@ -121,6 +131,9 @@ PERCEPTION_CODE = (
     "autofocuspull.perception.subjects",
     "autofocuspull.perception.track",
     "autofocuspull.perception.cuts",
+    "autofocuspull.perception.reid",
+    "autofocuspull.perception.salient",
+    "autofocuspull.perception.distance",
     "autofocuspull.perception.masks",
     "autofocuspull.io.reader",
 )
@@ -149,11 +162,13 @@ def perceive(
         masks = PersonMaskStore.from_npz_dict(hit)
         return SubjectTracks.from_npz_dict(hit), [int(c) for c in hit["cut_frames"]], masks
     notes: list[str] = []
-    faces = _face_detector(cfg, notes)
+    faces = timed_model(_face_detector(cfg, notes), "detection")
     objects = _detector(cfg.stages.objects, p.objects, notes, "object detector", "tracking faces only")
+    objects = timed_model(objects, "detection")
     segment = _detector(
         cfg.stages.masks, p.masks, notes, "person segmenter", "subjects use their boxes instead of masks"
     )
+    segment = timed_model(segment, "segmentation")
     masks = PersonMaskStore()
     aw, _ = _analysis_size(info, cfg.io.analysis_max_side_px)
     per = Perceiver(
@@ -163,16 +178,16 @@ def perceive(
         image_size=(info.width, info.height),
         scale=info.width / aw,
         config=p.perceiver_config(),
-        tracker=cfg.stages.tracker,
-        cut_detector=cfg.stages.cuts,
     )
     every = p.perceiver.mask_every
-    frames = iter_frames(path, info, max_side=cfg.io.analysis_max_side_px)
+    frames = _decoded(iter_frames(path, info, max_side=cfg.io.analysis_max_side_px))
     for frame in bar(frames, "detect+track", info.n_frames):
-        per.update(frame)
+        with stage("tracking"):  # what the detectors (timed on their own) leave of the update
+            per.update(frame)
         if segment is not None and frame.index % every == 0:
             masks.add(frame.index, segment(frame.rgb))
-    tracks, cuts = per.finish(info.n_frames)
+    with stage("tracking"):
+        tracks, cuts = per.finish(info.n_frames)
     warnings.extend(notes)
     cache.save_npz(
         "tracks.npz",
@@ -255,6 +270,7 @@ def estimate_depth(
             dtype=preferred_dtype(device),
             input_size=d.input_size,
             local_files_only=Path(d.model).exists() or not hub_reachable(),
+            batch_size=d.batch_size,
         ),
         notes,
         instead="using heuristic depth (subjects at prior distances)",
@@ -266,25 +282,33 @@ def estimate_depth(
         return _heuristic_depth(info, tracks, masks, focal_px, reasons[-1]), "heuristic"
     root = cfg.run.cache_dir if cfg.run.use_cache else _scratch_dir("autofocuspull-depth-")
     key = stage_key(
-        {"depth": depth_cache_config(est.source, d, cut_frames)},
+        {"depth": depth_cache_config(est.source, d, cut_frames), "regions": array_key(tracks.xyxy)},
         ("autofocuspull.perception.depth.run", "autofocuspull.perception.depth.estimator",
          "autofocuspull.perception.depth.align"),
     )  # fmt: skip
     cache = StageCache.for_clip(path, "depth", key, root=root)
-    frames = bar(iter_frames(path, info, max_side=d.frame_max_side_px), "depth", info.n_frames)
-    store = clip_depth(
-        frames,
-        est,
-        cache,
-        tracks=tracks,
-        frame_size_hw=(info.height, info.width),
-        config=d,
-        focal_px=focal_px,
-        user_distance_m=d.subject_distance_m,
-        n_frames=info.n_frames,
-        cuts=cut_frames,
-    )
+    frames = bar(_decoded(iter_frames(path, info, max_side=d.frame_max_side_px)), "depth", info.n_frames)
+    with stage("depth-other"):  # keyframe choice, flow propagation, alignment, cache; "depth" = network
+        store = clip_depth(
+            frames,
+            timed_model(est, "depth"),
+            cache,
+            tracks=tracks,
+            frame_size_hw=(info.height, info.width),
+            config=d,
+            focal_px=focal_px,
+            user_distance_m=d.subject_distance_m,
+            n_frames=info.n_frames,
+            cuts=cut_frames,
+            regions=_subject_regions(tracks, info),
+        )
     return store, est.source
+
+
+def _subject_regions(tracks: SubjectTracks, info: VideoInfo) -> Callable[[int], np.ndarray]:
+    """Frame index -> (S, 4) subjects' boxes normalised to the frame (NaN rows where absent)."""
+    size = np.array([info.width, info.height, info.width, info.height], np.float32)
+    return lambda index: tracks.xyxy[:, index] / size if index < tracks.xyxy.shape[1] else np.zeros((0, 4))
 
 
 def _heuristic_depth(
@@ -351,7 +375,9 @@ def compute_clip_cues(
             instead=f"FALLING BACK to {fallback} (much less reliable)" if fallback else None,
             key=("speaker", name, repr(c.speaker), repr(c.mfcc), repr(c.mouth)),
         )
-    frames = bar(iter_frames(path, info), "who speaks", info.n_frames) if model is not None else None
+    frames = None
+    if model is not None:
+        frames = bar(_decoded(iter_frames(path, info)), "who speaks", info.n_frames)
     cues = compute_cues(
         frames,
         tracks,
@@ -374,21 +400,67 @@ def analyse(path: str | os.PathLike[str], cfg: RackConfig) -> Analysis:
     from autofocuspull.perception.subjects import assign_subject_distances
 
     path = str(check_input_file(path))
+    set_threads(cfg.run.threads)
     info = probe(path)
     warnings: list[str] = []
     tracks, cuts, masks = perceive(path, info, cfg, warnings)
     depth, depth_source = estimate_depth(path, info, tracks, cuts, cfg, warnings, masks)
-    assign_subject_distances(
-        tracks,
-        depth.depth_m_at,
-        (info.width, info.height),
-        fps=float(info.frame_rate),
-        cuts=cuts,
-        person_mask_at=masks.prob_at if len(masks) else None,
-        config=cfg.perception.distance,
-    )
-    cues = compute_clip_cues(path, info, tracks, cfg, warnings)
+    with stage("distances"):
+        assign_subject_distances(
+            tracks,
+            depth.depth_m_at,
+            (info.width, info.height),
+            fps=float(info.frame_rate),
+            cuts=cuts,
+            person_mask_at=masks.prob_at if len(masks) else None,
+            config=cfg.perception.distance,
+            lens=cfg.lens,  # the distance deadband is a fraction of a pixel of this lens's blur
+        )
+    with stage("cues"):
+        cues = compute_clip_cues(path, info, tracks, cfg, warnings)
+        if cfg.planner.mode != "saliency":  # who speaks: whole-clip voices fused with the per-frame model
+            cues = apply_voice_cues(path, info, tracks, cues, cfg, warnings)
     return Analysis(info, tracks, cuts, cues, depth, depth_source, warnings)
+
+
+def voice_windows(path: str, info: VideoInfo, cues: CueSeries, cfg: RackConfig, warnings: list[str]):
+    """GE2E embeddings of the clip's speech windows (cached), or None when the encoder is missing
+    (loud fallback: speaker detection from Light-ASD alone) or the clip has no audio."""
+    from autofocuspull.cues.voices import VoiceEncoder, VoiceWindows, embed_speech_windows, ge2e_weights_path
+
+    if not info.has_audio:
+        return None
+    vcfg = cfg.cues.voices
+    windows_of = {k: getattr(vcfg, k) for k in ("window_s", "hop_s", "min_speech", "weights_path")}
+    key = stage_key(_sections(cfg, ("cues.vad",)), ("autofocuspull.cues.voices",), windows=windows_of)
+    cache = _cache(path, "voices", key, cfg)
+    hit = cache.load_npz("windows.npz")
+    if hit is not None:
+        return VoiceWindows(hit["centres_s"], hit["embeddings"])
+    notes: list[str] = []
+    encoder = build_model(
+        "GE2E voice encoder",
+        lambda: VoiceEncoder.load(ge2e_weights_path(vcfg.weights_path)),
+        notes,
+        instead="voice diarisation OFF, speaker detection from Light-ASD alone",
+    )
+    warnings.extend(notes)
+    if encoder is None:
+        return None
+    audio = read_audio(path, AUDIO_RATE_HZ)
+    windows = embed_speech_windows(audio, cues.speech_prob, cues.times_s, encoder, vcfg)
+    cache.save_npz("windows.npz", {"centres_s": windows.centres_s, "embeddings": windows.embeddings})
+    return windows
+
+
+def apply_voice_cues(
+    path: str, info: VideoInfo, tracks: SubjectTracks, cues: CueSeries, cfg: RackConfig, warnings: list[str]
+) -> CueSeries:
+    """``cues`` with the whole-clip voice diarisation fused into ``speaking`` (when it can be had)."""
+    from autofocuspull.cues.voices import apply_voices
+
+    windows = voice_windows(path, info, cues, cfg, warnings)
+    return cues if windows is None else apply_voices(cues, tracks, windows, cfg.cues.voices)
 
 
 # --------------------------------------------------------------------------------------------
@@ -483,8 +555,9 @@ def render_clip(
     """
     info = info or probe(path)
     check_plan_fits(plan, info)
+    set_threads(cfg.run.threads)
     process = frame_processor(plan, cfg, depth, info)
-    with Counter("render", info.n_frames) as tick:
+    with Counter("render", info.n_frames) as tick, stage("encode"):  # what rendering leaves: encode
         return transcode(path, out, info, process, config=cfg.encode, progress=tick)
 
 
@@ -492,15 +565,15 @@ def frame_processor(
     plan: FocusPlan, cfg: RackConfig, depth: Any, info: VideoInfo
 ) -> Callable[[Iterator[Any]], Iterator[np.ndarray]]:
     """Frames -> rendered RGB frames following ``plan`` (the renderer as the writers call it), in the
-    linear light of ``info``'s transfer function."""
+    linear light of ``info``'s transfer function. Timed as "decode" and "rendering" (core/timing.py)."""
     from autofocuspull.render import render_video
     from autofocuspull.render.color import transfer_of
 
     device = resolve_device(cfg.run.device)
 
     def process(frames: Iterator[Any]) -> Iterator[np.ndarray]:
-        return render_video(
-            frames,
+        rendered = render_video(
+            _decoded(frames),
             lambda f: depth.depth_m_at(f.index),
             plan.focus_m,
             plan.f_number,
@@ -511,6 +584,7 @@ def frame_processor(
             progress=False,  # the writer's Counter shows render progress
             transfer=transfer_of(info.colour.transfer),
         )
+        return timed_iter("rendering", rendered)  # what the transcode loop leaves is "encode"
 
     return process
 
@@ -540,7 +614,9 @@ def rack(
             ensure_writable_dir(Path(extra).parent, Path(extra))
     if overlay is not None:
         check_output_path(overlay, path, cfg.encode)
-    plan, analysis = plan_clip(path, cfg)
+    analysis = analyse(path, cfg)
+    with stage("planning"):
+        plan = plan_from_analysis(analysis, cfg)
     _save_side_outputs(plan, analysis, plan_out, plot)
     render_clip(path, plan, out, cfg, analysis.depth, analysis.info)
     if overlay is not None:
@@ -596,6 +672,7 @@ def render_command(path, plan_json, out, cfg: RackConfig) -> Path:
     plan = slice_plan_to(load_plan(plan_json), path)  # a whole-clip plan cut to --start / --end
     info = probe(path)
     check_plan_fits(plan, info)  # before the analysis, not minutes into it
+    set_threads(cfg.run.threads)
     return render_clip(path, plan, out, cfg, render_depth(path, info, cfg), info)
 
 

@@ -59,6 +59,8 @@ def build_stages(models: Path, threads: int, depth_dir: Path) -> dict[str, Calla
         build_object_detector,
         build_person_segmenter,
     )
+    from autofocuspull.perception.reid import appearance
+    from autofocuspull.perception.salient import salient_proposals, small_lab
     from autofocuspull.perception.track import ByteTracker
 
     torch.set_num_threads(threads)
@@ -68,7 +70,7 @@ def build_stages(models: Path, threads: int, depth_dir: Path) -> dict[str, Calla
     yolox = build_object_detector(model_path=models / "yolox_nano.onnx", intra_op_threads=threads)
     deeplab = build_person_segmenter(model_path=models / "deeplab_v3.onnx", intra_op_threads=threads)
     depth = build_depth_estimator(str(depth_dir), device="cpu", dtype=torch.float32, input_size=518)
-    cuts = CutDetector()
+    cuts = CutDetector(24.0)
     counter = iter(range(10**9))
 
     def cut_stage(rgb: np.ndarray) -> object:
@@ -81,9 +83,18 @@ def build_stages(models: Path, threads: int, depth_dir: Path) -> dict[str, Calla
             tracker.update(dets, k)
         return None
 
+    def salient_prev(rgb: np.ndarray) -> np.ndarray:  # the previous frame's grey: the same frame, shifted
+        return small_lab(np.roll(rgb, 4, axis=1), 64)
+
+    def five_boxes(rgb: np.ndarray) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        return np.array([[w * k / 6, h / 4, w * (k + 1) / 6, 3 * h / 4] for k in range(5)], np.float32)
+
     yolox_cache: dict[tuple[int, ...], object] = {}
     return {
-        "cuts (HSV histograms)": cut_stage,
+        "cuts (PySceneDetect adaptive + vetoes)": cut_stage,
+        "salient proposals": lambda rgb: salient_proposals(rgb, salient_prev(rgb), np.zeros((0, 4))),
+        "appearance (5 boxes)": lambda rgb: appearance(rgb, five_boxes(rgb)),
         "faces: YuNet": yunet,
         "faces: CenterFace": centerface,
         "objects: YOLOX-nano": yolox,

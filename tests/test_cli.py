@@ -13,8 +13,8 @@ from conftest import write_audio_only
 from autofocuspull.cli import build_parser, main
 from autofocuspull.io.synth import AudioSpec, moving_pattern, tone, write_clip
 
-SUBCOMMANDS = ["rack", "plan", "render", "eval", "demo", "config", "experiment", "cache", "export", "import",
-               "app", "batch"]  # fmt: skip
+SUBCOMMANDS = ["rack", "plan", "render", "eval", "fit", "demo", "config", "experiment", "cache", "export",
+               "import", "app", "batch"]  # fmt: skip
 STAGE_COMMANDS = ["rack", "plan", "render", "eval", "demo"]
 
 

@@ -18,6 +18,7 @@ from autofocuspull.perception.depth import (
     depth_estimator_or_none,
     run_depth,
 )
+from autofocuspull.perception.depth.run import region_change
 
 SHARED = Path(__file__).parents[1].parent / "shared"
 
@@ -79,20 +80,58 @@ def test_keyframes_every_k_and_on_large_motion(tmp_path):
     assert [i for i in range(18) if store.is_keyframe(i)] == [0, 11]
 
 
+def _moving_square(n: int, h: int = 96, w: int = 128):
+    """A still textured scene with a 16 px square sliding 2 px per frame inside the box
+    x 0.5..0.9, y 0.25..0.75 (too small a change to move the frame's mean, large inside the box)."""
+    base = _texture(h, w)
+    for i in range(n):
+        rgb = base.copy()
+        x = 64 + 2 * i
+        rgb[32:48, x : x + 16] = 255
+        yield Frame(i, i / 24.0, rgb)
+
+
+def test_subject_motion_forces_keyframes_where_the_frame_barely_changes(tmp_path):
+    box = np.array([[0.5, 0.25, 0.9, 0.75]])
+    cfg = DepthRunConfig(keyframe_interval=100, motion_threshold=8.0, chunk_size=8)
+    keys = {}
+    for name, regions in (("frame", None), ("subject", lambda i: box), ("elsewhere", lambda i: box - 0.5)):
+        est = CountingEstimator()
+        _run(_moving_square(12), est, config=cfg, cache=StageCache(tmp_path / name), regions=regions)
+        store = DepthStore(StageCache(tmp_path / name))
+        keys[name] = [i for i in range(12) if store.is_keyframe(i)]
+    assert keys["frame"] == keys["elsewhere"] == [0]  # whole-frame change stays under the threshold
+    assert keys["subject"][0] == 0 and len(keys["subject"]) >= 3  # the box's own change crosses it
+
+
+def test_region_change_is_the_worst_box_and_skips_absent_ones():
+    a = np.zeros((10, 20), np.uint8)
+    b = a.copy()
+    b[:5, :10] = 100  # the top-left quarter changed by 100
+    boxes = np.array([[0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0], [np.nan] * 4, [0.2, 0.2, 0.2, 0.9]])
+    assert region_change(a, b, boxes) == pytest.approx(100.0)
+    assert region_change(a, b, boxes[1:]) == 0.0
+    assert region_change(a, b, np.zeros((0, 4))) == 0.0
+    assert region_change(a, b, np.array([[0.0, 0.0, 1.0, 1.0]])) == pytest.approx(25.0)
+
+
 def test_flow_propagation_beats_holding_the_keyframe():
     frames = list(panning_frames(8, step_px=1))  # up to 7 px from the keyframe
     errs = {}
-    for prop in ("flow", "hold"):
-        cfg = DepthRunConfig(keyframe_interval=8, motion_threshold=255.0, propagation=prop)
+    for prop, method in (("flow", "dis"), ("flow", "farneback"), ("hold", "dis")):
+        cfg = DepthRunConfig(
+            keyframe_interval=8, motion_threshold=255.0, propagation=prop, flow_method=method
+        )
         out = _run(frames, CountingEstimator(), config=cfg)
         # Compare away from the border that pans in (no keyframe content there).
-        errs[prop] = np.mean(
+        errs[prop, method] = np.mean(
             [np.abs(out[i].values - true_depth(frames[i].rgb))[4:-4, 4:-12].mean() for i in range(1, 8)]
         )
     np.testing.assert_allclose(
         _run(frames[:1], CountingEstimator())[0].values, true_depth(frames[0].rgb), rtol=1e-3
     )
-    assert errs["flow"] < 0.1 * errs["hold"]
+    assert errs["flow", "dis"] < 0.1 * errs["hold", "dis"]
+    assert errs["flow", "farneback"] < 0.1 * errs["hold", "dis"]
 
 
 def test_rerun_reads_the_cache_without_inference_or_decoding(tmp_path):
@@ -172,8 +211,12 @@ def test_clip_depth_calibrates_to_a_face_prior(tmp_path):
         frame_size_hw=(96, 128),
         focal_px=200.0,
     )
-    core = store.depth_m_at(3)[15:25, 24:32]  # the face's central half on the half-size map
+    from autofocuspull.perception.distance import sample_subject_depth
+
+    # the face core on the half-size map (x 24..32, y 14..24), read as focus distances read it
+    core = store.depth_m_at(3)[14:24, 24:32]
     assert np.median(core) == pytest.approx(1.0, rel=1e-3)
+    assert sample_subject_depth(store.depth_m_at(3), tracks, 0, 3, (96, 128)) == pytest.approx(1.0, rel=1e-3)
     assert store.segment_starts == [0] and "subject size priors" in store.fits[0].how
 
 
@@ -232,7 +275,7 @@ def test_each_shot_is_aligned_and_calibrated_on_its_own(tmp_path):
     assert store.segment_starts == [0, 6] and store.segment_of(5) == 0 and store.segment_of(6) == 1
     assert "frames 0-5: subject size priors" in store.note and "frames 6-11: subject" in store.note
     for i in (3, 9):
-        assert np.median(store.depth_m_at(i)[15:25, 24:32]) == pytest.approx(1.0, rel=1e-3)
+        assert np.median(store.depth_m_at(i)[14:24, 24:32]) == pytest.approx(1.0, rel=1e-3)  # face core
     # The new shot starts its own reference: its map is the network's (x 4), not rescaled to shot 1.
     np.testing.assert_allclose(store.rel_at(6), 4.0 * true_depth(frames[6].rgb), rtol=1e-3)
 

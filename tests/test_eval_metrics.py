@@ -364,3 +364,83 @@ def test_zero_length_switch_at_a_graded_cut_is_not_a_pull(grades):
     assert score_plan(make_plan(reference_focus(), pulls + late), grades)["pull_precision"] == pytest.approx(
         2 / 5
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Focus reversals: 50 mm f/1.4 on a 36 mm sensor, a 1000 px wide clip (27 777.8 px per sensor metre)
+# Focus at 2.0 m, a point at 2.0 m seen with focus at 2.2 m: A = 50/1.4 mm,
+#   c = A * |2.0 - 2.2| / 2.0 * 50 / (2200 - 50) mm = 35.714 * 0.1 * 0.023256 = 0.083056 mm = 2.307 px
+# and a point at 2.2 m with focus at 2.0 m: 35.714 * (0.2 / 2.2) * (50 / 1950) = 2.312 px: both >= 2.
+# 2.0 m <-> 2.1 m: 35.714 * 0.05 * (50 / 2050) = 0.04355 mm = 1.210 px: below the threshold.
+# --------------------------------------------------------------------------------------------
+
+ONE_HOLD = {
+    "format": "autofocuspull.grades/1",
+    "video": "clip.mp4",
+    "notes": "one hold over the whole clip",
+    "cuts_s": [],
+    "subjects": {"a": {"boxes": [[0.0, 0.0, 0.0, 1.0, 1.0]]}},
+    "holds": [{"start_s": 0.0, "end_s": 6.0, "subject": "a"}],
+}
+
+
+def focus_plan(focus_m: list[float], pulls: list[Pull] | None = None, cuts_s: list[float] | None = None):
+    """10 fps plan, one value per second of ``focus_m`` (10 frames each), 1000 px wide."""
+    f = np.repeat(np.asarray(focus_m, np.float32), 10)
+    plan = make_plan(np.full((len(f), 2), 0.5, np.float32), pulls or [], duration_s=len(focus_m))
+    plan.focus_m = f
+    plan.cuts_s = cuts_s or []
+    plan.video = {"duration_s": float(len(focus_m)), "width": 1000}
+    plan.meta = {"lens": {"focal_length_mm": 50.0, "f_number": 1.4, "sensor_width_mm": 36.0}}
+    return plan
+
+
+def test_reversal_blur_of_the_hand_computed_swings():
+    from autofocuspull.core.types import Lens
+    from autofocuspull.render.optics import coc_px
+
+    assert float(coc_px(np.float32(2.0), 2.2, Lens(), 1000)) == pytest.approx(2.307, abs=1e-3)
+    assert float(coc_px(np.float32(2.2), 2.0, Lens(), 1000)) == pytest.approx(2.312, abs=1e-3)
+    assert float(coc_px(np.float32(2.0), 2.1, Lens(), 1000)) == pytest.approx(1.210, abs=1e-3)
+
+
+def test_pulsing_focus_counts_one_reversal_per_change_of_direction():
+    grades = parse_grades(ONE_HOLD)
+    d = score_details(focus_plan([2.0, 2.2, 2.0, 2.2, 2.0, 2.2]), grades)
+    # swings: 2.0->2.2, ->2.0, ->2.2, ->2.0, ->2.2: 4 reversals, timed at the first frame of each extreme
+    assert d.reversals.at_s == pytest.approx([1.0, 2.0, 3.0, 4.0])
+    assert d.reversals.minutes == pytest.approx(0.1)
+    assert score_plan(focus_plan([2.0, 2.2, 2.0, 2.2, 2.0, 2.2]), grades)["reversals_per_min"] == (
+        pytest.approx(40.0)
+    )
+
+
+def test_jitter_under_two_pixels_and_a_steady_drift_are_not_reversals():
+    grades = parse_grades(ONE_HOLD)
+    assert score_plan(focus_plan([2.0, 2.1, 2.0, 2.1, 2.0, 2.1]), grades)["reversals_per_min"] == 0.0
+    assert score_plan(focus_plan([2.0, 2.2, 2.4, 2.6, 2.8, 3.0]), grades)["reversals_per_min"] == 0.0
+    # one swing out and one back, each over 2 px: one reversal in 0.1 min
+    assert score_plan(focus_plan([2.0, 2.0, 2.2, 2.2, 2.0, 2.0]), grades)["reversals_per_min"] == (
+        pytest.approx(10.0)
+    )
+
+
+def test_reversals_skip_pulls_cuts_and_time_outside_holds():
+    grades = parse_grades(ONE_HOLD)
+    wave = [2.0, 2.2, 2.0, 2.2, 2.0, 2.2]
+    pulls = [Pull(t - 0.05, t + 0.05, 1, 2, "rack") for t in (1.0, 2.0, 3.0, 4.0, 5.0)]
+    assert score_plan(focus_plan(wave, pulls), grades)["reversals_per_min"] == 0.0  # planned racks
+    # a cut at 2.0 s: the shots hold [2.0, 2.2] and [2.0, 2.2, 2.0, 2.2]: 0 + 2 reversals
+    d = score_details(focus_plan(wave, cuts_s=[2.0]), grades)
+    assert d.reversals.at_s == pytest.approx([3.0, 4.0])
+    short = copy.deepcopy(ONE_HOLD)
+    short["holds"] = [{"start_s": 0.0, "end_s": 3.0, "subject": "a"}]  # 2.0, 2.2, 2.0 judged: 1
+    d = score_details(focus_plan(wave), parse_grades(short))
+    assert d.reversals.at_s == pytest.approx([1.0]) and d.reversals.minutes == pytest.approx(0.05)
+    assert d.reversals.per_min == pytest.approx(20.0)
+    late = copy.deepcopy(ONE_HOLD)
+    late["holds"] = [{"start_s": 7.0, "end_s": 8.0, "subject": "a"}]  # no plan frame in a hold
+    assert score_plan(focus_plan(wave), parse_grades(late))["reversals_per_min"] is None
+    no_width = focus_plan(wave)
+    no_width.video = {"duration_s": 6.0}  # no pixel size to measure blur in
+    assert score_plan(no_width, grades)["reversals_per_min"] is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from fractions import Fraction
@@ -21,7 +22,7 @@ from autofocuspull.plan import (
     plan_focus,
     save_plan,
 )
-from autofocuspull.plan.planner import ease, pull_duration_s
+from autofocuspull.plan.pulls import ease, pull_duration_s
 from autofocuspull.plan.viterbi import viterbi_hold
 
 FPS = 10
@@ -333,7 +334,7 @@ def test_detector_dropouts_shorter_than_coast_s_do_not_move_focus():
 
 
 def test_coast_mask_stops_at_cuts_and_needs_a_sighting_first():
-    from autofocuspull.plan.planner import coast_mask
+    from autofocuspull.plan.utility import coast_mask
 
     present = np.array([[0, 1, 1, 0, 0, 1, 1, 0, 0, 0], [1, 1, 0, 0, 0, 0, 1, 1, 1, 1]], bool)
     cut = np.zeros(10, bool)
@@ -527,7 +528,8 @@ def test_focus_follows_a_moving_subject_and_fills_distance_gaps_from_the_nearest
     tr = two_people()
     tr.distance_m[0] = np.linspace(2.0, 3.0, T)
     tr.distance_m[0, 40:43] = np.nan  # depth missing for 3 frames while the box is there
-    plan = plan_focus(make_inputs(speaking((0, 0.5, 9.5)), tracks=tr), CFG)
+    cfg = dataclasses.replace(CFG, hold_deadband_px=0.0)  # follow every change (no deadband)
+    plan = plan_focus(make_inputs(speaking((0, 0.5, 9.5)), tracks=tr), cfg)
     assert_array_equal(plan.subject_id, A)
     expected = np.linspace(2.0, 3.0, T)
     expected[40:43] = expected[[39, 39, 43]]  # frame 41 is as near to 39 as to 43: the earlier wins
@@ -551,3 +553,32 @@ def test_saliency_follows_a_near_subject_that_leaves_and_returns():
     assert plan.subject_id[0] == A and plan.subject_id[int(4.5 * FPS)] == B and plan.subject_id[-1] == A
     assert [(p.from_id, p.to_id) for p in plan.pulls] == [(A, B), (B, A)]
     assert 2.9 <= plan.pulls[0].start_s <= 3.05 and 5.95 <= plan.pulls[1].start_s <= 6.5
+
+
+def test_a_hold_ignores_distance_jitter_under_the_deadband_and_follows_real_moves():
+    from autofocuspull.evaluate.grades import parse_grades
+    from autofocuspull.evaluate.metrics import focus_reversals
+    from autofocuspull.plan.pulls import blur_px_per_dioptre
+
+    # 200 px wide, 50 mm f/2, 36 mm sensor: (0.05 / 2) * 0.05 * 200 / 0.036 = 6.94 px per dioptre
+    assert blur_px_per_dioptre(Lens(f_number=2.0), 2.0, 200) == pytest.approx(6.944, abs=1e-3)
+    tr = two_people()
+    jitter = 0.03 * np.where(np.arange(T) % 2 == 0, 1.0, -1.0)  # +-0.03 D about 0.5 D: 0.42 px p-p
+    tr.distance_m[0] = 1.0 / (0.5 + jitter)
+    inputs = make_inputs(speaking((0, 0.0, 10.0)), tracks=tr)
+    steady = plan_focus(inputs, dataclasses.replace(CFG, hold_deadband_px=1.0))
+    assert np.ptp(1.0 / steady.focus_m) <= 0.06 + 1e-6 and np.ptp(1.0 / steady.focus_m[1:]) == 0.0
+    tr.distance_m[0] = np.linspace(2.0, 4.0, T)  # a real move of 0.25 D (1.7 px): followed
+    moving = plan_focus(
+        make_inputs(speaking((0, 0.0, 10.0)), tracks=tr), dataclasses.replace(CFG, hold_deadband_px=1.0)
+    )
+    half_band = 0.5 / 6.944
+    assert np.abs(1.0 / moving.focus_m - 1.0 / tr.distance_m[0]).max() <= half_band + 1e-6
+    grades = parse_grades({"format": "autofocuspull.grades/1", "video": "x.mp4", "notes": "",
+                           "cuts_s": [], "subjects": {"a": {"boxes": [[0.0, 0.0, 0.0, 0.5, 1.0]]}},
+                           "holds": [{"start_s": 0.0, "end_s": 10.0, "subject": "a"}]})  # fmt: skip
+    tr.distance_m[0] = 1.0 / (0.5 + 10 * jitter)  # +-0.3 D: 4.2 px p-p pulsing, above the band
+    pulsing = plan_focus(
+        make_inputs(speaking((0, 0.0, 10.0)), tracks=tr), dataclasses.replace(CFG, hold_deadband_px=1.0)
+    )
+    assert len(focus_reversals(pulsing, grades).at_s) > 50  # reported, not hidden

@@ -54,10 +54,7 @@ def test_every_stage_has_its_registry() -> None:
     from autofocuspull.cues import SPEAKER_MODELS
 
     assert SPEAKER_MODELS.names() == ["light-asd", "mouth-motion"]
-    from autofocuspull.perception.cuts import CUT_DETECTORS
-    from autofocuspull.perception.track import TRACKERS
 
-    assert "bytetrack" in TRACKERS and "hsv-histogram" in CUT_DETECTORS
     assert SPEAKER_MODELS.info("light-asd")["fallback"] == "mouth-motion"
 
 

@@ -13,6 +13,7 @@ from autofocuspull.perception.track import (
     KalmanBoxFilter,
     TrackerConfig,
     face_in_person_score,
+    gated_assignment,
     link_faces_to_people,
     xyah_to_xyxy,
     xyxy_to_xyah,
@@ -88,6 +89,30 @@ def test_reentry_after_leaving_frame_keeps_id_within_buffer():
     for f in range(15, 35):  # leaves (no detection) for 0.8 s
         tr.update(Detections.empty(), f)
     assert tr.update(dets([box_at(305, 102)]), 35).track_id[0] == tid
+
+
+def test_gated_assignment_gates_before_solving():
+    # Gating after the solve picks (0->1, 1->0) for its larger total 0.82 and then drops 1->0
+    # (IoU 0 < gate): row 0 takes column 1 and row 1 is left over. Gating first keeps both.
+    iou = np.array([[0.43, 0.82], [0.0, 0.25]])
+    assert gated_assignment(iou, iou >= 0.2) == [(0, 0), (1, 1)]
+    assert gated_assignment(iou, np.zeros_like(iou, bool)) == []
+
+
+def test_crowded_boxes_keep_their_ids_when_they_jump():
+    # Two overlapping people standing still, then both step right in one frame (a detector run
+    # every few frames, or a fast walk): A by 40 px, B by 60 px. A's new box overlaps B's old place
+    # more (IoU 0.82) than its own (0.43); B's new box overlaps only its own old place (0.25).
+    # Hungarian before the gate gave A's box B's id and B a new id; gating first keeps both ids.
+    tr = ByteTracker(FPS)
+    a, b = [0, 0, 100, 100], [50, 0, 150, 100]
+    for f in range(3):
+        out = tr.update(dets([a, b]), f)
+    before = ids_by_box(out)
+    a2, b2 = [40, 0, 140, 100], [110, 0, 210, 100]
+    after = ids_by_box(tr.update(dets([a2, b2]), 3))
+    assert after[tuple(a2)] == before[tuple(a)]
+    assert after[tuple(b2)] == before[tuple(b)]
 
 
 def test_cut_resets_ids():

@@ -20,7 +20,7 @@ import numpy as np
 
 from autofocuspull.core.arrays import fill_nearest
 from autofocuspull.core.types import FocusPlan, Pull
-from autofocuspull.plan.planner import ease
+from autofocuspull.plan.pulls import ease
 
 RETIME_MATCH_S = 1.0  # a re-planned pull is "the same pull" when its ends match and it starts this near
 

@@ -10,8 +10,18 @@ Ray is optional (``pip install 'autofocuspull[ray]'``); it is imported only when
 
 from autofocuspull.batch.executors import Done, Executor, LocalPool, RayExecutor, make_executor
 from autofocuspull.batch.jobs import BatchConfig, ClipJob, Manifest, Segment, find_clips
-from autofocuspull.batch.run import BatchResult, Stages, run_batch
-from autofocuspull.batch.work import plan_segments
+
+_LAZY = {"BatchResult": "run", "Stages": "run", "run_batch": "run", "plan_segments": "work"}
+
+
+def __getattr__(name: str):
+    """The batch runner's names, imported on first use: they import the pipeline, which imports the
+    configuration tree, which holds :class:`BatchConfig` (an eager import would be circular)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"autofocuspull.batch.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'autofocuspull.batch' has no attribute {name!r}")
 
 
 def plan_many(videos, cfg, executor: Executor) -> dict:

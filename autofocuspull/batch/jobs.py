@@ -55,6 +55,8 @@ class BatchConfig:
     sha256 of inputs and outputs instead of trusting an unchanged size and mtime.
     """
 
+    ray: bool = False  # start a local Ray instance sized to this machine (else a local process pool)
+    ray_address: str | None = None  # join the Ray cluster at this address (implies Ray)
     workers: int | None = None  # None: one per ``cpus_per_worker`` CPUs of the machine or cluster
     segment_s: float = 60.0
     max_retries: int = 2

@@ -96,6 +96,23 @@ def clip_key(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()[:24]
 
 
+NPZ_COMPRESSLEVEL = 1  # zlib level of cache entries: 5x faster than numpy's default 6, ~10 % larger
+
+
+def savez_fast(file: Any, arrays: Mapping[str, np.ndarray]) -> None:
+    """``np.savez_compressed`` at zlib level :data:`NPZ_COMPRESSLEVEL` (``np.load`` reads it as usual).
+
+    The depth chunks of a clip are written once and read a few times; at numpy's default level 6,
+    compressing them took ~10 % of a 640x360 rack's CPU time.
+    """
+    import zipfile
+
+    with zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED, compresslevel=NPZ_COMPRESSLEVEL) as zf:
+        for key, value in arrays.items():
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+
+
 class StageCache:
     """Cache folder of one stage for one clip and one config. ``enabled=False`` makes a no-op cache."""
 
@@ -139,7 +156,7 @@ class StageCache:
         import io
 
         buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
+        savez_fast(buf, arrays)
         atomic_write_bytes(self._path(name), buf.getvalue())
 
     def load_npz(self, name: str) -> dict[str, np.ndarray] | None:

@@ -232,8 +232,10 @@ class Detections:
         return w * h
 
 
-# Class ids: 0..79 are COCO (YOLOX order), FACE_CLASS_ID marks a face.
+# Class ids: 0..79 are COCO (YOLOX order), FACE_CLASS_ID marks a face, OBJECT_CLASS_ID a salient
+# thing no detector names (found by saliency and motion, labelled "object").
 FACE_CLASS_ID = 1000
+OBJECT_CLASS_ID = 1001
 COCO_NAMES: tuple[str, ...] = (
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
     "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog",
@@ -253,6 +255,8 @@ def class_name(class_id: int) -> str:
     """Human name of a class id (COCO index or :data:`FACE_CLASS_ID`)."""
     if class_id == FACE_CLASS_ID:
         return "face"
+    if class_id == OBJECT_CLASS_ID:
+        return "object"
     if 0 <= class_id < len(COCO_NAMES):
         return COCO_NAMES[class_id]
     return f"class{class_id}"

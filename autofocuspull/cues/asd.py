@@ -205,9 +205,9 @@ def build_active_speaker_model(
     import onnxruntime as ort
 
     prov = list(providers) if providers else ["CPUExecutionProvider"]
-    opts = ort.SessionOptions()
-    if threads:
-        opts.intra_op_num_threads = int(threads)
+    from autofocuspull.core.threads import onnx_session_options
+
+    opts = onnx_session_options(int(threads) if threads else None)  # the run's thread count, no spinning
     return LightASD(
         ort.InferenceSession(str(enc_path), opts, providers=prov),
         ort.InferenceSession(str(head_file), opts, providers=prov),

@@ -180,6 +180,7 @@ _SHORT = {
     "onset_mae_s": "onset_mae_s",
     "pulls_per_min": "pulls/min",
     "graded_pulls_per_min": "graded/min",
+    "reversals_per_min": "revers/min",
 }
 
 

@@ -19,6 +19,16 @@ Choices the format leaves to the implementation, fixed here:
   difference (ties: earlier graded pull, then earlier predicted pull), each pull used at most once.
 - Clip duration for the per-minute rates: ``plan.video["duration_s"]`` when given, else the span of
   the plan's frame times plus one median frame interval.
+- ``reversals_per_min`` (not in the format; what a focus puller never does): focus reversals per
+  minute of graded hold time. The plan's focus distance is followed over the frames inside graded
+  holds, outside every predicted pull (``start_s <= t <= end_s``) and split at cuts (graded and
+  the plan's). A *swing* is a monotone run of focus (in dioptres); a *reversal* is a change of
+  direction between two swings that each move focus by at least ``REVERSAL_BLUR_PX`` pixels of
+  blur: the circle of confusion (:func:`~autofocuspull.render.optics.coc_px`, with the plan's lens
+  ``meta["lens"]``, its per-frame f-number and the clip's width ``video["width"]``) that a point at
+  one end of the swing gets with focus at the other. Smaller wiggles (box jitter under the
+  threshold) are not counted; one swing out and one back (a pulse) is one reversal. None when no
+  frame is in a hold or the plan has no focus distances.
 """
 
 from __future__ import annotations
@@ -29,8 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autofocuspull.core.arrays import frame_interval_s, nearest_index
-from autofocuspull.core.types import FocusPlan, Pull
+from autofocuspull.core.arrays import frame_interval_s, nearest_index, runs
+from autofocuspull.core.types import FocusPlan, Lens, Pull
 from autofocuspull.evaluate.grades import GradedPull, Grades
 
 METRIC_NAMES: tuple[str, ...] = (
@@ -41,10 +51,29 @@ METRIC_NAMES: tuple[str, ...] = (
     "onset_mae_s",
     "pulls_per_min",
     "graded_pulls_per_min",
+    "reversals_per_min",
 )
 ONSET_TOLERANCE_S = 0.5
+# 2 px of blur is visible as breathing on a sharp edge at any resolution the tool handles (issue 11
+# measured 30 such reversals a minute on a talking head): the threshold of a reversal.
+REVERSAL_BLUR_PX = 2.0
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reversals:
+    """Focus reversals inside graded holds: ``frames`` (T,) bool the frames followed, ``at_s`` the
+    time of each reversal (the turning point: the first frame at the swing's extreme), ``minutes``
+    of hold time followed."""
+
+    frames: np.ndarray
+    at_s: list[float]
+    minutes: float
+
+    @property
+    def per_min(self) -> float | None:
+        return len(self.at_s) / self.minutes if self.minutes > 0 else None
 
 
 @dataclass(frozen=True)
@@ -66,6 +95,7 @@ class ScoreDetails:
     counted: list[int]
     crossing: list[int]
     duration_s: float
+    reversals: Reversals | None = None
 
     @property
     def n_predicted(self) -> int:
@@ -193,6 +223,7 @@ def score_details(plan: FocusPlan, grades: Grades) -> ScoreDetails:
         counted=counted,
         crossing=crossing,
         duration_s=clip_duration_s(plan),
+        reversals=focus_reversals(plan, grades),
     )
 
 
@@ -221,7 +252,7 @@ def precision_recall_f1(n_matched: int, n_predicted: int, n_graded: int) -> tupl
 
 
 def metrics_from_details(details: ScoreDetails) -> dict[str, float | None]:
-    """The seven metrics (:data:`METRIC_NAMES`) from :class:`ScoreDetails`."""
+    """The metrics (:data:`METRIC_NAMES`) from :class:`ScoreDetails`."""
     n_judged = int(details.judged.sum())
     accuracy = float(details.hit.sum() / n_judged) if n_judged else None
     precision, recall, f1 = precision_recall_f1(
@@ -237,9 +268,80 @@ def metrics_from_details(details: ScoreDetails) -> dict[str, float | None]:
         "onset_mae_s": mae,
         "pulls_per_min": details.n_predicted / minutes,
         "graded_pulls_per_min": len(details.graded) / minutes,
+        "reversals_per_min": details.reversals.per_min if details.reversals is not None else None,
     }
 
 
 def score_plan(plan: FocusPlan, grades: Grades) -> dict[str, float | None]:
-    """All seven metrics of ``plan`` against ``grades`` (None where undefined, e.g. no matched pull)."""
+    """All metrics of ``plan`` against ``grades`` (None where undefined, e.g. no matched pull)."""
     return metrics_from_details(score_details(plan, grades))
+
+
+# --------------------------------------------------------------------------------------------
+# Focus reversals
+# --------------------------------------------------------------------------------------------
+
+
+def _plan_lens_width(plan: FocusPlan) -> tuple[Lens, int | None]:
+    """The plan's lens (``meta["lens"]``, else the default one) and the clip's width in pixels
+    (None when the plan does not say)."""
+    meta_lens = plan.meta.get("lens") if isinstance(plan.meta, Mapping) else None
+    lens = Lens(**meta_lens) if isinstance(meta_lens, Mapping) else Lens()
+    width = plan.video.get("width") if isinstance(plan.video, Mapping) else None
+    return lens, int(width) if width else None
+
+
+def count_reversals(
+    focus_m: np.ndarray, f_number: np.ndarray, lens: Lens, width_px: int, threshold_px: float
+) -> list[int]:
+    """Indices of the turning points of ``focus_m`` (n,) where focus reverses between two swings of
+    at least ``threshold_px`` of blur each (see the module docstring); ``f_number`` (n,)."""
+    from autofocuspull.render.optics import coc_px
+
+    def blur(a: int, b: int) -> float:
+        return float(coc_px(np.float32(focus_m[a]), float(focus_m[b]), lens, width_px, float(f_number[b])))
+
+    dioptre = 1.0 / np.asarray(focus_m, np.float64)
+    out: list[int] = []
+    lo = hi = 0  # running extrema before the first swing
+    direction, ext = 0, 0
+    for t in range(1, len(dioptre)):
+        if direction == 0:
+            lo = t if dioptre[t] < dioptre[lo] else lo
+            hi = t if dioptre[t] > dioptre[hi] else hi
+            if t == hi and blur(lo, t) >= threshold_px:
+                direction, ext = 1, t
+            elif t == lo and blur(hi, t) >= threshold_px:
+                direction, ext = -1, t
+            continue
+        if (dioptre[t] - dioptre[ext]) * direction > 0:
+            ext = t  # the swing goes on
+        elif blur(ext, t) >= threshold_px:
+            out.append(ext)
+            direction, ext = -direction, t
+    return out
+
+
+def focus_reversals(plan: FocusPlan, grades: Grades, threshold_px: float = REVERSAL_BLUR_PX) -> Reversals:
+    """Reversals of the plan's focus inside graded holds, outside pulls, per shot (module docstring)."""
+    times = plan.times_s
+    inside = np.zeros(plan.n_frames, bool)
+    for hold in grades.holds:
+        inside |= (times >= hold.start_s) & (times < hold.end_s)
+    for p in plan.pulls:
+        inside &= ~((times >= p.start_s) & (times <= p.end_s))
+    inside &= np.isfinite(plan.focus_m) & (plan.focus_m > 0)
+    lens, width = _plan_lens_width(plan)
+    if not inside.any() or width is None:  # no hold frames, or no pixel size to measure blur in
+        return Reversals(inside, [], 0.0)
+    shot = np.zeros(plan.n_frames, np.int64)
+    for c in sorted({*grades.cuts_s, *plan.cuts_s}):
+        shot += times >= c - 1e-9
+    at: list[float] = []
+    for a, b in runs(inside):
+        for s in np.unique(shot[a:b]):
+            idx = a + np.flatnonzero(shot[a:b] == s)  # a run of frames within one shot
+            turns = count_reversals(plan.focus_m[idx], plan.f_number[idx], lens, width, threshold_px)
+            at.extend(float(times[idx[k]]) for k in turns)
+    minutes = float(inside.sum()) * frame_interval_s(times) / 60.0
+    return Reversals(inside, sorted(at), minutes)

@@ -118,3 +118,85 @@ def moving_pattern(n: int, width: int, height: int, seed: int = 0) -> Iterable[n
         y = (i * 3) % max(1, height - height // 4)
         img[y : y + height // 4, x : x + width // 4] = (255, 230, 40)
         yield img
+
+
+def clip_palette(images: Sequence[np.ndarray], k: int = 8, seed: int = 0) -> np.ndarray:
+    """One k-colour palette for a whole clip: k-means over pixels sampled from ``images`` (RGB
+    uint8), (k, 3) uint8. With :func:`posterize` every shot is painted from the same colours."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    step = max(1, len(images) // 60)
+    px = np.concatenate(
+        [im.reshape(-1, 3)[rng.integers(0, im.shape[0] * im.shape[1], 400)] for im in images[::step]]
+    ).astype(np.float32)
+    cv2.setRNGSeed(seed)
+    crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 30, 0.5)
+    _, _, centres = cv2.kmeans(px, k, None, crit, 2, cv2.KMEANS_PP_CENTERS)
+    return np.clip(centres, 0, 255).astype(np.uint8)
+
+
+def posterize(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """RGB uint8 (H, W, 3) drawn with the nearest colour of ``palette`` (K, 3) uint8 and flattened
+    into cel-shaded regions (a 5 px median first): how animation looks to a cut detector, where every
+    shot is painted from the same few colours so colour histograms barely change at a cut."""
+    import cv2
+
+    img = cv2.medianBlur(np.ascontiguousarray(rgb), 5).astype(np.int32)
+    pal = np.asarray(palette, np.int32)
+    d = ((img[:, :, None, :] - pal[None, None, :, :]) ** 2).sum(-1)
+    return pal[d.argmin(-1)].astype(np.uint8)
+
+
+def cross_occluder(rgb: np.ndarray, step: int, n_steps: int, color=(24, 24, 30), seed: int = 0) -> np.ndarray:
+    """``rgb`` with a dark vehicle-sized block crossing the foreground: step ``step`` of ``n_steps``.
+
+    The block is 60 % of the frame wide and 70 % high, sits on the bottom edge and moves left to
+    right so that over ``n_steps`` frames it sweeps the whole width (a car passing close to the lens
+    in 2-3 frames). A little texture keeps it from being one flat colour.
+    """
+    h, w = rgb.shape[:2]
+    bw, bh = round(0.6 * w), round(0.7 * h)
+    x0 = round(-bw + (step + 1) * (w + bw) / (n_steps + 1))
+    out = rgb.copy()
+    xa, xb = max(0, x0), min(w, x0 + bw)
+    if xb > xa:
+        rng = np.random.default_rng(seed + step)
+        tex = rng.integers(-12, 13, (bh, xb - xa, 3))
+        block = np.clip(np.asarray(color, np.int32) + tex, 0, 255).astype(np.uint8)
+        out[h - bh :, xa:xb] = block
+    return out
+
+
+def toy_approach(n: int, width: int = 320, height: int = 240, seed: int = 0):
+    """``n`` RGB frames of a thing no detector names (a red-and-yellow toy: a textured star) walking
+    up to a static camera over a real grass texture, and its (n, 4) boxes in pixels.
+
+    The toy enters small at the back left and ends large in the middle right (8 % -> 30 % of the
+    width), as an animal walking up to the lens does. The background is scikit-image's grass photo.
+    """
+    import cv2
+    from skimage import data
+
+    grass = cv2.resize(data.grass(), (width, height), interpolation=cv2.INTER_AREA).astype(np.float32)
+    bg = np.stack([0.55 * grass, 0.85 * grass, 0.35 * grass], -1)
+    rng = np.random.default_rng(seed)
+    angles = np.linspace(0, 2 * np.pi, 11)[:-1]
+    radii = np.where(np.arange(10) % 2 == 0, 1.0, 0.5)
+    star = np.stack([np.cos(angles) * radii, np.sin(angles) * radii], 1)
+    frames, boxes = [], []
+    for i in range(n):
+        a = i / max(1, n - 1)
+        size = width * (0.08 + 0.22 * a)
+        cx, cy = width * (0.25 + 0.4 * a), height * (0.45 + 0.15 * a)
+        pts = (star * size / 2 + [cx, cy]).round().astype(np.int32)
+        img = bg.copy()
+        mask = np.zeros((height, width), np.uint8)
+        cv2.fillPoly(mask, [pts], 1)
+        tex = rng.integers(-20, 21, (height, width, 1))
+        stripe = (np.indices((height, width))[0] // 6 % 2 == 0)[..., None]
+        toy = np.where(stripe, [220, 40, 30], [240, 200, 40])
+        img = np.where(mask[..., None] > 0, toy + tex, img)
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+        boxes.append([pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()])
+    return frames, np.asarray(boxes, np.float32)

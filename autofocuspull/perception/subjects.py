@@ -1,5 +1,5 @@
 """Subjects: tracked detections -> :class:`SubjectTracks`, their focus distances, and a streaming
-perception pass (:class:`Perceiver`) that runs detection, cuts and tracking frame by frame.
+perception pass (:class:`Perceiver`) that runs detection, cuts, tracking and re-identification.
 
 One subject per person track (its linked face giving ``face_xyxy``, landmarks and the eyes as
 focus point), one per face track that no person box claimed, and one per track of a salient
@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
-from scipy.ndimage import median_filter
 
 from autofocuspull.core.types import (
     COCO_NAMES,
     FACE_CLASS_ID,
+    OBJECT_CLASS_ID,
     PERSON_CLASS_ID,
     Detections,
     Frame,
@@ -28,8 +28,22 @@ from autofocuspull.core.types import (
     check_array,
     class_name,
 )
-from autofocuspull.perception.cuts import CUT_DETECTORS, CutConfig
-from autofocuspull.perception.track import TRACKERS, TrackerConfig, link_faces_to_people
+from autofocuspull.perception.cuts import CutConfig, CutDetector
+from autofocuspull.perception.distance import (  # noqa: F401 (re-exported: subject distances live there)
+    DistanceConfig,
+    assign_subject_distances,
+    mask_core,
+    region_median,
+    smooth_distance,
+)
+from autofocuspull.perception.reid import ReidConfig, appearance, fragments, stitch
+from autofocuspull.perception.salient import SalientConfig, salient_proposals
+from autofocuspull.perception.track import (
+    ByteTracker,
+    TrackerConfig,
+    default_class_group,
+    link_faces_to_people,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +55,7 @@ SALIENT_OBJECTS: tuple[str, ...] = (
     "sports ball", "kite", "skateboard", "tennis racket", "dog", "cat", "bird", "bicycle",
     "potted plant", "tv",
 )  # fmt: skip
-SALIENT_CLASS_IDS: tuple[int, ...] = tuple(COCO_NAMES.index(n) for n in SALIENT_OBJECTS)
+SALIENT_CLASS_IDS: tuple[int, ...] = (*(COCO_NAMES.index(n) for n in SALIENT_OBJECTS), OBJECT_CLASS_ID)
 
 
 @dataclass(frozen=True)
@@ -87,6 +101,17 @@ def _dense(dets: Detections, n_frames: int) -> tuple[np.ndarray, np.ndarray, np.
         if 0 <= f < n_frames:
             box[f], lm[f], conf[f] = dets.xyxy[i], dets.landmarks_px[i], dets.confidence[i]
     return box, lm, conf
+
+
+def dominant_class(dets: Detections) -> int:
+    """The class of a track: the one with the largest summed confidence over its detections (a
+    track whose label flickers, "cup" / "cell phone" / "cup", is a cup)."""
+    cls = dets.class_id.astype(np.int64)
+    ok = cls >= 0
+    if not ok.any():
+        return -1
+    weight = np.bincount(cls[ok], weights=np.maximum(dets.confidence[ok], 1e-6).astype(np.float64))
+    return int(weight.argmax())
 
 
 def _long_enough(dets: Detections, min_frames: int, min_detections: int) -> bool:
@@ -149,7 +174,7 @@ def build_subject_tracks(
     by_track = {int(t): tracked[np.flatnonzero(tracked.track_id == t)] for t in np.unique(tracked.track_id)}
     by_track = {t: d for t, d in by_track.items() if t >= 0}
     faces = {t: d for t, d in by_track.items() if d.class_id[0] == FACE_CLASS_ID}
-    people = {t: d for t, d in by_track.items() if d.class_id[0] == PERSON_CLASS_ID}
+    people = {t: d for t, d in by_track.items() if t not in faces and dominant_class(d) == PERSON_CLASS_ID}
     objects = {t: d for t, d in by_track.items() if t not in faces and t not in people}
     face_all = Detections.merge(list(faces.values()))
     people_all = Detections.merge(list(people.values()))
@@ -172,7 +197,7 @@ def build_subject_tracks(
         fbox, flm, fconf = _merge_faces([fd], n_frames, max_gap)
         rows.append((fid, "person", fbox, fbox, flm, _fill_conf(fconf, fbox)))
     for oid, od in objects.items():
-        cls = np.bincount(od.class_id[od.class_id >= 0].astype(np.int64)).argmax()
+        cls = dominant_class(od)
         if int(cls) not in config.salient_class_ids:
             continue
         if not _long_enough(od, min_frames, config.min_detections):
@@ -194,158 +219,20 @@ def build_subject_tracks(
 
 
 # --------------------------------------------------------------------------------------------
-# Focus distances
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DistanceConfig:
-    """Depth sampling regions (fractions of the box) and temporal smoothing."""
-
-    face_core: tuple[float, float, float, float] = (0.25, 0.2, 0.75, 0.7)  # x0, y0, x1, y1 of face box
-    person_core: tuple[float, float, float, float] = (0.3, 0.08, 0.7, 0.45)  # head and chest
-    object_core: tuple[float, float, float, float] = (0.3, 0.3, 0.7, 0.7)
-    mask_threshold: float = 0.5
-    mask_erode_px: int = 2  # the mask's core: eroded by this much (depth-map pixels)
-    min_pixels: int = 4
-    median_frames: int = 5
-    smooth_tau_s: float = 0.2
-
-
-def _core_box(xyxy: np.ndarray, frac: Sequence[float]) -> np.ndarray:
-    x0, y0, x1, y1 = xyxy
-    w, h = x1 - x0, y1 - y0
-    return np.array([x0 + frac[0] * w, y0 + frac[1] * h, x0 + frac[2] * w, y0 + frac[3] * h])
-
-
-def region_median(depth: np.ndarray, box_px: np.ndarray, mask: np.ndarray | None, min_pixels: int) -> float:
-    """Median of finite positive ``depth`` (h, w) inside ``box_px`` (xyxy in depth pixels).
-
-    With ``mask`` (h, w bool) only masked pixels count. NaN when fewer than ``min_pixels`` remain.
-    """
-    h, w = depth.shape
-    x0, y0 = int(np.clip(np.floor(box_px[0]), 0, w)), int(np.clip(np.floor(box_px[1]), 0, h))
-    x1, y1 = int(np.clip(np.ceil(box_px[2]), 0, w)), int(np.clip(np.ceil(box_px[3]), 0, h))
-    vals = depth[y0:y1, x0:x1]
-    ok = np.isfinite(vals) & (vals > 0)
-    if mask is not None:
-        ok &= mask[y0:y1, x0:x1]
-    vals = vals[ok]
-    return float(np.median(vals)) if vals.size >= min_pixels else float("nan")
-
-
-def zero_phase_ema(x: np.ndarray, alpha: float) -> np.ndarray:
-    """Forward then backward exponential smoothing of a finite 1-D series (no lag)."""
-    y = np.asarray(x, np.float64).copy()
-    for i in range(1, len(y)):
-        y[i] = alpha * y[i] + (1 - alpha) * y[i - 1]
-    for i in range(len(y) - 2, -1, -1):
-        y[i] = alpha * y[i] + (1 - alpha) * y[i + 1]
-    return y
-
-
-def smooth_distance(
-    d: np.ndarray, fps: float, config: DistanceConfig, cuts: Sequence[int] = ()
-) -> np.ndarray:
-    """Smooth one subject's (T,) distances with a median filter and a zero-phase EMA, separately over
-    each run of finite values (a NaN frame or a cut ends a run, so nothing is smoothed across a
-    gap or a shot change). NaN frames stay NaN."""
-    d = check_array("d", d, (None,), np.float64)
-    present = np.isfinite(d)
-    out = np.full(len(d), np.nan)
-    breaks = np.zeros(len(d), bool)
-    breaks[[c for c in cuts if 0 <= c < len(d)]] = True
-    alpha = 1.0 - np.exp(-1.0 / max(config.smooth_tau_s * fps, 1e-6))
-    run_id = np.cumsum(breaks | ~present)
-    for r in np.unique(run_id[present]):
-        idx = np.flatnonzero((run_id == r) & present)
-        seg = median_filter(d[idx], size=min(config.median_frames, len(idx)), mode="nearest")
-        out[idx] = zero_phase_ema(seg, alpha)
-    return out.astype(np.float32)
-
-
-def _subject_raw_distance(
-    tracks: SubjectTracks,
-    s: int,
-    t: int,
-    depth: np.ndarray,
-    scale: np.ndarray,
-    mask: np.ndarray | None,
-    config: DistanceConfig,
-) -> float:
-    """Robust depth (m) of subject ``s`` in frame ``t`` (NaN when too few pixels)."""
-    if tracks.has_face[s, t]:
-        core = _core_box(tracks.face_xyxy[s, t], config.face_core) * scale
-        return region_median(depth, core, None, config.min_pixels)
-    frac = config.person_core if tracks.label[s] == "person" else config.object_core
-    core = _core_box(tracks.xyxy[s, t], frac) * scale
-    if tracks.label[s] == "person" and mask is not None:
-        v = region_median(depth, core, mask, config.min_pixels)
-        if np.isfinite(v):
-            return v
-    return region_median(depth, core, None, config.min_pixels)
-
-
-def assign_subject_distances(
-    tracks: SubjectTracks,
-    depth_m_at: Callable[[int], np.ndarray],
-    image_size: tuple[int, int],
-    *,
-    fps: float,
-    cuts: Sequence[int] = (),
-    person_mask_at: Callable[[int], np.ndarray | None] | None = None,
-    config: DistanceConfig = DistanceConfig(),
-) -> SubjectTracks:
-    """Fill ``distance_m`` (S, T) from metric depth, in place, and return ``tracks``.
-
-    ``depth_m_at(t)`` gives frame t's depth (h, w) float metres at any resolution; ``image_size``
-    (width, height) is the pixel frame of the boxes. Faces use the median of the face box's inner
-    core, people without a face the median over their person-mask core (``person_mask_at(t)``
-    (h, w) probability, optional) or their head-chest core, objects their central core; never a
-    single pixel. Then :func:`smooth_distance` per subject, not across ``cuts``.
-    """
-    raw = np.full((len(tracks), tracks.n_frames), np.nan)
-    frames = np.flatnonzero(tracks.present.any(axis=0))
-    for t in frames:
-        depth = check_array("depth_m_at(t)", depth_m_at(int(t)), (None, None), np.float32)
-        scale = np.array([depth.shape[1] / image_size[0], depth.shape[0] / image_size[1]] * 2)
-        prob = person_mask_at(int(t)) if person_mask_at is not None else None
-        mask = None if prob is None else mask_core(prob, depth.shape, config)
-        for s in np.flatnonzero(tracks.present[:, t]):
-            raw[s, t] = _subject_raw_distance(tracks, int(s), int(t), depth, scale, mask, config)
-    for s in range(len(tracks)):
-        seg = raw[s].copy()
-        seg = interpolate_gaps(seg[:, None], tracks.n_frames)[:, 0].astype(np.float64)
-        seg[~tracks.present[s]] = np.nan
-        tracks.distance_m[s] = smooth_distance(seg, fps, config, cuts)
-    return tracks
-
-
-def mask_core(prob: np.ndarray, shape_hw: tuple[int, int], config: DistanceConfig) -> np.ndarray:
-    """Person probability (h', w') -> bool (h, w) core: resized, thresholded, eroded."""
-    p = check_array("person_mask", prob, (None, None), np.float32)
-    if p.shape != tuple(shape_hw):
-        p = cv2.resize(p, (shape_hw[1], shape_hw[0]), interpolation=cv2.INTER_LINEAR)
-    m = (p > config.mask_threshold).astype(np.uint8)
-    if config.mask_erode_px > 0:
-        k = 2 * config.mask_erode_px + 1
-        m = cv2.erode(m, np.ones((k, k), np.uint8), borderType=cv2.BORDER_REPLICATE)
-    return m.astype(bool)
-
-
-# --------------------------------------------------------------------------------------------
 # Streaming perception pass
 # --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class PerceiverConfig:
-    """Object detection every ``object_every`` frames; faces every frame."""
+    """Object detection (and salient proposals) every ``object_every`` frames; faces every frame."""
 
     object_every: int = 3
     tracker: TrackerConfig = TrackerConfig()  # noqa: RUF009 (frozen, immutable)
     cuts: CutConfig = CutConfig()  # noqa: RUF009
     subjects: SubjectConfig = SubjectConfig()
+    reid: ReidConfig = ReidConfig()  # noqa: RUF009
+    salient: SalientConfig = SalientConfig()  # noqa: RUF009
 
 
 class Perceiver:
@@ -354,6 +241,12 @@ class Perceiver:
     Frames may be downscaled (analysis resolution): ``scale`` multiplies their pixel coordinates
     to reach the displayed full-resolution frame of ``image_size`` (width, height), in which the
     returned tracks are. ``object_detector`` may be None (faces only).
+
+    A frame waits :attr:`CutDetector.latency_frames` frames before it is detected and tracked,
+    until the cut detector has decided whether it starts a shot (tracks end at cuts, and objects
+    are detected on a shot's first frame). Each detection also gets an appearance descriptor
+    (:func:`~autofocuspull.perception.reid.appearance`), with which :meth:`finish` stitches
+    tracker fragments into one identity.
     """
 
     def __init__(
@@ -365,39 +258,71 @@ class Perceiver:
         image_size: tuple[int, int],
         scale: float = 1.0,
         config: PerceiverConfig = PerceiverConfig(),
-        tracker: str | Callable[..., object] = "bytetrack",
-        cut_detector: str | Callable[..., object] = "hsv-histogram",
     ) -> None:
-        """``tracker`` / ``cut_detector``: a :data:`~autofocuspull.perception.track.TRACKERS` /
-        :data:`~autofocuspull.perception.cuts.CUT_DETECTORS` name or builder."""
         self.config = config
         self.fps, self.image_size, self.scale = fps, image_size, float(scale)
         self._faces, self._objects = face_detector, object_detector
         ids = itertools.count(1)
-        make_tracker = TRACKERS.get(tracker)
-        self._face_tracker = make_tracker(fps, config.tracker, ids=ids)
-        self._object_tracker = make_tracker(fps, config.tracker, ids=ids)
-        self._cuts = CUT_DETECTORS.get(cut_detector)(config.cuts)
+        self._face_tracker = ByteTracker(fps, config.tracker, ids=ids)
+        self._object_tracker = ByteTracker(fps, config.tracker, ids=ids)
+        self._cuts = CutDetector(fps, config.cuts)
+        self._queue: deque[Frame] = deque()  # frames waiting for their cut decision
+        self._object_stage = object_detector is not None or config.salient.enabled
+        self._prev_gray: np.ndarray | None = None  # last object frame's small grey (motion cue)
+        self._since_cut = -1  # analysed frames since the last cut (the first frame counts as 0)
         self._tracked: list[Detections] = []
+        self._desc: list[np.ndarray] = []
         self._n_frames = 0
-        self._since_cut = -1  # frames since the last cut (the first frame counts as 0)
 
     def update(self, frame: Frame) -> Detections:
-        """Detect, cut-check and track one frame; returns its tracked detections (full-res px)."""
-        is_cut = self._cuts.update(frame)
-        self._since_cut = 0 if is_cut else self._since_cut + 1
-        faces = self._face_tracker.update(self._scaled(self._faces(frame.rgb)), frame.index, is_cut)
-        out = [faces]
-        run_objects = self._objects is not None and self._since_cut % self.config.object_every == 0
-        if is_cut:
-            self._object_tracker.reset()
-        if run_objects:
-            objs = self._object_tracker.update(self._scaled(self._objects(frame.rgb)), frame.index, is_cut)
-            out.append(objs)
-        merged = Detections.merge(out)
-        self._tracked.append(merged)
+        """Cut-check one frame, then detect and track the frames whose cut decision became final
+        with it; returns their tracked detections (full-res px): an earlier frame's, or none."""
+        self._queue.append(frame)
+        self._cuts.update(frame)
         self._n_frames = max(self._n_frames, frame.index + 1)
-        return merged
+        return self._track(keep=self._cuts.latency_frames + 1)
+
+    def _track(self, keep: int) -> Detections:
+        """Detect and track the queued frames beyond the last ``keep`` (whose cut decision may
+        still change). Objects are detected on a shot's first frame and every ``object_every``-th
+        frame after it."""
+        cuts, out = set(self._cuts.cuts), []
+        while len(self._queue) > keep:
+            frame = self._queue.popleft()
+            is_cut = frame.index in cuts
+            self._since_cut = 0 if is_cut else self._since_cut + 1
+            faces = self._faces(frame.rgb)
+            fdesc = appearance(frame.rgb, faces.xyxy, self.config.reid)
+            f_out, f_keep = self._face_tracker.update_with_index(self._scaled(faces), frame.index, is_cut)
+            parts, desc = [f_out], [fdesc[f_keep]]
+            if is_cut:
+                self._object_tracker.reset()
+            if self._object_stage and self._since_cut % self.config.object_every == 0:
+                objs = self._detect_objects(frame.rgb, faces.xyxy / np.float32(self.scale), is_cut)
+                odesc = appearance(frame.rgb, objs.xyxy, self.config.reid)
+                track = self._object_tracker.update_with_index
+                o_out, o_keep = track(self._scaled(objs), frame.index, is_cut)
+                parts.append(o_out)
+                desc.append(odesc[o_keep])
+            merged = Detections.merge(parts)
+            self._tracked.append(merged)
+            self._desc.append(np.concatenate(desc))
+            out.append(merged)
+        return Detections.merge(out)
+
+    def _detect_objects(self, rgb: np.ndarray, face_xyxy: np.ndarray, is_cut: bool) -> Detections:
+        """The object detector's boxes and the salient proposals where nothing was found."""
+        objs = self._objects(rgb) if self._objects is not None else Detections.empty()
+        if not self.config.salient.enabled:
+            return objs
+        # every named thing counts: in a frame full of detected cars, what moves and was not named is
+        # most likely one more car, not an unnamed subject
+        known = np.concatenate([face_xyxy, objs.xyxy])
+        props, gray = salient_proposals(
+            rgb, None if is_cut else self._prev_gray, known, known, self.config.salient
+        )
+        self._prev_gray = gray
+        return Detections.merge([objs, props]) if len(props) else objs
 
     def _scaled(self, d: Detections) -> Detections:
         if self.scale != 1.0:
@@ -407,15 +332,36 @@ class Perceiver:
 
     @property
     def cuts(self) -> list[int]:
-        """Frame indices where a new shot starts (flash-filtered)."""
+        """Frame indices where a new shot starts (decided so far)."""
         return list(self._cuts.cuts)
 
+    @property
+    def tracker_detections(self) -> Detections:
+        """Every tracked detection so far with the tracker's own ids (before re-identification)."""
+        return Detections.merge(self._tracked)
+
     def finish(self, n_frames: int | None = None) -> tuple[SubjectTracks, list[int]]:
-        """Build the subject tracks over ``n_frames`` (default: frames seen) and return the cuts."""
+        """Decide the last cuts, track the last frames, stitch fragments into identities, and
+        build the subject tracks over ``n_frames`` (default: frames seen); returns them and the cuts."""
+        self._cuts.finish()
+        self._track(keep=0)
         n = self._n_frames if n_frames is None else n_frames
-        tracked = Detections.merge(self._tracked)
+        tracked = self.tracker_detections
+        desc = np.concatenate(self._desc) if self._desc else np.zeros((0, self.config.reid.dim), np.float32)
+        tracked.track_id = stitched_ids(tracked, desc, self.fps, self.cuts, self.config.reid)
         tracks = build_subject_tracks(
             tracked, n, image_size=self.image_size, fps=self.fps, config=self.config.subjects
         )
         log.info("perception: %d subjects, %d cuts over %d frames", len(tracks), len(self.cuts), n)
         return tracks, self.cuts
+
+
+def stitched_ids(
+    tracked: Detections, descriptors: np.ndarray, fps: float, cuts: list[int], config: ReidConfig
+) -> np.ndarray:
+    """(N,) int64 track ids of ``tracked`` after :func:`~autofocuspull.perception.reid.stitch`."""
+    if not len(tracked):
+        return tracked.track_id.copy()
+    groups = np.array([default_class_group(int(c)) for c in tracked.class_id], np.int64)
+    root = stitch(fragments(tracked, descriptors, groups), fps, cuts, config)
+    return np.array([root.get(int(t), int(t)) for t in tracked.track_id], np.int64)

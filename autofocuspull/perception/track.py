@@ -93,6 +93,24 @@ class KalmanBoxFilter:
 # ByteTrack
 # --------------------------------------------------------------------------------------------
 
+_INFEASIBLE = 1e6  # cost of a gated-out pair: larger than any sum of feasible costs (each <= 1)
+
+
+def gated_assignment(score: np.ndarray, feasible: np.ndarray) -> list[tuple[int, int]]:
+    """One-to-one (row, col) pairs maximising the number of ``feasible`` pairs, then the total
+    ``score`` (R, C) among them. The gate is applied to the cost matrix *before* the Hungarian
+    solve (as ByteTrack's ``lapjv(cost_limit=...)`` does): gating the solver's answer afterwards
+    lets an infeasible pair with a high partner score win the optimum, and the feasible pairing it
+    displaced is lost (in crowds a track then goes unmatched and its person gets a new id, or two
+    ids swap). ``score`` in [0, 1] (IoU)."""
+    s = check_array("score", score, (None, None), np.float64)
+    ok = check_array("feasible", feasible, s.shape, bool)
+    if not ok.any():
+        return []
+    cost = np.where(ok, 1.0 - s, _INFEASIBLE)
+    rows, cols = linear_sum_assignment(cost)
+    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if ok[r, c]]
+
 
 def default_class_group(class_id: int) -> int:
     """Association group of a class: faces, people, and all other objects together."""
@@ -158,6 +176,12 @@ class ByteTracker:
 
     def update(self, dets: Detections, frame_index: int, is_cut: bool = False) -> Detections:
         """Associate this frame's detections; returns the ones on a track, ``track_id`` filled."""
+        return self.update_with_index(dets, frame_index, is_cut)[0]
+
+    def update_with_index(
+        self, dets: Detections, frame_index: int, is_cut: bool = False
+    ) -> tuple[Detections, np.ndarray]:
+        """:meth:`update`, also returning which rows of ``dets`` (K,) int64 the result holds."""
         if is_cut:
             self.reset()
         self._predict(frame_index)
@@ -177,7 +201,7 @@ class ByteTracker:
         out = dets[keep]
         out.track_id = det_track[keep]
         out.frame_index = np.full(len(out), frame_index, np.int64)
-        return out
+        return out, keep
 
     def _predict(self, frame_index: int) -> None:
         steps = 1 if self._last_frame is None else frame_index - self._last_frame
@@ -198,18 +222,15 @@ class ByteTracker:
         det_track: np.ndarray,
         frame_index: int,
     ) -> list[int]:
-        """Hungarian match of ``det_idx`` to tracks ``pool`` (IoU >= min_iou, same group)."""
+        """Hungarian match of ``det_idx`` to tracks ``pool`` among the gated pairs (see
+        :func:`gated_assignment`: IoU >= min_iou and same group)."""
         if not len(det_idx) or not pool:
             return pool
         pred = np.stack([self._tracks[k].kf.xyxy for k in pool]).astype(np.float32)
         iou = iou_xyxy(dets.xyxy[det_idx], pred)
         same = groups[det_idx][:, None] == np.array([self._tracks[k].group for k in pool])[None, :]
-        iou = np.where(same, iou, 0.0)
-        rows, cols = linear_sum_assignment(-iou)
         used = set()
-        for r, c in zip(rows, cols, strict=True):
-            if iou[r, c] < min_iou:
-                continue
+        for r, c in gated_assignment(iou, same & (iou >= min_iou)):
             tr = self._tracks[pool[c]]
             tr.kf.update(dets.xyxy[det_idx[r]])
             tr.last_frame, tr.hits = frame_index, tr.hits + 1

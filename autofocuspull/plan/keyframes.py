@@ -15,11 +15,18 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from autofocuspull.core.errors import InputError, ValidationError
+from autofocuspull.core.types import PlanInputs
+from autofocuspull.cues.saliency import subject_at_point
+from autofocuspull.plan.timeline import NONE_ID
+from autofocuspull.plan.viterbi import FREE
 
 STRENGTHS = ("weak", "strong")
 
@@ -88,3 +95,56 @@ def load_keyframes(path: str | Path) -> list[Keyframe]:
     except json.JSONDecodeError as e:
         raise ValidationError(p, "json", f"not valid JSON ({e.msg}, line {e.lineno})") from e
     return parse_keyframes(data, p)
+
+
+# --------------------------------------------------------------------------------------------
+# Keyframes as planning constraints
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResolvedKeyframe:
+    frame: int
+    row: int  # subject row, -1 = background
+    keyframe: Keyframe
+
+
+def resolve_keyframes(keyframes: Sequence[Keyframe], inputs: PlanInputs) -> list[ResolvedKeyframe]:
+    """Keyframes -> frame index and subject row (ids looked up; points picked in the frame)."""
+    times, tracks = inputs.cues.times_s, inputs.tracks
+    size = (inputs.video.width, inputs.video.height)
+    out = []
+    for kf in sorted(keyframes, key=lambda k: k.t_s):
+        frame = int(np.clip(np.searchsorted(times, kf.t_s - 1e-6), 0, len(times) - 1))
+        if kf.subject is not None:
+            if kf.subject not in set(tracks.track_id.tolist()):
+                raise ValueError(
+                    f"keyframe at {kf.t_s} s: no subject with id {kf.subject} "
+                    f"(ids: {tracks.track_id.tolist()})"
+                )
+            row = tracks.index_of(kf.subject)
+        elif kf.point is not None:
+            found = subject_at_point(tracks, frame, kf.point[0], kf.point[1], size) if len(tracks) else None
+            row = NONE_ID if found is None else found
+        else:
+            row = NONE_ID
+        out.append(ResolvedKeyframe(frame, row, kf))
+    return out
+
+
+def keyframe_constraints(
+    resolved: Sequence[ResolvedKeyframe], focusable: np.ndarray, n_frames: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(forced (T,) int64 choice index (0 = background, row + 1) or -1, free_switch (T,) bool)."""
+    forced = np.full(n_frames, FREE, np.int64)
+    free = np.zeros(n_frames, bool)
+    for i, rk in enumerate(resolved):
+        end = rk.frame + 1
+        if rk.keyframe.strength == "strong":
+            end = resolved[i + 1].frame if i + 1 < len(resolved) else n_frames
+        span = np.arange(rk.frame, max(end, rk.frame + 1))
+        ok = np.ones(len(span), bool) if rk.row < 0 else focusable[rk.row, span]
+        forced[span[ok]] = rk.row + 1
+    prev = np.concatenate([[FREE], forced[:-1]])
+    free |= (forced != FREE) & (forced != prev)
+    return forced, free

@@ -1,9 +1,9 @@
 """Metric calibration of a depth run from tracked subjects, and subject distances from depth maps.
 
 Subject boxes are in displayed-frame pixels (``frame_size_hw``); depth maps are smaller, so
-boxes are scaled to the map. A subject's depth is read in its *core*: the central half of the
-face box, or for a body without face the upper torso (centre 40 % of the width, 15-45 % of
-the height), where the box is least likely to contain background.
+boxes are scaled to the map. A subject's depth is read in its *core* by
+:func:`~autofocuspull.perception.distance.sample_subject_depth`, the same reading that focus
+distances use (so the clip is calibrated on the distance focus is set to).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from autofocuspull.perception.depth.metric import (
     prior_distance_m,
 )
 from autofocuspull.perception.depth.run import DepthStore
+from autofocuspull.perception.distance import raw_subject_distances, sample_subject_depth
 
 
 class MetricDepthSource(Protocol):
@@ -34,26 +35,6 @@ class MetricDepthSource(Protocol):
     note: str
 
     def depth_m_at(self, index: int) -> np.ndarray: ...
-
-
-def core_box_xyxy(box_xyxy: np.ndarray, is_face: bool) -> np.ndarray:
-    """(4,) core region of a face box (central half) or a body box (upper torso), same units."""
-    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
-    w, h = x1 - x0, y1 - y0
-    if is_face:
-        return np.array([x0 + 0.25 * w, y0 + 0.25 * h, x1 - 0.25 * w, y1 - 0.25 * h])
-    return np.array([x0 + 0.3 * w, y0 + 0.15 * h, x1 - 0.3 * w, y0 + 0.45 * h])
-
-
-def sample_median(values_hw: np.ndarray, box_xyxy: np.ndarray, frame_size_hw: tuple[int, int]) -> float:
-    """Median of a (h, w) map inside a box given in frame pixels (at least one map pixel)."""
-    h, w = values_hw.shape
-    sy, sx = h / frame_size_hw[0], w / frame_size_hw[1]
-    x0 = int(np.clip(np.floor(box_xyxy[0] * sx), 0, w - 1))
-    y0 = int(np.clip(np.floor(box_xyxy[1] * sy), 0, h - 1))
-    x1 = int(np.clip(np.ceil(box_xyxy[2] * sx), x0 + 1, w))
-    y1 = int(np.clip(np.ceil(box_xyxy[3] * sy), y0 + 1, h))
-    return float(np.median(values_hw[y0:y1, x0:x1]))
 
 
 def prior_distances_from_tracks(
@@ -101,9 +82,7 @@ def metric_samples(
     for t in frames:
         rel_map = rel_at(int(t))
         for s in np.flatnonzero(np.isfinite(priors[:, t])):
-            face = bool(tracks.has_face[s, t])
-            box = tracks.face_xyxy[s, t] if face else tracks.xyxy[s, t]
-            rel.append(sample_median(rel_map, core_box_xyxy(box, face), frame_size_hw))
+            rel.append(sample_subject_depth(rel_map, tracks, int(s), int(t), frame_size_hw))
             dist.append(float(priors[s, t]))
     return np.asarray(rel, np.float64), np.asarray(dist, np.float64)
 
@@ -164,16 +143,9 @@ def _scene_rel(
 def subject_distances_m(
     source: MetricDepthSource, tracks: SubjectTracks, frame_size_hw: tuple[int, int]
 ) -> np.ndarray:
-    """(S, T) float32 metres at each present subject's core (NaN where absent), read frame by frame."""
-    out = np.full((len(tracks), tracks.n_frames), np.nan, np.float32)
-    present = tracks.present | tracks.has_face
-    for t in np.flatnonzero(present.any(axis=0)):
-        depth = source.depth_m_at(int(t))
-        for s in np.flatnonzero(present[:, t]):
-            face = bool(tracks.has_face[s, t])
-            box = tracks.face_xyxy[s, t] if face else tracks.xyxy[s, t]
-            out[s, t] = sample_median(depth, core_box_xyxy(box, face), frame_size_hw)
-    return out
+    """(S, T) float32 metres at each present subject's core (NaN where absent), read frame by frame
+    with :func:`~autofocuspull.perception.distance.sample_subject_depth` (unfiltered)."""
+    return raw_subject_distances(tracks, source.depth_m_at, frame_size_hw).astype(np.float32)
 
 
 def calibrate_store(

@@ -11,7 +11,7 @@ from autofocuspull.core.types import Frame, SubjectTracks
 from autofocuspull.perception.depth.calibrate import MetricDepthSource, calibrate_store
 from autofocuspull.perception.depth.estimator import DepthEstimator, build_depth_estimator
 from autofocuspull.perception.depth.heuristic import HeuristicDepthSource, MaskFn
-from autofocuspull.perception.depth.run import DepthRunConfig, DepthStore, Progress, run_depth
+from autofocuspull.perception.depth.run import DepthRunConfig, DepthStore, Progress, RegionsFn, run_depth
 
 log = logging.getLogger(__name__)
 
@@ -29,18 +29,27 @@ def clip_depth(
     progress: Progress | None = None,
     n_frames: int | None = None,
     cuts: Sequence[int] = (),
+    regions: RegionsFn | None = None,
 ) -> DepthStore:
     """Run (or reuse) :func:`run_depth` into ``cache`` and return a metric-calibrated store.
 
     ``cache`` must be directory backed (the store reads its chunks); use a temporary folder's
     :class:`StageCache` when the user turned caching off. ``cuts``: frame indices starting a
-    shot (each shot is aligned and calibrated on its own).
+    shot (each shot is aligned and calibrated on its own); ``regions``: subjects' boxes per frame,
+    whose motion forces depth keyframes (see :func:`run_depth`).
     """
     if not cache.enabled:
         raise ValueError("clip_depth: expected a directory-backed StageCache (enabled, with a root)")
     config = config if config is not None else DepthRunConfig()
     for _ in run_depth(
-        frames, estimator, config=config, cache=cache, progress=progress, n_frames=n_frames, cuts=cuts
+        frames,
+        estimator,
+        config=config,
+        cache=cache,
+        progress=progress,
+        n_frames=n_frames,
+        cuts=cuts,
+        regions=regions,
     ):
         pass
     store = DepthStore(cache)

@@ -280,6 +280,7 @@ def build_depth_estimator(
     dtype: torch.dtype | None = None,
     input_size: int = 518,
     local_files_only: bool = False,
+    batch_size: int = 8,
 ) -> DepthEstimator:
     """A depth estimator from a registry name (:data:`DEPTH_MODELS`), a hub id or a local directory.
 
@@ -291,6 +292,7 @@ def build_depth_estimator(
         "dtype": dtype,
         "input_size": input_size,
         "local_files_only": local_files_only,
+        "batch_size": batch_size,
     }
     if name_or_path in DEPTH_MODELS:
         return DEPTH_MODELS.get(name_or_path)(**kwargs)

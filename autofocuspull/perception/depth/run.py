@@ -31,8 +31,11 @@ from autofocuspull.perception.depth.metric import MetricFit
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None], None]
+# Subjects' boxes of frame ``index``: (k, 4) float xyxy normalised to the frame (0..1), k may be 0.
+RegionsFn = Callable[[int], np.ndarray]
 META_NAME = "depth_meta.json"
 PROPAGATIONS = ("flow", "hold")
+FLOW_METHODS = ("dis", "farneback")
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,11 @@ class DepthRunConfig:
 
     ``keyframe_interval``: run the network every k-th frame (1 = every frame);
     ``motion_threshold``: mean |grey change| (0..255) vs the last keyframe that forces a
-    keyframe; ``propagation``: "flow" (Farneback warp of the last keyframe) or "hold";
+    keyframe, over the whole frame or (when the caller gives subjects' regions) over any one
+    subject's box, so a subject that moves gets fresh depth even when the background is still;
+    ``propagation``: "flow" (optical-flow warp of the last keyframe) or "hold";
+    ``flow_method``: "dis" (OpenCV's DIS flow, "fast" preset: 2 ms per 160 px frame on one core)
+    or "farneback" (21 ms; both pass the propagation tests in tests/test_depth_run.py);
     ``analysis_short_side_px``: grey images for motion and flow; ``static_threshold``: grey
     change (0..255) under which a pixel counts as static for alignment; ``cut_threshold``: mean
     |grey change| vs the previous frame that starts a new shot (keyframe + new alignment
@@ -56,18 +63,23 @@ class DepthRunConfig:
     before the network resizes them (960 px keeps detail above the network's input at half the
     decode cost of 1080p); ``subject_distance_m``: a known distance of the main subject that puts
     depth in metres (None: size priors); it only affects calibration, not the cached network
-    output. ``keyframe_interval`` defaults to 2: on a CPU the network dominates the run
-    (eval/bench_perception.py) and flow propagation over one frame keeps the flicker of aligned
-    depth (eval/bench_depth_flicker.py).
+    output; ``batch_size``: frames per forward pass (the naive baseline of eval/bench_e2e.py: 1).
+    Speed defaults (measured costs and effects in eval/README.md, "Speed knobs"): ``input_size``
+    308 (a 518 px pass costs 3.6x a 308 px one on a CPU; subjects still span several patches at
+    640x360 and the stored map is <= 384 px, upsampled guided by the image) and
+    ``keyframe_interval`` 8 (flow carries depth 0.3 s at 25 fps; shot starts and motion over the
+    frame or inside a subject's box force keyframes where depth changes).
     """
 
     model: str = DEFAULT_DEPTH_MODEL
-    input_size: int = 518
+    input_size: int = 308
     frame_max_side_px: int = 960
     subject_distance_m: float | None = None
-    keyframe_interval: int = 2
+    batch_size: int = 8
+    keyframe_interval: int = 8
     motion_threshold: float = 8.0
     propagation: str = "flow"
+    flow_method: str = "dis"
     analysis_short_side_px: int = 160
     static_threshold: float = 3.0
     cut_threshold: float = 30.0
@@ -76,10 +88,14 @@ class DepthRunConfig:
     align: AlignConfig = field(default_factory=AlignConfig)
 
     def __post_init__(self) -> None:
-        if self.keyframe_interval < 1 or self.chunk_size < 1:
+        if self.keyframe_interval < 1 or self.chunk_size < 1 or self.batch_size < 1:
             raise ValueError(
-                f"DepthRunConfig: expected keyframe_interval, chunk_size >= 1, "
-                f"got {self.keyframe_interval}, {self.chunk_size}"
+                f"DepthRunConfig: expected keyframe_interval, chunk_size, batch_size >= 1, "
+                f"got {self.keyframe_interval}, {self.chunk_size}, {self.batch_size}"
+            )
+        if self.flow_method not in FLOW_METHODS:
+            raise ValueError(
+                f"DepthRunConfig.flow_method: expected one of {FLOW_METHODS}, got {self.flow_method!r}"
             )
         if self.propagation not in PROPAGATIONS:
             raise ValueError(
@@ -112,17 +128,37 @@ def mean_abs_change(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(np.abs(a.astype(np.float32) - b.astype(np.float32))))
 
 
+_DIS: dict[int, Any] = {}
+
+
+def dense_flow(grey: np.ndarray, key_grey: np.ndarray, method: str = "dis") -> np.ndarray:
+    """(h, w, 2) float32 flow from ``grey`` to ``key_grey`` (same-size uint8 images), in pixels."""
+    if method == "farneback":
+        return cv2.calcOpticalFlowFarneback(grey, key_grey, None, 0.5, 4, 15, 3, 7, 1.5, 0)
+    if method != "dis":
+        raise ValueError(f"dense_flow: method must be one of {FLOW_METHODS}, got {method!r}")
+    preset = cv2.DISOPTICAL_FLOW_PRESET_FAST
+    if preset not in _DIS:  # one instance, reused: creating one allocates its pyramids
+        _DIS[preset] = cv2.DISOpticalFlow_create(preset)
+    return _DIS[preset].calc(grey, key_grey, None)
+
+
 def warp_by_flow(
-    depth: np.ndarray, key_grey: np.ndarray, grey: np.ndarray, *, still_px: float = 0.5
+    depth: np.ndarray,
+    key_grey: np.ndarray,
+    grey: np.ndarray,
+    *,
+    still_px: float = 0.5,
+    method: str = "dis",
 ) -> np.ndarray:
     """Propagate ``depth`` (h, w) of the keyframe to the current frame by dense optical flow.
 
-    Flow is estimated current -> keyframe on the small grey images (Farneback) and scaled to the
+    Flow is estimated current -> keyframe on the small grey images (:func:`dense_flow`) and scaled to the
     depth map's size; each current pixel samples the keyframe depth where it came from. Flow
     shorter than ``still_px`` (grey-image pixels) counts as no motion, so still regions keep the
     keyframe's values exactly instead of being resampled by flow noise.
     """
-    flow = cv2.calcOpticalFlowFarneback(grey, key_grey, None, 0.5, 4, 15, 3, 7, 1.5, 0)
+    flow = dense_flow(grey, key_grey, method)
     flow[np.hypot(flow[..., 0], flow[..., 1]) < still_px] = 0.0
     h, w = depth.shape
     gh, gw = grey.shape
@@ -179,6 +215,7 @@ def run_depth(
     progress: Progress | None = None,
     n_frames: int | None = None,
     cuts: Sequence[int] = (),
+    regions: RegionsFn | None = None,
 ) -> Iterator[DepthFrame]:
     """Aligned relative inverse depth for every frame, computed on keyframes and propagated.
 
@@ -186,7 +223,8 @@ def run_depth(
     directory-backed :class:`StageCache`, keyed e.g. by :func:`depth_cache_config`) stores chunks
     that a rerun reads instead of computing; ``progress(done, total)`` is called per chunk;
     ``cuts`` are frame indices starting a new shot (more are found with ``cut_threshold``): each
-    shot gets its own alignment reference and its own metric fit.
+    shot gets its own alignment reference and its own metric fit; ``regions(index)`` gives the
+    subjects' boxes of a frame (see :data:`RegionsFn`), whose own motion also forces keyframes.
     Yields :class:`DepthFrame` with ``kind="relative_inverse"`` at the estimator's resolution.
     """
     cache = cache if cache is not None and cache.enabled else None
@@ -194,7 +232,8 @@ def run_depth(
     if meta is not None and meta.get("complete"):
         yield from _replay(cache, int(meta["n_chunks"]), progress)
         return
-    yield from _compute(frames, estimator, config, cache, progress, n_frames, frozenset(int(c) for c in cuts))
+    cut_set = frozenset(int(c) for c in cuts)
+    yield from _compute(frames, estimator, config, cache, progress, n_frames, cut_set, regions)
 
 
 def _replay(cache: StageCache, n_chunks: int, progress: Progress | None) -> Iterator[DepthFrame]:
@@ -233,6 +272,7 @@ def _compute(
     progress: Progress | None,
     n_frames: int | None,
     cuts: frozenset[int],
+    regions: RegionsFn | None = None,
 ) -> Iterator[DepthFrame]:
     state = _State(DepthAligner(config.align))
     starts: list[int] = []
@@ -247,13 +287,13 @@ def _compute(
         position += 1
         buffer.append(frame)
         if len(buffer) == config.chunk_size:
-            yield from _finish_chunk(buffer, chunk, estimator, config, state, cache, cuts, starts)
+            yield from _finish_chunk(buffer, chunk, estimator, config, state, cache, cuts, starts, regions)
             if progress is not None:
                 progress(position, n_frames)
             chunk += 1
             buffer = []
     if buffer:
-        yield from _finish_chunk(buffer, chunk, estimator, config, state, cache, cuts, starts)
+        yield from _finish_chunk(buffer, chunk, estimator, config, state, cache, cuts, starts, regions)
         if progress is not None:
             progress(position, n_frames)
         chunk += 1
@@ -279,12 +319,13 @@ def _finish_chunk(
     cache: StageCache | None,
     cuts: frozenset[int],
     starts: list[int],
+    regions: RegionsFn | None = None,
 ) -> Iterator[DepthFrame]:
     cached = cache.load_npz(chunk_name(chunk)) if cache is not None else None
     if cached is not None:
         state.load(cached)
     else:
-        cached = _compute_chunk(buffer, estimator, config, state, cuts)
+        cached = _compute_chunk(buffer, estimator, config, state, cuts, regions)
         if cache is not None:
             cache.save_npz(chunk_name(chunk), cached)
     starts.extend(int(i) for i in cached["index"][cached["new_shot"]])
@@ -297,10 +338,11 @@ def _compute_chunk(
     config: DepthRunConfig,
     state: _State,
     cuts: frozenset[int],
+    regions: RegionsFn | None = None,
 ) -> dict[str, np.ndarray]:
     greys = [grey_small(f.rgb, config.analysis_short_side_px) for f in buffer]
     new_shot = _find_shots(buffer, greys, config, state, cuts)
-    is_key = _choose_keyframes(buffer, greys, config, state, new_shot)
+    is_key = _choose_keyframes(buffer, greys, config, state, new_shot, regions)
     keys = [f.rgb for f, k in zip(buffer, is_key, strict=True) if k]
     preds = iter(estimator.predict(keys)) if keys else iter(())
     depths, scales, shifts, segments = [], [], [], []
@@ -373,10 +415,34 @@ def _find_shots(
     return flags
 
 
+def region_change(a: np.ndarray, b: np.ndarray, boxes_xyxy: np.ndarray) -> float:
+    """Largest mean |grey change| (0..255) of two same-size grey images inside any of the boxes.
+
+    ``boxes_xyxy`` (k, 4) normalised to the image (0..1); boxes are clipped to it, empty or
+    non-finite ones skipped. 0 when no box is left.
+    """
+    h, w = a.shape
+    worst = 0.0
+    for x0, y0, x1, y1 in np.asarray(boxes_xyxy, np.float64).reshape(-1, 4):
+        if not np.all(np.isfinite((x0, y0, x1, y1))):
+            continue
+        c0, c1 = int(np.clip(np.floor(x0 * w), 0, w)), int(np.clip(np.ceil(x1 * w), 0, w))
+        r0, r1 = int(np.clip(np.floor(y0 * h), 0, h)), int(np.clip(np.ceil(y1 * h), 0, h))
+        if c1 > c0 and r1 > r0:
+            worst = max(worst, mean_abs_change(a[r0:r1, c0:c1], b[r0:r1, c0:c1]))
+    return worst
+
+
 def _choose_keyframes(
-    buffer: list[Frame], greys: list[np.ndarray], config: DepthRunConfig, state: _State, new_shot: list[bool]
+    buffer: list[Frame],
+    greys: list[np.ndarray],
+    config: DepthRunConfig,
+    state: _State,
+    new_shot: list[bool],
+    regions: RegionsFn | None = None,
 ) -> list[bool]:
-    """Keyframe flags: new shot, interval reached, or mean grey change vs the last keyframe too large."""
+    """Keyframe flags: new shot, interval reached, or grey change vs the last keyframe too large
+    (over the frame, or inside any subject's box)."""
     flags = []
     key_grey, key_pos = state.key_grey, state.key_position
     for frame, grey, shot in zip(buffer, greys, new_shot, strict=True):
@@ -386,6 +452,10 @@ def _choose_keyframes(
             or key_grey.shape != grey.shape
             or frame.index - key_pos >= config.keyframe_interval
             or mean_abs_change(key_grey, grey) > config.motion_threshold
+            or (
+                regions is not None
+                and region_change(key_grey, grey, regions(frame.index)) > config.motion_threshold
+            )
         )
         if key:
             key_grey, key_pos = grey, frame.index
@@ -398,7 +468,7 @@ def _propagate(state: _State, grey: np.ndarray, config: DepthRunConfig) -> np.nd
     assert state.key_depth is not None and state.key_grey is not None
     if config.propagation == "hold":
         return state.key_depth
-    return warp_by_flow(state.key_depth, state.key_grey, grey)
+    return warp_by_flow(state.key_depth, state.key_grey, grey, method=config.flow_method)
 
 
 class DepthStore:

@@ -28,10 +28,10 @@ def make_onnx_session(
     """An onnxruntime ``InferenceSession`` on ``providers`` (CPU by default), quiet logging."""
     import onnxruntime as ort
 
-    opts = ort.SessionOptions()
+    from autofocuspull.core.threads import onnx_session_options
+
+    opts = onnx_session_options(intra_op_threads)  # the run's thread count, no spinning
     opts.log_severity_level = 3
-    if intra_op_threads is not None:
-        opts.intra_op_num_threads = int(intra_op_threads)
     prov = list(providers) if providers is not None else ["CPUExecutionProvider"]
     return ort.InferenceSession(str(path), sess_options=opts, providers=prov)
 

@@ -1,0 +1,141 @@
+"""One clip's analysis frozen for fitting: everything the planner sees, computed once.
+
+Fitting plans every clip of a graded set hundreds of times with different constants, so the slow
+part (detection, tracking, depth, active speaker detection) runs once per clip and its result is
+stored as one ``.npz`` (:class:`ClipSnapshot`). What a fitted constant changes downstream of the
+analysis is recomputed from the snapshot on each trial: the subject distances' smoothing (from the
+raw per-frame distances kept here) and the planner.
+
+Snapshots live in the pipeline's :class:`~autofocuspull.core.cache.StageCache` (stage
+``snapshot``), keyed by the clip's content and the analysis configuration; the per-stage caches
+beneath them (subjects, depth, cues) carry their own code fingerprints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from autofocuspull.core.types import CueSeries, Lens, PlanInputs, SubjectTracks, VideoInfo
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_VERSION = 1
+
+
+@dataclass
+class ClipSnapshot:
+    """A clip's analysis: ``tracks`` with ``distance_m`` holding the RAW per-frame distances (gaps
+    up to the track's interpolation filled, not yet smoothed), the cues, cut frames, the focus
+    distance of the background, the depth source and the audio (16 kHz mono, or None)."""
+
+    info: VideoInfo
+    tracks: SubjectTracks
+    cues: CueSeries
+    cut_frames: list[int]
+    background_m: float
+    depth_source: str
+    audio_16k: np.ndarray | None
+
+    @property
+    def cuts_s(self) -> list[float]:
+        return [float(self.info.pts_s[i]) for i in self.cut_frames if 0 < i < self.info.n_frames]
+
+    def to_npz_dict(self) -> dict[str, np.ndarray]:
+        d = {f"tracks.{k}": v for k, v in self.tracks.to_npz_dict().items()}
+        d.update({f"cues.{k}": v for k, v in self.cues.to_npz_dict().items()})
+        d["cut_frames"] = np.asarray(self.cut_frames, np.int64)
+        d["background_m"] = np.asarray(self.background_m, np.float64)
+        d["depth_source"] = np.asarray(self.depth_source)
+        d["version"] = np.asarray(SNAPSHOT_VERSION)
+        if self.audio_16k is not None:
+            d["audio_16k"] = self.audio_16k.astype(np.float32)
+        return d
+
+    @classmethod
+    def from_npz_dict(cls, d: dict[str, np.ndarray], info: VideoInfo) -> ClipSnapshot:
+        def part(prefix: str) -> dict[str, np.ndarray]:
+            return {k[len(prefix) :]: v for k, v in d.items() if k.startswith(prefix)}
+
+        return cls(
+            info,
+            SubjectTracks.from_npz_dict(part("tracks.")),
+            CueSeries.from_npz_dict(part("cues.")),
+            [int(c) for c in d["cut_frames"]],
+            float(d["background_m"]),
+            str(d["depth_source"]),
+            d.get("audio_16k"),
+        )
+
+    def plan_inputs(self, distance_config=None, lens: Lens | None = None) -> PlanInputs:
+        """The planner's inputs, with subject distances smoothed by ``distance_config``
+        (:class:`~autofocuspull.perception.subjects.DistanceConfig`, default: the shipped one)."""
+        from autofocuspull.config import RackConfig
+        from autofocuspull.perception.subjects import smooth_distance
+
+        dcfg = distance_config or RackConfig().perception.distance
+        tracks = dataclasses.replace(self.tracks, distance_m=self.tracks.distance_m.copy())
+        fps = float(self.info.frame_rate)
+        for s in range(len(tracks)):
+            raw = self.tracks.distance_m[s].astype(np.float64)
+            tracks.distance_m[s] = smooth_distance(raw, fps, dcfg, self.cut_frames)
+        return PlanInputs(
+            self.info,
+            tracks,
+            self.cues,
+            self.cuts_s,
+            self.depth_source,
+            background_m=self.background_m,
+            lens=lens or Lens(),
+        )
+
+
+def _raw_distance_config(base):
+    """Distance sampling of ``base`` (a DistanceConfig), smoothing off (a 1-frame median, an EMA
+    with alpha 1)."""
+    return dataclasses.replace(base, median_frames=1, smooth_tau_s=1e-9)
+
+
+def snapshot_clip(path: str | Path, cfg=None, *, refresh: bool = False) -> ClipSnapshot:
+    """Analyse ``path`` (or reuse its stored snapshot) with the pipeline's stages and config
+    (:class:`~autofocuspull.pipeline.RackConfig`, default one)."""
+    from autofocuspull import pipeline
+    from autofocuspull.config import RackConfig, section_dict
+    from autofocuspull.io import check_input_file, probe, read_audio
+    from autofocuspull.perception.subjects import assign_subject_distances
+    from autofocuspull.plan import background_distance_m
+
+    cfg = cfg or RackConfig()
+    path = str(check_input_file(path))
+    info = probe(path)
+    sections = (*pipeline.PERCEPTION_SECTIONS, *pipeline.CUE_SECTIONS, "depth", "stages", "lens")
+    key = {  # what the analysis depends on (not the planner, not the fitted distance smoothing)
+        "version": SNAPSHOT_VERSION,
+        **{name: section_dict(pipeline.config_section(cfg, name)) for name in sections},
+    }
+    cache = pipeline._cache(path, "snapshot", key, cfg)
+    hit = None if refresh else cache.load_npz("snapshot.npz")
+    if hit is not None:
+        return ClipSnapshot.from_npz_dict(hit, info)
+    warnings: list[str] = []
+    tracks, cuts, masks = pipeline.perceive(path, info, cfg, warnings)
+    depth, depth_source = pipeline.estimate_depth(path, info, tracks, cuts, cfg, warnings, masks)
+    assign_subject_distances(
+        tracks,
+        depth.depth_m_at,
+        (info.width, info.height),
+        fps=float(info.frame_rate),
+        cuts=cuts,
+        person_mask_at=masks.prob_at if len(masks) else None,
+        config=_raw_distance_config(cfg.perception.distance),
+    )
+    cues = pipeline.compute_clip_cues(path, info, tracks, cfg, warnings)
+    background = background_distance_m(depth)
+    audio = read_audio(path, 16000) if info.has_audio else None
+    snap = ClipSnapshot(info, tracks, cues, list(cuts), background, depth_source, audio)
+    cache.save_npz("snapshot.npz", snap.to_npz_dict())
+    return snap

@@ -1,0 +1,159 @@
+"""Pulls and the focus curve: each switch becomes a timed rack (lead before a speech onset, speed
+limit in dioptres, easing), a hard jump at a cut; per frame the shown choice and focus distance."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from autofocuspull.core.arrays import fill_nearest, runs
+from autofocuspull.core.types import Lens, PlanInputs, Pull, SubjectTracks
+from autofocuspull.plan.timeline import NONE_ID
+
+if TYPE_CHECKING:
+    from autofocuspull.plan.planner import PlannerConfig
+    from autofocuspull.plan.switches import Switch
+
+
+def ease(x: np.ndarray, kind: str) -> np.ndarray:
+    """Easing curve on [0, 1] -> [0, 1]: smoothstep ``3x^2 - 2x^3``, sine ``(1 - cos(pi x)) / 2``."""
+    x = np.clip(x, 0.0, 1.0)
+    if kind == "smoothstep":
+        return x * x * (3 - 2 * x)
+    if kind == "sine":
+        return (1 - np.cos(np.pi * x)) / 2
+    return x
+
+
+def pull_duration_s(from_m: float, to_m: float, cfg: PlannerConfig) -> float:
+    """Seconds to rack from ``from_m`` to ``to_m`` metres at the speed limit (>= ``min_pull_s``)."""
+    dioptres = abs(1.0 / to_m - 1.0 / from_m)
+    return max(cfg.min_pull_s, dioptres / cfg.max_pull_speed_dioptre_per_s)
+
+
+def choice_distances(inputs: PlanInputs) -> np.ndarray:
+    """(K, T) focus distance per choice (background first), NaN gaps filled from the nearest frame."""
+    t = len(inputs.cues.times_s)
+    rows = [np.full(t, inputs.background_m, np.float64)]
+    for s in range(len(inputs.tracks)):
+        d = fill_nearest(inputs.tracks.distance_m[s].astype(np.float64))
+        rows.append(np.where(np.isfinite(d), d, inputs.background_m))
+    return np.stack(rows)
+
+
+def choice_points(inputs: PlanInputs) -> np.ndarray:
+    """(K, T, 2) normalised focus point per choice (background NaN), gaps filled from nearest frame."""
+    t = len(inputs.cues.times_s)
+    pts = [np.full((t, 2), np.nan)]
+    for s in range(len(inputs.tracks)):
+        fx = inputs.tracks.focus_xy[s].astype(np.float64)
+        pts.append(np.stack([fill_nearest(fx[:, 0]), fill_nearest(fx[:, 1])], -1))
+    return np.stack(pts)
+
+
+def build_pulls(
+    switches: Sequence[Switch],
+    path: np.ndarray,
+    dist: np.ndarray,
+    times: np.ndarray,
+    cut_mask: np.ndarray,
+    tracks: SubjectTracks,
+    cfg: PlannerConfig,
+) -> tuple[list[Pull], np.ndarray, np.ndarray]:
+    """Pulls for the switches, and per frame (T,) the shown choice and focus distance (m).
+
+    A cut switch is a zero-length pull (focus jumps). Others start ``lead_s`` before a speech
+    onset (else at the switch), never before the previous pull's end or the shot's start, and end
+    at the next cut at the latest. During a pull the choice shown is the new one and focus moves
+    in dioptres along the easing curve between the two subjects' (moving) distances.
+    """
+    t_n = len(times)
+    idx = np.arange(t_n)
+    cuts_t = times[cut_mask]
+    shown = path.copy()
+    spans: list[tuple[float, float, int, int]] = []
+    pulls: list[Pull] = []
+    prev_end = float(times[0])
+    for sw in switches:
+        t_sw = float(times[sw.frame])
+        from_id = int(tracks.track_id[sw.old - 1]) if sw.old > 0 else NONE_ID
+        to_id = int(tracks.track_id[sw.new - 1]) if sw.new > 0 else NONE_ID
+        if sw.kind == "cut":
+            from_m, to_m = float(dist[sw.old, sw.frame - 1]), float(dist[sw.new, sw.frame])
+            pulls.append(Pull(t_sw, t_sw, from_id, to_id, sw.reason, from_m, to_m))
+            prev_end = t_sw
+            continue
+        before = cuts_t[cuts_t <= t_sw]
+        shot_start = float(before.max()) if len(before) else float(times[0])
+        lead = cfg.lead_s if sw.kind == "speech" else 0.0
+        start = min(max(t_sw - lead, prev_end, shot_start), t_sw)
+        k0 = int(np.searchsorted(times, start - 1e-9))
+        from_m = float(dist[sw.old, max(k0 - 1, 0)])
+        to_m = float(dist[sw.new, sw.frame])
+        end = start + pull_duration_s(from_m, to_m, cfg)
+        after = cuts_t[cuts_t > start]
+        if len(after):
+            end = min(end, float(after.min()))
+        pulls.append(Pull(start, end, from_id, to_id, sw.reason, from_m, to_m))
+        shown[(idx >= k0) & (idx < sw.frame)] = sw.new
+        spans.append((start, end, sw.old, sw.new))
+        prev_end = end
+    focus = dist[shown, idx]
+    for start, end, old, new in spans:
+        span = (times >= start) & (times < end)
+        x = (times[span] - start) / max(end - start, 1e-9)
+        d_from, d_to = 1.0 / dist[old, span], 1.0 / dist[new, span]
+        focus[span] = 1.0 / (d_from + (d_to - d_from) * ease(x, cfg.ease))
+    return pulls, shown, focus
+
+
+def blur_px_per_dioptre(lens: Lens, f_number: float, width_px: int) -> float:
+    """Pixels of blur per dioptre of defocus for a thin lens far from macro range:
+    ``c ≈ (f / N) * f * |1/s - 1/z| * width_px / sensor_width`` (all in metres)."""
+    f_m = lens.focal_length_mm / 1000.0
+    return (f_m / f_number) * f_m * width_px / (lens.sensor_width_mm / 1000.0)
+
+
+def backlash(dioptre: np.ndarray, width: float) -> np.ndarray:
+    """(n,) focus in dioptres held still until the target leaves a band of ``width`` dioptres
+    around it, then dragged along by the band's edge (a focus puller's hand ignoring jitter)."""
+    out = np.empty_like(dioptre)
+    held = float(dioptre[0])
+    half = width / 2
+    for i, d in enumerate(dioptre):
+        if d > held + half:
+            held = float(d) - half
+        elif d < held - half:
+            held = float(d) + half
+        out[i] = held
+    return out
+
+
+def steady_holds(
+    focus_m: np.ndarray,
+    shown: np.ndarray,
+    pulls: Sequence[Pull],
+    times: np.ndarray,
+    cut_mask: np.ndarray,
+    deadband_dioptre: float,
+) -> np.ndarray:
+    """Focus (T,) metres with :func:`backlash` applied over each hold: a run of frames on one
+    choice, outside every pull, within one shot. Pull frames and the background are untouched."""
+    if deadband_dioptre <= 0:
+        return focus_m
+    out = focus_m.astype(np.float64).copy()
+    free = np.ones(len(times), bool)
+    for p in pulls:
+        free &= ~((times >= p.start_s) & (times < p.end_s))
+    shot = np.cumsum(cut_mask)
+    key = np.where(free, shown * (int(shot.max()) + 1) + shot, -1)
+    for a, b in runs(free):
+        start = a
+        for k in range(a + 1, b + 1):
+            if k == b or key[k] != key[start]:
+                if shown[start] > 0 and k - start > 1:
+                    out[start:k] = 1.0 / backlash(1.0 / out[start:k], deadband_dioptre)
+                start = k
+    return out

@@ -1,0 +1,71 @@
+"""Stage timing, heap settings and thread counts: the machinery the speed work rests on."""
+
+from __future__ import annotations
+
+import platform
+import time
+
+import pytest
+
+from autofocuspull.core import heap, threads, timing
+
+
+def test_stages_are_exclusive_and_never_count_time_twice():
+    t0 = time.perf_counter()
+    with timing.recording() as times, timing.stage("outer"):
+        for _ in timing.timed_iter("decode", range(3)):
+            with timing.stage("inner"):
+                sum(range(1000))
+        with timing.stage("inner"):
+            pass
+    total = time.perf_counter() - t0
+    got = times.as_dict()
+    assert got["decode"]["calls"] == 4  # three items and the StopIteration
+    assert got["inner"]["calls"] == 4 and got["outer"]["calls"] == 1 and got["other"]["calls"] == 1
+    assert 0 < sum(v["wall_s"] for v in got.values()) <= total  # exclusive: nothing counted twice
+    assert all(v["wall_s"] >= 0 and v["user_s"] >= 0 for v in got.values())
+
+
+def test_timing_is_a_no_op_outside_a_recording():
+    class Model:
+        size = 3
+
+        def __call__(self, x):
+            return x + 1
+
+        def detect(self, x):
+            return x * 2
+
+    m = Model()
+    assert timing.timed_model(m, "x") is m and timing.timed_model(None, "x") is None
+    assert list(timing.timed_iter("decode", [1, 2])) == [1, 2]
+    with timing.recording() as times:
+        wrapped = timing.timed_model(m, "detection")
+        assert wrapped(1) == 2 and wrapped.detect(2) == 4 and wrapped.size == 3
+    assert times.totals["detection"].calls == 2
+
+
+def test_trimmed_yields_everything_in_order():
+    assert list(heap.trimmed(iter(range(10)), every=3)) == list(range(10))
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_configure_heap_takes_effect_on_glibc():
+    assert heap.configure_heap() is True
+
+
+def test_set_threads_reaches_torch_opencv_and_onnxruntime():
+    import cv2
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        assert threads.set_threads(1) == 1
+        assert torch.get_num_threads() == 1 and cv2.getNumThreads() == 1
+        opts = threads.onnx_session_options()
+        assert opts.intra_op_num_threads == 1
+        assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+        with pytest.raises(ValueError, match="expected >= 1"):
+            threads.set_threads(0)
+    finally:
+        threads.set_threads(before)
