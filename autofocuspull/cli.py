@@ -321,6 +321,25 @@ def build_parser() -> argparse.ArgumentParser:
     _config_opts(d)
     _common(d)
 
+    x = sub.add_parser(
+        "experiment",
+        help="score named variants of the configuration over a graded folder",
+        description="Run every [variants.NAME] of EXPERIMENT.toml over the graded clips of --dataset "
+        "and write metrics, plans, plots, exact configs, version and commit to -o.",
+    )
+    x.add_argument("spec", type=Path, metavar="EXPERIMENT.toml")
+    x.add_argument("--dataset", type=Path, required=True, metavar="DIR", help="a folder of graded clips")
+    x.add_argument("-o", "--output", type=Path, required=True, metavar="RESULTS", help="results folder")
+    x.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    _logging_opts(x)
+
+    k = sub.add_parser("cache", help="list or clear the analysis cache")
+    k.add_argument("action", choices=["list", "clear"])
+    k.add_argument("--cache-dir", type=Path, default=None, help="the cache (default: $AUTOFOCUSPULL_CACHE)")
+    k.add_argument("--models", action="store_true", help="clear: also delete the downloaded models")
+    k.add_argument("--json", action="store_true", help="list: one JSON object")
+    _logging_opts(k)
+
     c = sub.add_parser(
         "config",
         help="print the effective configuration as TOML",
@@ -395,6 +414,10 @@ def config_from_args(args: argparse.Namespace) -> RackConfig:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run a parsed command through :mod:`autofocuspull.pipeline`."""
+    if args.command == "cache":
+        return _cache(args)
+    if args.command == "experiment":
+        return _experiment(args)
     cfg = config_from_args(args)
     if cfg.run.cache_dir is not None:  # one folder for the analysis and the downloaded models
         os.environ["AUTOFOCUSPULL_CACHE"] = cfg.run.cache_dir
@@ -428,6 +451,37 @@ def run_command(args: argparse.Namespace) -> int:
         files = pipeline.demo(args.output_dir, cfg)
         for name, path in files.items():
             print(f"{name:>8}: {path}")
+    return 0
+
+
+def _cache(args: argparse.Namespace) -> int:
+    import json
+
+    from autofocuspull.core.cache import cache_entries, clear_cache
+
+    if args.action == "clear":
+        freed = clear_cache(args.cache_dir, models=args.models)
+        print(f"freed {freed / 2**20:.1f} MiB")
+        return 0
+    entries = cache_entries(args.cache_dir)
+    if args.json:
+        print(json.dumps(entries))
+        return 0
+    for e in entries:
+        print(f"{e['bytes'] / 2**20:9.1f} MiB  {e['stage']:<9} {e['source'] or e['clip']}")
+    total = sum(e["bytes"] for e in entries)
+    print(f"{total / 2**20:9.1f} MiB  in {len(entries)} entries")
+    return 0
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    import json
+
+    from autofocuspull import pipeline
+    from autofocuspull.evaluate import format_comparison
+
+    record = pipeline.experiment(args.spec, args.dataset, args.output)
+    print(json.dumps(record, default=str) if args.json else format_comparison(record["variants"]))
     return 0
 
 

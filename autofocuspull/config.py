@@ -109,6 +109,7 @@ class StagesConfig:
     faces: str = "yunet"
     objects: str = "yolox-nano"
     masks: str = "deeplabv3"
+    speaker: str = "light-asd"
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from autofocuspull.config import SCHEDULING_SECTIONS, RackConfig, config_section
 from autofocuspull.core.cache import StageCache, array_key, file_key, stage_key
 from autofocuspull.core.errors import UsageError
 from autofocuspull.core.heap import trimmed
-from autofocuspull.core.hub import offline
+from autofocuspull.core.hub import hub_reachable, offline
 from autofocuspull.core.models import build_model
 from autofocuspull.core.threads import set_threads
 from autofocuspull.core.timing import stage, timed_iter, timed_model
@@ -52,6 +52,7 @@ __all__ = [
     "demo",
     "estimate_depth",
     "evaluate_folder",
+    "experiment",
     "perceive",
     "plan_clip",
     "plan_command",
@@ -111,7 +112,8 @@ def _analysis_size(info: VideoInfo, max_side: int) -> tuple[int, int]:
     return scaled_size(info.width, info.height, max_side)
 
 
-PERCEPTION_STAGES = ("faces", "objects", "masks")  # the [stages] choices perception depends on
+# the [stages] choices perception depends on
+PERCEPTION_STAGES = ("faces", "objects", "masks")
 PERCEPTION_SECTIONS = (
     "io",
     "perception.faces",
@@ -209,24 +211,32 @@ def _detector(name: str, section: Any, notes: list[str], what: str, instead: str
 
 
 def _face_detector(cfg: RackConfig, notes: list[str]) -> Any:
-    """The face detector; YuNet from the download cache falls back to CenterFace, loudly."""
+    """The configured face detector; one from the download cache that can't be had falls back,
+    loudly, along its registry entry's ``fallback`` chain (YuNet -> CenterFace -> no faces).
+    A model path you gave must be there."""
     from autofocuspull.perception.detect import DETECTORS
 
-    name, section = cfg.stages.faces, cfg.perception.faces
-    build = DETECTORS.get(name)
-    fallback_name = DETECTORS.info(name).get("fallback")
-    key = ("faces", name, repr(section))
-    if fallback_name is None or section.model_path is not None:  # a path you gave must be there
-        return build_model("face detector", lambda: build(section.model_path, section), notes, key=key)
-    fallback = DETECTORS.get(fallback_name)
-    return build_model(
-        f"{name} face detector",
-        lambda: build(None, section),
-        notes,
-        fallback=lambda: fallback(None, section),
-        instead=f"FALLING BACK to {fallback_name} (slower, other landmarks; pass --face-model PATH)",
-        key=key,
-    )
+    section = cfg.perception.faces
+    name = cfg.stages.faces
+    path = section.model_path
+    while True:
+        nxt = None if path is not None else DETECTORS.info(name).get("fallback")
+        build = DETECTORS.get(name)
+        key = ("faces", name, path, repr(section))
+        if nxt is None:
+            return build_model(
+                f"{name} face detector", lambda b=build, p=path: b(p, section), notes, key=key
+            )
+        got = build_model(
+            f"{name} face detector",
+            lambda b=build: b(None, section),
+            notes,
+            instead=f"FALLING BACK to {nxt} (pass --face-model PATH)",
+            key=key,
+        )
+        if got is not None:
+            return got
+        name = nxt
 
 
 def estimate_depth(
@@ -259,7 +269,7 @@ def estimate_depth(
             device=device,
             dtype=preferred_dtype(device),
             input_size=d.input_size,
-            local_files_only=offline(),
+            local_files_only=Path(d.model).exists() or not hub_reachable(),
             batch_size=d.batch_size,
         ),
         notes,
@@ -332,8 +342,7 @@ def compute_clip_cues(
     path: str, info: VideoInfo, tracks: SubjectTracks, cfg: RackConfig, warnings: list[str]
 ) -> CueSeries:
     """Voice activity, active speakers and saliency per subject per frame. Cached."""
-    from autofocuspull.cues import build_active_speaker_model, compute_cues
-    from autofocuspull.cues.asd import MouthMotionSpeaker
+    from autofocuspull.cues import SPEAKER_MODELS, compute_cues
 
     c = cfg.cues
     asd_wanted = cfg.planner.mode != "saliency"  # the only way the cue mode changes what is computed
@@ -341,6 +350,7 @@ def compute_clip_cues(
         _sections(cfg, CUE_SECTIONS),
         ("autofocuspull.cues",),
         asd_wanted=asd_wanted,
+        speaker=cfg.stages.speaker,
         transcript=file_key(c.transcript.path),
         tracks=array_key(tracks.xyxy),
     )
@@ -354,16 +364,16 @@ def compute_clip_cues(
     audio = read_audio(path, AUDIO_RATE_HZ) if info.has_audio else None
     model = None
     if asd_wanted and audio is not None and bool(tracks.has_face.any()):
-        sp = c.speaker
+        name = cfg.stages.speaker
+        build = SPEAKER_MODELS.get(name)
+        fallback = None if c.speaker.model_path else SPEAKER_MODELS.info(name).get("fallback")
         model = build_model(
-            "Light-ASD",
-            lambda: build_active_speaker_model(
-                sp.model_path, sp.head_path, allow_fallback=False, config=sp, mfcc_config=c.mfcc
-            ),
+            f"{name} speaker model",
+            lambda: build(c.speaker, c.mouth, c.mfcc),
             notes,
-            fallback=lambda: MouthMotionSpeaker(c.mouth),
-            instead="FALLING BACK to mouth-motion/speech-envelope correlation (much less reliable)",
-            key=("asd", repr(sp), repr(c.mfcc), repr(c.mouth)),
+            fallback=(lambda: SPEAKER_MODELS.get(fallback)(c.speaker, c.mouth, c.mfcc)) if fallback else None,
+            instead=f"FALLING BACK to {fallback} (much less reliable)" if fallback else None,
+            key=("speaker", name, repr(c.speaker), repr(c.mfcc), repr(c.mouth)),
         )
     frames = None
     if model is not None:
@@ -670,21 +680,51 @@ def evaluate_folder(
     dataset: str | os.PathLike[str],
     cfg: RackConfig,
     plot_dir: str | os.PathLike[str] | None = None,
+    keep_plan: Callable[[str, FocusPlan], None] | None = None,
     executor: Any = None,
 ) -> dict[str, Any]:
     """Plan every graded clip of ``dataset`` with the run's planner and score it (clips named
-    outside the folder are refused, see :func:`~autofocuspull.evaluate.confined_to`).
+    outside the folder are refused, see :func:`~autofocuspull.evaluate.confined_to`);
+    ``keep_plan(clip stem, plan)`` sees each plan.
 
     ``executor`` (an :class:`autofocuspull.batch.Executor`: a process pool or Ray) plans all the
     clips first, in parallel, with the same per-clip function; None plans them one by one here."""
     from autofocuspull import evaluate
 
     check_planner(cfg)
-    plan_one = (
+    plan_any = (
         (lambda p: plan_clip(p, cfg)[0]) if executor is None else planned_in_parallel(dataset, cfg, executor)
     )
+
+    def plan_one(video: Path) -> FocusPlan:
+        plan = plan_any(video)
+        if keep_plan is not None:
+            keep_plan(Path(video).stem, plan)
+        return plan
+
     plan_fn = evaluate.confined_to(dataset, plan_one)
     return evaluate.evaluate_dataset(dataset, plan_fn, cfg.stages.planner, plot_dir=plot_dir)
+
+
+def experiment(
+    spec: str | os.PathLike[str], dataset: str | os.PathLike[str], out_dir: str | os.PathLike[str]
+) -> dict[str, Any]:
+    """``autofocuspull experiment``: every variant of ``spec`` over the graded ``dataset``, with
+    metrics, plans, plots, exact configs, version and commit under ``out_dir``
+    (:mod:`autofocuspull.evaluate.experiment`)."""
+    from autofocuspull.evaluate.experiment import load_experiment, run_experiment
+
+    variants = load_experiment(spec)
+    for cfg in variants.values():
+        check_planner(cfg)
+    if not Path(dataset).is_dir():
+        raise UsageError(f"{dataset}: the dataset must be a folder of clips with <stem>.grades.json")
+    ensure_writable_dir(Path(out_dir), Path(out_dir))
+
+    def run(cfg: RackConfig, plot_dir: Path, keep: Callable[[str, FocusPlan], None]) -> dict[str, Any]:
+        return evaluate_folder(dataset, cfg, plot_dir, keep)
+
+    return run_experiment(variants, dataset, out_dir, run, source=str(spec))
 
 
 class PlanFailedError(RuntimeError):
@@ -729,6 +769,3 @@ def demo(out_dir: str | os.PathLike[str], cfg: RackConfig) -> dict[str, Path]:
     log.info("demo clip written to %s", files["input"])
     rack(files["input"], files["output"], cfg, plan_out=files["plan"], plot=files["picture"])
     return files
-
-
-PlanFn = Callable[[Path], FocusPlan]

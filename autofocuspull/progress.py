@@ -58,7 +58,10 @@ def bar(iterable: Iterable[T], desc: str, total: int | None = None, unit: str = 
     if not progress_enabled():
         yield from iterable
         return
-    with tqdm(iterable, desc=desc, total=total, unit=unit, dynamic_ncols=True, leave=False) as it:
+    # disable=None: tqdm shows nothing when stderr is not a terminal (logs, CI, pipes)
+    with tqdm(
+        iterable, desc=desc, total=total, unit=unit, dynamic_ncols=True, leave=False, disable=None
+    ) as it:
         yield from it
 
 

@@ -149,8 +149,9 @@ def test_every_shorthand_option_sets_an_existing_key() -> None:
     option of the stage commands is either a shorthand or one of the commands' own."""
     own = {"help", "input", "output", "plan_out", "plot", "plan", "grades", "dataset", "json",
            "config", "overrides", "no_cache", "log_level", "quiet", "debug", "output_dir", "version",
-           "command", "start", "end", "preview_overlay", "to", "clip", "port", "no_browser",
-           "report", "rounds", "no_loo", "jobs", "flicker"}  # fmt: skip (the last four: fit's own)
+           "command", "spec", "action", "models", "start", "end", "preview_overlay", "to", "clip", "port",
+           "no_browser", "flicker", "format", "gpu_per_worker", "max_retries", "plan_only", "ray",
+           "ray_address", "segment_s", "verify", "workers", "report", "rounds", "no_loo", "jobs"}  # fmt: skip
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     dests = {a.dest for p in sub.choices.values() for a in p._actions}

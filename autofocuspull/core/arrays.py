@@ -1,8 +1,26 @@
-"""Small array helpers shared by the stages (runs of a mask, nearest-in-time lookup, frame edges)."""
+"""Small array helpers shared by the stages (frame interval, runs of a mask, nearest-in-time lookup,
+frame edges)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+
+DEFAULT_FRAME_INTERVAL_S = 0.04  # 25 fps: only a clip of fewer than 2 frames has no interval to measure
+
+
+def frame_interval_s(times_s: np.ndarray) -> float:
+    """The frame interval of a clip in seconds: the median spacing of its (T,) frame times (robust
+    to a dropped or duplicated frame of variable-rate footage), ``DEFAULT_FRAME_INTERVAL_S`` when
+    T < 2. The one definition every stage uses."""
+    t = np.asarray(times_s, np.float64)
+    return float(np.median(np.diff(t))) if len(t) > 1 else DEFAULT_FRAME_INTERVAL_S
+
+
+def shot_index(times_s: np.ndarray, cuts_s: Sequence[float]) -> np.ndarray:
+    """(T,) int64 shot number of each frame: a cut at ``c`` starts a new shot at frames ``t >= c``."""
+    return np.searchsorted(np.sort(np.asarray(cuts_s, np.float64)), times_s, side="right").astype(np.int64)
 
 
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:

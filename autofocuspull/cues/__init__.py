@@ -13,15 +13,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
+from autofocuspull.core.registry import Registry
 from autofocuspull.core.types import CueSeries, Frame, SubjectTracks, check_array
 from autofocuspull.cues.asd import (
     AsdConfig,
     LightASD,
+    MouthMotionConfig,
     MouthMotionSpeaker,
+    SpeakerModel,
     build_active_speaker_model,
     crop_face,
     score_active_speakers,
@@ -33,12 +36,41 @@ from autofocuspull.cues.vad import VadConfig, compute_vad
 
 log = logging.getLogger(__name__)
 
+
+class SpeakerModelBuilder(Protocol):
+    """Builds a :class:`~autofocuspull.cues.asd.SpeakerModel` (``score(TrackClip) -> (n,) logits``)
+    from the run's ``[cues.speaker]``, ``[cues.mouth]`` and ``[cues.mfcc]`` sections; raises
+    :class:`~autofocuspull.core.errors.ModelUnavailableError` when its model can't be had."""
+
+    def __call__(self, speaker: AsdConfig, mouth: MouthMotionConfig, mfcc: MfccConfig, /) -> SpeakerModel: ...
+
+
+def _light_asd(speaker: AsdConfig, mouth: MouthMotionConfig, mfcc_config: MfccConfig) -> SpeakerModel:
+    return build_active_speaker_model(
+        speaker.model_path, speaker.head_path, allow_fallback=False, config=speaker, mfcc_config=mfcc_config
+    )
+
+
+def _mouth_motion(speaker: AsdConfig, mouth: MouthMotionConfig, mfcc_config: MfccConfig) -> SpeakerModel:
+    return MouthMotionSpeaker(mouth)
+
+
+# Who speaks: the only way a speaker model is found by name (``[stages] speaker``); a registry
+# entry's ``fallback`` is used, loudly, when its model can't be had.
+SPEAKER_MODELS: Registry[SpeakerModelBuilder] = Registry("speaker model", "autofocuspull.speakers")
+SPEAKER_MODELS.register("light-asd", _light_asd, fallback="mouth-motion")
+SPEAKER_MODELS.register("mouth-motion", _mouth_motion)
+
 __all__ = [
+    "SPEAKER_MODELS",
     "AsdConfig",
     "LightASD",
     "MfccConfig",
+    "MouthMotionConfig",
     "MouthMotionSpeaker",
     "SaliencyConfig",
+    "SpeakerModel",
+    "SpeakerModelBuilder",
     "Turn",
     "UserTarget",
     "VadConfig",

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autofocuspull.core.arrays import runs
+from autofocuspull.core.arrays import frame_interval_s, nearest_index, runs
 from autofocuspull.core.types import FocusPlan, Lens, Pull
 from autofocuspull.evaluate.grades import GradedPull, Grades
 
@@ -142,13 +142,9 @@ def frame_hits(plan: FocusPlan, grades: Grades) -> tuple[np.ndarray, np.ndarray,
 
 
 def nearest_frame(times_s: np.ndarray, t_s: float) -> int:
-    """Index of the frame nearest ``t_s`` in sorted ``times_s`` (the earlier one on a tie)."""
-    k = int(np.searchsorted(times_s, t_s, side="left"))
-    if k <= 0:
-        return 0
-    if k >= len(times_s):
-        return len(times_s) - 1
-    return k - 1 if t_s - times_s[k - 1] <= times_s[k] - t_s else k
+    """Index of the frame nearest ``t_s`` in sorted ``times_s`` (the earlier one on a tie;
+    :func:`~autofocuspull.core.arrays.nearest_index`)."""
+    return int(nearest_index(np.asarray(times_s, np.float64), np.array([t_s], np.float64))[0])
 
 
 def pull_crosses_cut(pull: Pull, cuts_s: tuple[float, ...] | list[float]) -> bool:
@@ -160,10 +156,6 @@ def is_cut_switch(pull: Pull, cuts_s: tuple[float, ...] | list[float], tolerance
     """True for a zero-length pull within ``tolerance_s`` of a cut: a hard switch, not a pull."""
     return pull.end_s == pull.start_s and any(abs(pull.start_s - c) <= tolerance_s for c in cuts_s)
 
-
-def frame_interval_s(times_s: np.ndarray) -> float:
-    """Median interval between frames in seconds (0 with fewer than 2 frames)."""
-    return float(np.median(np.diff(times_s))) if len(times_s) > 1 else 0.0
 
 
 def counted_pulls(plan: FocusPlan, grades: Grades) -> list[int]:
@@ -213,7 +205,7 @@ def clip_duration_s(plan: FocusPlan) -> float:
     t = plan.times_s
     if len(t) < 2:
         raise ValueError("clip duration: plan has fewer than 2 frames and no video.duration_s")
-    return float(t[-1] - t[0] + np.median(np.diff(t)))
+    return float(t[-1] - t[0] + frame_interval_s(t))
 
 
 def score_details(plan: FocusPlan, grades: Grades) -> ScoreDetails:

@@ -23,7 +23,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from autofocuspull.core.arrays import runs
+from autofocuspull.core.arrays import frame_interval_s, runs
 from autofocuspull.core.atomic import atomic_write_bytes
 from autofocuspull.core.types import FocusPlan, check_array
 from autofocuspull.evaluate.grades import Grades
@@ -39,7 +39,7 @@ def frame_edges_s(times_s: np.ndarray) -> np.ndarray:
     t = np.asarray(times_s, np.float64)
     if len(t) == 0:
         return np.zeros(1)
-    step = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+    step = frame_interval_s(t)
     mid = (t[1:] + t[:-1]) / 2.0
     return np.concatenate([[t[0] - step / 2], mid, [t[-1] + step / 2]])
 

@@ -1,10 +1,12 @@
-"""The demo clip, generated on the user's machine (nothing to download, nothing shipped).
+"""The demo clip, generated on the user's machine (nothing to download; one public-domain photo crop shipped).
 
 Two people at different distances in front of a far, lamp-lit wall: the near one (A) leaves the
 frame at 3-4 s and comes back at 5.5-6.5 s to stay until the end (11 s); the far one (B) stays.
 A focus puller holds A, racks to B when A leaves and back to A when A returns; the wall's lamps
-bloom into bokeh discs. The faces come from ``skimage.data.astronaut()`` (NASA photograph, public
-domain), which scikit-image ships; the soundtrack is a soft synthetic chord so the audio path is
+bloom into bokeh discs. The faces come from a head-and-shoulders crop of the astronaut photograph
+that scikit-image ships as ``data.astronaut()`` (Eileen Collins, NASA, public domain), rows 20:300
+and columns 110:340, stored losslessly as ``autofocuspull/assets/astronaut_head.png``; the
+soundtrack is a soft synthetic chord so the audio path is
 exercised.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -31,11 +34,20 @@ class DemoClipConfig:
     seed: int = 7
 
 
+ASTRONAUT_HEAD = Path(__file__).resolve().parents[1] / "assets" / "astronaut_head.png"
+
+
+def astronaut_head() -> np.ndarray:
+    """The astronaut crop, RGB uint8 (280, 230, 3); her face spans about x 68..160, y 45..157."""
+    bgr = cv2.imread(str(ASTRONAUT_HEAD), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise FileNotFoundError(f"{ASTRONAUT_HEAD}: package data missing; reinstall autofocuspull")
+    return np.ascontiguousarray(bgr[:, :, ::-1])  # OpenCV reads BGR; the demo is RGB
+
+
 def _person_sprite(scale: float, mirror: bool) -> tuple[np.ndarray, np.ndarray]:
     """Head-and-shoulders cut-out of the astronaut photo: RGB uint8 and alpha float32 in [0, 1]."""
-    from skimage import data
-
-    crop = data.astronaut()[20:300, 110:340]  # face at about x 68..159, y 45..156 of this crop
+    crop = astronaut_head()  # face at about x 68..159, y 45..156 of this crop
     h, w = crop.shape[:2]
     alpha = np.zeros((h, w), np.float32)
     cv2.ellipse(alpha, (w // 2 + 8, 100), (62, 88), 0, 0, 360, 1.0, -1)  # head and hair

@@ -14,10 +14,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from autofocuspull.core.registry import Registry
 from autofocuspull.core.types import FACE_CLASS_ID, PERSON_CLASS_ID, Detections, check_array
 from autofocuspull.perception.detect._common import iou_xyxy
 
@@ -294,3 +296,23 @@ def link_faces_to_people(
         if n >= min_votes:
             links[face_id] = person_id
     return links
+
+
+class Tracker(Protocol):
+    """A streaming tracker: ``update(dets, frame_index, is_cut) -> Detections`` with ``track_id``
+    set (pixel xyxy as given), ``reset()`` forgets every track (a new shot)."""
+
+    def update(self, dets: Detections, frame_index: int, is_cut: bool = False) -> Detections: ...
+
+    def reset(self) -> None: ...
+
+
+class TrackerBuilder(Protocol):
+    """``(fps, TrackerConfig, ids=shared id iterator) -> Tracker``."""
+
+    def __call__(self, fps: float, config: TrackerConfig, *, ids: Iterator[int] | None = None) -> Tracker: ...
+
+
+# The only way a tracker is found by name (``[stages] tracker``); plug-ins: ``autofocuspull.trackers``.
+TRACKERS: Registry[TrackerBuilder] = Registry("tracker", "autofocuspull.trackers")
+TRACKERS.register("bytetrack", ByteTracker)

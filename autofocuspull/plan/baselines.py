@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from autofocuspull.core.arrays import frame_interval_s, shot_index
 from autofocuspull.core.types import FocusPlan, PlanInputs, Pull, SubjectTracks
 
 NO_SUBJECT = -1
@@ -36,11 +37,6 @@ class BaselineConfig:
 # --------------------------------------------------------------------------------------------
 # Shared plan-building helpers (reusable by other planners)
 # --------------------------------------------------------------------------------------------
-
-
-def shot_index(times_s: np.ndarray, cuts_s: list[float]) -> np.ndarray:
-    """(T,) int64 shot number of each frame: a cut at ``c`` starts a new shot at frames ``t >= c``."""
-    return np.searchsorted(np.sort(np.asarray(cuts_s, np.float64)), times_s, side="right").astype(np.int64)
 
 
 def normalised_focus_xy(tracks: SubjectTracks, width_px: int, height_px: int) -> np.ndarray:
@@ -191,7 +187,7 @@ def motion_score(tracks: SubjectTracks, inputs: PlanInputs, window_s: float) -> 
     present = tracks.present
     speed = np.where(present, speed, 0.0)
     # moving average over a centred window of frames (the frame rate is taken from the median interval)
-    frame_s = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
+    frame_s = frame_interval_s(times)
     half = max(round(window_s / frame_s / 2), 0)
     mean = window_sum(speed, half) / np.maximum(window_sum(present.astype(np.float64), half), 1.0)
     return np.where(present, mean, np.nan)

