@@ -59,3 +59,14 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+#: Grades for the generated demo clip (``make_demo_clip``, 2 s): the far person, in frame all along.
+DEMO_GRADES = {
+    "format": "autofocuspull.grades/1",
+    "video": "demo.mp4",
+    "notes": "test grades: the far person, who is in frame all along",
+    "cuts_s": [],
+    "subjects": {"far": {"description": "right", "boxes": [[0.0, 0.62, 0.45, 0.9, 1.0]]}},
+    "holds": [{"start_s": 0.0, "end_s": 2.0, "subject": "far"}],
+}

@@ -9,17 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import DEMO_GRADES
 
 from autofocuspull.io.democlip import DemoClipConfig, make_demo_clip
-
-GRADES = {
-    "format": "autofocuspull.grades/1",
-    "video": "demo.mp4",
-    "notes": "test grades: the far person, who is in frame all along",
-    "cuts_s": [],
-    "subjects": {"far": {"description": "right", "boxes": [[0.0, 0.62, 0.45, 0.9, 1.0]]}},
-    "holds": [{"start_s": 0.0, "end_s": 2.0, "subject": "far"}],
-}
 
 
 @pytest.mark.slow
@@ -27,9 +19,9 @@ def test_dataset_json_is_the_only_stdout_and_a_broken_clip_is_counted(tmp_path: 
     data = tmp_path / "graded"
     data.mkdir()
     make_demo_clip(data / "demo.mp4", DemoClipConfig(width=320, height=180, duration_s=2.0))
-    (data / "demo.grades.json").write_text(json.dumps(GRADES))
+    (data / "demo.grades.json").write_text(json.dumps(DEMO_GRADES))
     (data / "broken.mp4").write_text("not a video")
-    (data / "broken.grades.json").write_text(json.dumps({**GRADES, "video": "broken.mp4"}))
+    (data / "broken.grades.json").write_text(json.dumps({**DEMO_GRADES, "video": "broken.mp4"}))
     env = {**os.environ, "AUTOFOCUSPULL_CACHE": str(tmp_path / "cache")}
     cmd = [sys.executable, "-m", "autofocuspull.cli", "eval", "--dataset", str(data), "--json",
            "--planner", "center"]  # fmt: skip

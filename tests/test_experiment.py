@@ -7,20 +7,13 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from conftest import DEMO_GRADES
 
 from autofocuspull.cli import main
 from autofocuspull.config import ConfigError, load_config
 from autofocuspull.evaluate.experiment import git_commit, load_experiment
 from autofocuspull.io.democlip import DemoClipConfig, make_demo_clip
 
-GRADES = {
-    "format": "autofocuspull.grades/1",
-    "video": "demo.mp4",
-    "notes": "test grades: the far person, who is in frame all along",
-    "cuts_s": [],
-    "subjects": {"far": {"description": "right", "boxes": [[0.0, 0.62, 0.45, 0.9, 1.0]]}},
-    "holds": [{"start_s": 0.0, "end_s": 2.0, "subject": "far"}],
-}
 SPEC = """
 description = "lead time and a baseline"
 [base.run]
@@ -60,7 +53,7 @@ def test_experiment_writes_everything_to_reproduce_it(tmp_path: Path, capsys) ->
     data = tmp_path / "graded"
     data.mkdir()
     make_demo_clip(data / "demo.mp4", DemoClipConfig(width=320, height=180, duration_s=2.0))
-    (data / "demo.grades.json").write_text(json.dumps(GRADES))
+    (data / "demo.grades.json").write_text(json.dumps(DEMO_GRADES))
     spec = tmp_path / "x.toml"
     spec.write_text(SPEC)
     out = tmp_path / "results"

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import DEMO_GRADES
 
 from autofocuspull.core.errors import UsageError
 from autofocuspull.core.registry import Registry
@@ -111,14 +112,6 @@ def test_render_video_takes_a_renderer_by_name_or_object() -> None:
     del torch
 
 
-GRADES = {
-    "format": "autofocuspull.grades/1",
-    "video": "demo.mp4",
-    "notes": "test grades: the far person, who is in frame all along",
-    "cuts_s": [],
-    "subjects": {"far": {"description": "right", "boxes": [[0.0, 0.62, 0.45, 0.9, 1.0]]}},
-    "holds": [{"start_s": 0.0, "end_s": 2.0, "subject": "far"}],
-}
 
 
 @pytest.mark.slow
@@ -132,7 +125,7 @@ def test_readme_new_planner_example_runs_as_written(tmp_path: Path) -> None:
     data = tmp_path / "graded"
     data.mkdir()
     make_demo_clip(data / "demo.mp4", DemoClipConfig(width=320, height=180, duration_s=2.0))
-    (data / "demo.grades.json").write_text(json.dumps(GRADES))
+    (data / "demo.grades.json").write_text(json.dumps(DEMO_GRADES))
     env = {**os.environ, "AUTOFOCUSPULL_CACHE": str(tmp_path / "cache")}
     run = subprocess.run([sys.executable, str(example), str(data)], capture_output=True, text=True,
                          env=env, timeout=300)  # fmt: skip

@@ -92,8 +92,9 @@ SEARCH_SPACE: tuple[Param, ...] = (
     Param("cues.voices.voice_weight", (0.0, 0.3, 0.6, 0.8, 1.0)),
     Param("cues.voices.min_evidence", (0.0, 0.25, 0.5, 1.0)),
     Param("cues.voices.prior_frames", (5.0, 25.0, 75.0)),
-    Param("perception.distance.smooth_tau_s", (0.1, 0.2, 0.4, 0.8)),
-    Param("perception.distance.median_frames", (1, 5, 9, 15)),
+    Param("perception.distance.smooth_tau_s", (0.1, 0.25, 0.4, 0.8)),
+    Param("perception.distance.object_smooth_tau_s", (0.06, 0.12, 0.25)),
+    Param("perception.distance.outlier_mad_k", (2.0, 3.0, 4.5)),
 )
 SECTIONS = ("planner", "cues.saliency", "cues.voices", "perception.distance")
 

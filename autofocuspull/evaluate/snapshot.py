@@ -24,7 +24,7 @@ from autofocuspull.core.types import CueSeries, Lens, PlanInputs, SubjectTracks,
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: raw readings from perception.distance.raw_subject_distances
 
 
 @dataclass
@@ -75,14 +75,19 @@ class ClipSnapshot:
         """The planner's inputs, with subject distances smoothed by ``distance_config``
         (:class:`~autofocuspull.perception.subjects.DistanceConfig`, default: the shipped one)."""
         from autofocuspull.config import RackConfig
-        from autofocuspull.perception.subjects import smooth_distance
+        from autofocuspull.perception.distance import blur_px_per_dioptre, smooth_distance
 
         dcfg = distance_config or RackConfig().perception.distance
+        lens = lens or Lens()
         tracks = dataclasses.replace(self.tracks, distance_m=self.tracks.distance_m.copy())
         fps = float(self.info.frame_rate)
+        k = blur_px_per_dioptre(lens, self.info.width)  # as assign_subject_distances filters them
+        present = self.tracks.present | self.tracks.has_face
         for s in range(len(tracks)):
             raw = self.tracks.distance_m[s].astype(np.float64)
-            tracks.distance_m[s] = smooth_distance(raw, fps, dcfg, self.cut_frames)
+            tracks.distance_m[s] = smooth_distance(
+                raw, fps, dcfg, self.cut_frames, present=present[s], label=tracks.label[s], px_per_dioptre=k
+            )
         return PlanInputs(
             self.info,
             tracks,
@@ -90,14 +95,8 @@ class ClipSnapshot:
             self.cuts_s,
             self.depth_source,
             background_m=self.background_m,
-            lens=lens or Lens(),
+            lens=lens,
         )
-
-
-def _raw_distance_config(base):
-    """Distance sampling of ``base`` (a DistanceConfig), smoothing off (a 1-frame median, an EMA
-    with alpha 1)."""
-    return dataclasses.replace(base, median_frames=1, smooth_tau_s=1e-9)
 
 
 def snapshot_clip(path: str | Path, cfg=None, *, refresh: bool = False) -> ClipSnapshot:
@@ -106,7 +105,7 @@ def snapshot_clip(path: str | Path, cfg=None, *, refresh: bool = False) -> ClipS
     from autofocuspull import pipeline
     from autofocuspull.config import RackConfig, section_dict
     from autofocuspull.io import check_input_file, probe, read_audio
-    from autofocuspull.perception.subjects import assign_subject_distances
+    from autofocuspull.perception.distance import raw_subject_distances
     from autofocuspull.plan import background_distance_m
 
     cfg = cfg or RackConfig()
@@ -124,14 +123,12 @@ def snapshot_clip(path: str | Path, cfg=None, *, refresh: bool = False) -> ClipS
     warnings: list[str] = []
     tracks, cuts, masks = pipeline.perceive(path, info, cfg, warnings)
     depth, depth_source = pipeline.estimate_depth(path, info, tracks, cuts, cfg, warnings, masks)
-    assign_subject_distances(
+    tracks.distance_m[:] = raw_subject_distances(  # raw readings: each trial filters them
         tracks,
         depth.depth_m_at,
-        (info.width, info.height),
-        fps=float(info.frame_rate),
-        cuts=cuts,
+        (info.height, info.width),
         person_mask_at=masks.prob_at if len(masks) else None,
-        config=_raw_distance_config(cfg.perception.distance),
+        config=cfg.perception.distance,
     )
     cues = pipeline.compute_clip_cues(path, info, tracks, cfg, warnings)
     background = background_distance_m(depth)
