@@ -62,7 +62,12 @@ def test_range_errors_are_one_line(clip, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_rack_plan_render_on_a_range_with_overlay_and_clip_exports(clip, tmp_path):
+@pytest.mark.shared
+def test_rack_plan_render_on_a_range_with_overlay_and_clip_exports(clip, tmp_path, monkeypatch):
+    from batch_helpers import link_models
+
+    monkeypatch.setenv("AUTOFOCUSPULL_CACHE", str(tmp_path / "cache"))
+    link_models()  # the real face/object/mask weights from ../shared, as a download leaves them
     cache = ["--cache-dir", str(tmp_path / "cache"), "-q"]
     rng = ["--start", str(START), "--end", str(END)]
     racked, overlay, plan_path = tmp_path / "r.mp4", tmp_path / "ov.mp4", tmp_path / "p.json"
