@@ -57,6 +57,19 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 
 
 @pytest.fixture
+def online(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Undo the offline switches for a download test (downloads there are faked or file:// URLs).
+
+    huggingface_hub reads ``HF_HUB_OFFLINE`` once, at its first import, which under the autouse
+    fixture above happened offline: its constant is reset as well as the variables."""
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("AUTOFOCUSPULL_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 

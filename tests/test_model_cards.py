@@ -34,9 +34,7 @@ def _with_url(name: str, url: str) -> object:
 
 
 @pytest.mark.shared
-def test_download_is_checked_and_cached(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AUTOFOCUSPULL_OFFLINE")
-    monkeypatch.delenv("HF_HUB_OFFLINE")
+def test_download_is_checked_and_cached(online: None) -> None:
     src = shared_model("yunet_n_320_320.onnx")
     card = _with_url("yunet", src.as_uri())  # file:// goes through the same urllib download path
     path = resolve_model_file(card)
@@ -46,9 +44,7 @@ def test_download_is_checked_and_cached(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 @pytest.mark.shared
-def test_download_with_wrong_sha256_is_refused_and_deleted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AUTOFOCUSPULL_OFFLINE")
-    monkeypatch.delenv("HF_HUB_OFFLINE")
+def test_download_with_wrong_sha256_is_refused_and_deleted(online: None) -> None:
     wrong = shared_model("yolox_nano.onnx")  # a real file, but not YuNet
     card = _with_url("yunet", wrong.as_uri())
     with pytest.raises(ModelUnavailableError, match="sha256 mismatch"):

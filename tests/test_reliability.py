@@ -299,12 +299,6 @@ def _card(payload_sha: str) -> hub.ModelCard:
     )
 
 
-@pytest.fixture
-def online(monkeypatch):
-    monkeypatch.delenv("AUTOFOCUSPULL_OFFLINE", raising=False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-
-
 def test_download_with_wrong_sha256_is_refused_and_deleted(online, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("AUTOFOCUSPULL_CACHE", str(tmp_path))
     good = b"the real weights"
