@@ -327,6 +327,13 @@ def test_browser_clicks_a_subject_and_drags_a_pull(app):
         assert page.locator("#overlay rect.focused").get_attribute("data-id") == "2"
         assert "user keyframe" in page.locator("#reason").inner_text()
         assert page.locator(".kf").count() == 1
+        # the full-size render, twice: the second reuses every piece (nothing was edited between)
+        lines = ("1 of 1 pieces re-rendered, 0 reused", "0 of 1 pieces re-rendered, 1 reused")
+        for n, line in enumerate(lines, 1):
+            page.locator("#render").click()
+            page.wait_for_selector(f"body[data-full-rendered='{n}']", timeout=60000)
+            assert page.locator("#status").inner_text().startswith(f"full render done: {line}")
+        assert (s.folder / "talk.racked.mp4").is_file()
         browser.close()
     assert errors == []
 

@@ -109,7 +109,10 @@ def test_an_edit_rerenders_only_the_pieces_it_changed(session, tmp_path):
     assert 0 < len(redo) < 8
     _, st = full_render(s)
     assert (st["rendered"], st["reused"], st["frames_rendered"]) == (
-        len(redo), 8 - len(redo), sum(bounds[i][1] - bounds[i][0] for i in redo))
+        len(redo),
+        8 - len(redo),
+        sum(bounds[i][1] - bounds[i][0] for i in redo),
+    )
     assert len(list(s.pieces.folder.glob("*.mp4"))) == 8  # the replaced pieces are gone
     pts1, second, audio1 = decoded(out)
 

@@ -294,7 +294,8 @@ class AppSession:
             pieces = self.pieces
             out = self.folder / f"{self.clip.stem}.racked{pieces.suffix}"
             plan = _copy_plan(self.plan)
-            self.full_render = {"state": "running", "path": out.name, "version": self.version}
+            self.full_render = {"state": "running", "path": out.name, "version": self.version,
+                                "pieces": len(pieces.bounds), "rendered": 0, "reused": 0}  # fmt: skip
 
         def note(report: dict[str, Any]) -> None:
             with self.lock:

@@ -260,15 +260,19 @@ function wire() {
     S.playing = setInterval(() => show((S.frame + 1) % S.state.n_frames), 1000 / S.state.frame_rate);
   });
   $("render").addEventListener("click", async () => {
-    const r = await api("/api/render", {});
+    let r;
+    try { r = await api("/api/render", {}); } catch (e) { say(`error: ${e.message}`); return; }
     say("full-size render running…");
     for (;;) {
-      const st = await api("/api/status");
-      if (st.full_render.state !== "running") {
-        say(`full render: ${st.full_render.state}`);
-        if (st.full_render.state === "done") { link(r.url, r.path); }
+      const fr = (await api("/api/status")).full_render;
+      if (fr.state !== "running") {
+        say(`full render ${fr.state}: ${pieces(fr)}${fr.error ? " " + fr.error : ""}`);
+        if (fr.state === "done") { link(r.url, r.path); }
+        S.fullRenders = (S.fullRenders || 0) + 1;
+        document.body.dataset.fullRendered = S.fullRenders;
         break;
       }
+      say(`full-size render running: ${pieces(fr)}`);
       await new Promise((res) => setTimeout(res, 1000));
     }
   });
@@ -287,6 +291,13 @@ function wire() {
     if (e.key === "ArrowRight") { show(S.frame + 1); }
     if (e.key === "ArrowLeft") { show(S.frame - 1); }
   });
+}
+
+function pieces(fr) {
+  if (fr.pieces === undefined) { return ""; }
+  const secs = fr.seconds !== undefined ? ` in ${fr.seconds.toFixed(1)} s` : "";
+  const note = fr.note ? ` (${fr.note})` : "";
+  return `${fr.rendered} of ${fr.pieces} pieces re-rendered, ${fr.reused} reused${secs}${note}`;
 }
 
 function link(url, name) {
