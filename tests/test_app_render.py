@@ -167,3 +167,23 @@ def test_status_reports_the_full_renders_pieces(session):
     fr = s.status()["full_render"]
     assert {"pieces", "rendered", "reused", "frames_rendered", "seconds"} <= set(fr)
     assert B in s.plan.subject_id  # the automatic plan racks to B: the test edits above have a pull
+
+
+def test_an_edit_in_one_shot_can_change_the_shot_before():
+    """Why the app re-plans the whole clip (autofocuspull/app/session.py): the solver's optimum is
+    coupled across a cut by how long the choice has been held, so a decision just after a cut
+    changes the shot before it, and no window bounded by cuts would find the whole-clip plan."""
+    from autofocuspull.plan.viterbi import viterbi_hold
+
+    cut, n, hold = 6, 12, 3
+    u = np.zeros((2, n))  # rows: subjects A, B; B a hair better before the cut, the only one after
+    u[0, :cut], u[1, :cut], u[1, cut:] = 1.0, 1.05, 1.0
+    free = np.zeros(n, bool)
+    free[cut] = True
+    assert viterbi_hold(u, 0.5, hold, free).tolist() == [1] * n
+    forced = np.full(n, -1)
+    forced[cut + 1] = 0  # the user's decision: A on the frame after the cut
+    free[cut + 1] = True
+    # B in the first shot would leave A held from the cut on, unable to go back to B for 3 frames;
+    # A kept from the first frame can go back at once: the first shot changes
+    assert viterbi_hold(u, 0.5, hold, free, forced).tolist() == [0] * 8 + [1] * 4

@@ -1,10 +1,23 @@
 """One editing session of the app: a clip, its analysis, the plan being edited and its previews.
 
-Every edit re-plans from the analysis (the planner solves the whole clip in milliseconds; the
-analysis is never recomputed), re-applies the stored drags and aperture changes, and compares
-the result with the plan before: only the frames that changed (focus distance, f-number or
-subject) are re-rendered, at the preview size, first in a background thread, and the rest of the
-preview stays as it was. Each edit is saved at once to the plan file and the keyframes file.
+Every edit re-plans from the analysis (the analysis is never recomputed), re-applies the stored
+drags and aperture changes, and compares the result with the plan before: only the frames that
+changed (focus distance, f-number or subject) are re-rendered, at the preview size, first in a
+background thread, and the rest of the preview stays as it was; the full-size render keeps its
+pieces and re-renders only those the changed frames fall in (:mod:`.pieces`). Each edit is saved
+at once to the plan file and the keyframes file.
+
+Why the whole clip is re-planned, not a window around the edit: the planner's solution is one
+optimum over the clip (:mod:`autofocuspull.plan.viterbi`), and a change anywhere can move it
+elsewhere, even across a cut. A cut makes switching free, but the solver's state there is (choice,
+how long held): a subject kept through a cut may be left again soon after it, one switched to at
+the cut must be held ``min_hold_s`` first. So a decision just after a cut can change what the shot
+before ends on (tests/test_app_render.py builds such a case), and inside a shot it can move any
+switch of that shot. A window re-solved between fixed ends (the previous hold, the next one, the
+shot's cuts) would be a different, local planner: its plan would differ from the one ``rack``
+makes from the same decisions. Re-planning the whole clip costs little next to rendering
+(eval/bench_app_render.py: ``replan_s``), and diffing the result finds exactly the frames that
+changed, wherever the optimum moved them.
 """
 
 from __future__ import annotations
