@@ -11,6 +11,7 @@ import av
 import numpy as np
 import pytest
 from test_app import FPS, A, B, H, T, W, _analysis
+from test_output_files import _top_level_boxes
 
 from autofocuspull.app import AppSession, default_paths
 from autofocuspull.app.pieces import PieceRenderer
@@ -97,6 +98,8 @@ def test_an_edit_rerenders_only_the_pieces_it_changed(session, tmp_path):
     assert len(bounds) == 8 and bounds[0][0] == 0 and bounds[-1][1] == T
     assert (st["pieces"], st["rendered"], st["reused"], st["frames_rendered"]) == (8, 8, 0, T)
     pts0, first, audio0 = decoded(out)
+    boxes = _top_level_boxes(out)
+    assert boxes.index("moov") < boxes.index("mdat")  # faststart, as a single-pass render
     assert len(pts0) == T and audio0 == pytest.approx(T / FPS, abs=0.05)
 
     _, st = full_render(s)  # nothing changed: nothing rendered, the same frames

@@ -125,7 +125,8 @@ class PieceRenderer:
         if not self.splittable:
             report["note"] = f"rendered whole: {self.codec} output can't be joined from pieces"
             pipeline.render_clip(self.clip, plan, out, self.cfg, self.depth, self.info)
-            report.update(rendered=1, frames_rendered=self.info.n_frames, seconds=time.perf_counter() - t0)
+            report.update(rendered=1, frames_rendered=self.info.n_frames)
+            report["seconds"] = round(time.perf_counter() - t0, 3)
             return report
         set_threads(self.cfg.run.threads)
         with self.store.lock() if self.store.enabled else nullcontext():  # one render per folder at a time

@@ -39,6 +39,7 @@ from autofocuspull.io.writer import (
     _AudioTrack,
     check_output_path,
     codec_for,
+    mux_options,
     rgb_to_video_frame,
     video_stream_out,
 )
@@ -209,7 +210,8 @@ def join_segments(
 
 
 def _join_into(in_path, segments, tmp: Path, fmt: str, info: VideoInfo, cfg: EncodeConfig) -> None:
-    with open_input(in_path) as src, av.open(str(tmp), mode="w", format=fmt) as dst:
+    options = mux_options(cfg, fmt)
+    with open_input(in_path) as src, av.open(str(tmp), mode="w", format=fmt, options=options) as dst:
         origin = _origin_s(src)
         first = av.open(str(segments[0][0]))
         try:

@@ -257,6 +257,11 @@ def transcode(
     return out
 
 
+def mux_options(cfg: EncodeConfig, fmt: str) -> dict[str, str]:
+    """The muxer's options for an output in container ``fmt`` (faststart for MP4/MOV)."""
+    return {"movflags": "+faststart"} if cfg.faststart and fmt in ("mp4", "mov") else {}
+
+
 def rgb_to_video_frame(rgb: np.ndarray, info: VideoInfo, pix_fmt: str) -> av.VideoFrame:
     """A rendered (H, W, 3) RGB frame (uint8, or uint16 for sources deeper than 8 bits) as a frame in
     the encoder's ``pix_fmt``, converted with the source's own matrix and range (``info.colour``)."""
@@ -299,7 +304,7 @@ def _transcode_into(
     cfg: EncodeConfig,
     progress: Callable[[int], None] | None,
 ) -> None:
-    options = {"movflags": "+faststart"} if cfg.faststart and fmt in ("mp4", "mov") else {}
+    options = mux_options(cfg, fmt)
     with open_input(in_path) as src, av.open(str(tmp), mode="w", format=fmt, options=options) as dst:
         vsrc = _video_stream(src, in_path)
         vsrc.thread_type = "AUTO"
