@@ -66,6 +66,7 @@ def main() -> None:
     ap.add_argument("clip", nargs="?", default=str(DEFAULT_CLIP))
     ap.add_argument("--piece-s", type=float, default=AppConfig.full_piece_s)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--cache", type=Path, help="analysis cache to keep between runs (default: a temp folder)")
     args = ap.parse_args()
     clip_src = Path(args.clip)
     if not clip_src.is_file():
@@ -78,11 +79,12 @@ def main() -> None:
         clip.symlink_to(clip_src.resolve())
         import os
 
-        os.environ["AUTOFOCUSPULL_CACHE"] = str(tmp / "cache")  # the model links and the analysis
+        cache = args.cache or tmp / "cache"
+        os.environ["AUTOFOCUSPULL_CACHE"] = str(cache)  # the model links and the analysis
         from batch_helpers import link_models
 
         link_models()
-        cfg = RackConfig(run=RunConfig(cache_dir=str(tmp / "cache")),
+        cfg = RackConfig(run=RunConfig(cache_dir=str(cache)),
                          app=AppConfig(full_piece_s=args.piece_s))  # fmt: skip
         t0 = time.perf_counter()
         session = open_session(clip, tmp / "plan.json", cfg)

@@ -72,6 +72,10 @@ class AppConfig:
     jpeg_quality: int = 90
     full_piece_s: float = 2.0
 
+    def __post_init__(self) -> None:
+        if not self.full_piece_s >= 0:
+            raise ValueError(f"app.full_piece_s: expected seconds >= 0, got {self.full_piece_s}")
+
 
 def _jpeg(rgb: np.ndarray, quality: int = AppConfig.jpeg_quality) -> bytes:
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
