@@ -27,6 +27,7 @@ import numpy as np
 
 from autofocuspull import __version__
 from autofocuspull.config import SCHEDULING_SECTIONS, RackConfig, config_section, config_to_dict
+from autofocuspull.core.arrays import cut_times_s
 from autofocuspull.core.cache import StageCache, array_key, file_key, stage_key
 from autofocuspull.core.errors import UsageError
 from autofocuspull.core.heap import trimmed
@@ -94,7 +95,7 @@ class Analysis:
 
     @property
     def cuts_s(self) -> list[float]:
-        return [float(self.info.pts_s[i]) for i in self.cut_frames if 0 < i < self.info.n_frames]
+        return cut_times_s(self.info.pts_s, self.cut_frames)
 
 
 def _decoded(frames: Iterator[Any]) -> Iterator[Any]:

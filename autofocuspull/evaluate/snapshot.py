@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autofocuspull.core.arrays import cut_times_s
 from autofocuspull.core.types import CueSeries, Lens, PlanInputs, SubjectTracks, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class ClipSnapshot:
 
     @property
     def cuts_s(self) -> list[float]:
-        return [float(self.info.pts_s[i]) for i in self.cut_frames if 0 < i < self.info.n_frames]
+        return cut_times_s(self.info.pts_s, self.cut_frames)
 
     def to_npz_dict(self) -> dict[str, np.ndarray]:
         d = {f"tracks.{k}": v for k, v in self.tracks.to_npz_dict().items()}

@@ -17,17 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autofocuspull.core.types import (
+from autofocuspull.core.labels import (
     COCO_NAMES,
     FACE_CLASS_ID,
     OBJECT_CLASS_ID,
     PERSON_CLASS_ID,
-    Detections,
-    Frame,
-    SubjectTracks,
-    check_array,
+    SALIENT_OBJECTS,
     class_name,
 )
+from autofocuspull.core.types import Detections, Frame, SubjectTracks, check_array
 from autofocuspull.perception.cuts import CutConfig, CutDetector
 from autofocuspull.perception.distance import (  # noqa: F401 (re-exported: subject distances live there)
     DistanceConfig,
@@ -47,14 +45,6 @@ from autofocuspull.perception.track import (
 
 log = logging.getLogger(__name__)
 
-SALIENT_OBJECTS: tuple[str, ...] = (
-    "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich",
-    "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "laptop", "mouse",
-    "remote", "keyboard", "cell phone", "book", "clock", "vase", "scissors", "teddy bear",
-    "hair drier", "toothbrush", "handbag", "backpack", "umbrella", "tie", "suitcase", "frisbee",
-    "sports ball", "kite", "skateboard", "tennis racket", "dog", "cat", "bird", "bicycle",
-    "potted plant", "tv",
-)  # fmt: skip
 SALIENT_CLASS_IDS: tuple[int, ...] = (*(COCO_NAMES.index(n) for n in SALIENT_OBJECTS), OBJECT_CLASS_ID)
 
 

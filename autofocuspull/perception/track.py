@@ -19,8 +19,9 @@ from typing import Protocol
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from autofocuspull.core.labels import FACE_CLASS_ID, PERSON_CLASS_ID
 from autofocuspull.core.registry import Registry
-from autofocuspull.core.types import FACE_CLASS_ID, PERSON_CLASS_ID, Detections, check_array
+from autofocuspull.core.types import Detections, check_array
 from autofocuspull.perception.detect._common import iou_xyxy
 
 # --------------------------------------------------------------------------------------------
