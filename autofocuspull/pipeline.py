@@ -114,7 +114,7 @@ def _analysis_size(info: VideoInfo, max_side: int) -> tuple[int, int]:
 
 
 # the [stages] choices perception depends on
-PERCEPTION_STAGES = ("faces", "objects", "masks")
+PERCEPTION_STAGES = ("faces", "objects", "masks", "tracker", "cuts")
 PERCEPTION_SECTIONS = (
     "io",
     "perception.faces",
@@ -179,6 +179,8 @@ def perceive(
         image_size=(info.width, info.height),
         scale=info.width / aw,
         config=p.perceiver_config(),
+        tracker=cfg.stages.tracker,
+        cut_detector=cfg.stages.cuts,
     )
     every = p.perceiver.mask_every
     frames = _decoded(iter_frames(path, info, max_side=cfg.io.analysis_max_side_px))

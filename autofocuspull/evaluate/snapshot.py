@@ -17,6 +17,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -100,6 +101,17 @@ class ClipSnapshot:
         )
 
 
+# [stages] choices added after SNAPSHOT_VERSION 2: in the key only when set, so stored snapshots stay
+LATER_STAGES = ("tracker", "cuts")
+
+
+def _stages_key(cfg: Any) -> dict[str, Any]:
+    from autofocuspull.config import StagesConfig, section_dict
+
+    default = section_dict(StagesConfig())
+    return {k: v for k, v in section_dict(cfg.stages).items() if k not in LATER_STAGES or v != default[k]}
+
+
 def snapshot_clip(path: str | Path, cfg=None, *, refresh: bool = False) -> ClipSnapshot:
     """Analyse ``path`` (or reuse its stored snapshot) with the pipeline's stages and config
     (:class:`~autofocuspull.pipeline.RackConfig`, default one)."""
@@ -112,10 +124,11 @@ def snapshot_clip(path: str | Path, cfg=None, *, refresh: bool = False) -> ClipS
     cfg = cfg or RackConfig()
     path = str(check_input_file(path))
     info = probe(path)
-    sections = (*pipeline.PERCEPTION_SECTIONS, *pipeline.CUE_SECTIONS, "depth", "stages", "lens")
+    sections = (*pipeline.PERCEPTION_SECTIONS, *pipeline.CUE_SECTIONS, "depth", "lens")
     key = {  # what the analysis depends on (not the planner, not the fitted distance smoothing)
         "version": SNAPSHOT_VERSION,
         **{name: section_dict(pipeline.config_section(cfg, name)) for name in sections},
+        "stages": _stages_key(cfg),
     }
     cache = pipeline._cache(path, "snapshot", key, cfg)
     hit = None if refresh else cache.load_npz("snapshot.npz")

@@ -26,7 +26,7 @@ from autofocuspull.core.labels import (
     class_name,
 )
 from autofocuspull.core.types import Detections, Frame, SubjectTracks, check_array
-from autofocuspull.perception.cuts import CutConfig, CutDetector
+from autofocuspull.perception.cuts import CUT_DETECTORS, CutConfig, CutDetectorBuilder
 from autofocuspull.perception.distance import (  # noqa: F401 (re-exported: subject distances live there)
     DistanceConfig,
     assign_subject_distances,
@@ -37,7 +37,8 @@ from autofocuspull.perception.distance import (  # noqa: F401 (re-exported: subj
 from autofocuspull.perception.reid import ReidConfig, appearance, fragments, stitch
 from autofocuspull.perception.salient import SalientConfig, salient_proposals
 from autofocuspull.perception.track import (
-    ByteTracker,
+    TRACKERS,
+    TrackerBuilder,
     TrackerConfig,
     default_class_group,
     link_faces_to_people,
@@ -230,7 +231,10 @@ class Perceiver:
 
     Frames may be downscaled (analysis resolution): ``scale`` multiplies their pixel coordinates
     to reach the displayed full-resolution frame of ``image_size`` (width, height), in which the
-    returned tracks are. ``object_detector`` may be None (faces only).
+    returned tracks are. ``object_detector`` may be None (faces only). ``tracker`` and
+    ``cut_detector``: names in :data:`~autofocuspull.perception.track.TRACKERS` and
+    :data:`~autofocuspull.perception.cuts.CUT_DETECTORS` (``[stages] tracker`` and ``cuts``) or
+    builders given directly.
 
     A frame waits :attr:`CutDetector.latency_frames` frames before it is detected and tracked,
     until the cut detector has decided whether it starts a shot (tracks end at cuts, and objects
@@ -248,14 +252,17 @@ class Perceiver:
         image_size: tuple[int, int],
         scale: float = 1.0,
         config: PerceiverConfig = PerceiverConfig(),
+        tracker: str | TrackerBuilder = "bytetrack",
+        cut_detector: str | CutDetectorBuilder = "adaptive",
     ) -> None:
         self.config = config
         self.fps, self.image_size, self.scale = fps, image_size, float(scale)
         self._faces, self._objects = face_detector, object_detector
-        ids = itertools.count(1)
-        self._face_tracker = ByteTracker(fps, config.tracker, ids=ids)
-        self._object_tracker = ByteTracker(fps, config.tracker, ids=ids)
-        self._cuts = CutDetector(fps, config.cuts)
+        ids = itertools.count(1)  # faces and objects share one id space
+        make_tracker = TRACKERS.get(tracker)
+        self._face_tracker = make_tracker(fps, config.tracker, ids=ids)
+        self._object_tracker = make_tracker(fps, config.tracker, ids=ids)
+        self._cuts = CUT_DETECTORS.get(cut_detector)(fps, config.cuts)
         self._queue: deque[Frame] = deque()  # frames waiting for their cut decision
         self._object_stage = object_detector is not None or config.salient.enabled
         self._prev_gray: np.ndarray | None = None  # last object frame's small grey (motion cue)
