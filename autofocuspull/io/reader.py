@@ -19,6 +19,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from autofocuspull.core.arrays import nearest_index
 from autofocuspull.core.errors import InputError
 from autofocuspull.core.types import AudioStreamInfo, ColourInfo, Frame, VideoInfo
 from autofocuspull.io.colour import colour_of_stream, describe, rgb48_from_sws, to_rgb
@@ -283,11 +284,9 @@ def _index_of(pts_s: np.ndarray, t_s: float, expected: int) -> int:
     """Index of the probed frame time nearest ``t_s`` (the expected next index when ambiguous)."""
     if expected < len(pts_s) and abs(pts_s[expected] - t_s) < 1e-6:
         return expected
-    i = int(np.searchsorted(pts_s, t_s))
-    cands = [j for j in (i - 1, i) if 0 <= j < len(pts_s)]
-    if not cands:
+    if not len(pts_s):
         return expected
-    return min(cands, key=lambda j: abs(pts_s[j] - t_s))
+    return int(nearest_index(pts_s, np.array([t_s]))[0])
 
 
 def read_audio(

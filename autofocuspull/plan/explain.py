@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autofocuspull.core.arrays import runs
+from autofocuspull.core.arrays import frame_interval_s, runs
 from autofocuspull.core.types import PlanInputs, SubjectTracks
 from autofocuspull.plan.keyframes import ResolvedKeyframe
 from autofocuspull.plan.switches import Switch
-from autofocuspull.plan.timeline import NONE_ID, frame_duration_s
+from autofocuspull.plan.timeline import NONE_ID
 from autofocuspull.plan.utility import Utility
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def describe_switch(
 def hold_decisions(util: Utility, path: np.ndarray, inputs: PlanInputs, cfg: PlannerConfig) -> list[dict]:
     """Explain talk that did not move focus: dropped backchannels and turns that did not pay."""
     times, tracks = inputs.cues.times_s, inputs.tracks
-    dt = frame_duration_s(times)
+    dt = frame_interval_s(times)
     out = []
 
     def hold(a: int, reason: str) -> dict:

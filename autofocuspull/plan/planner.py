@@ -72,6 +72,7 @@ from typing import Any
 
 import numpy as np
 
+from autofocuspull.core.arrays import cut_frame_mask, frame_interval_s
 from autofocuspull.core.types import FocusPlan, PlanInputs
 from autofocuspull.plan.explain import describe_switch, hold_decisions, planning_notes, subject_name
 from autofocuspull.plan.keyframes import Keyframe, keyframe_constraints, resolve_keyframes
@@ -83,7 +84,7 @@ from autofocuspull.plan.pulls import (
     steady_holds,
 )
 from autofocuspull.plan.switches import drop_pulls_cut_short, prefocus_late_detections, snap_switches
-from autofocuspull.plan.timeline import NONE_ID, cut_frames, frame_duration_s
+from autofocuspull.plan.timeline import NONE_ID
 from autofocuspull.plan.utility import build_utility
 from autofocuspull.plan.viterbi import viterbi_hold
 
@@ -198,11 +199,11 @@ def plan_focus(
     t_n = len(times)
     if t_n == 0:
         raise ValueError("plan_focus: the clip has no frames")
-    dt = frame_duration_s(times)
+    dt = frame_interval_s(times)
     util = build_utility(inputs, cfg)
     resolved = resolve_keyframes(keyframes or [], inputs)
     forced, free_user = keyframe_constraints(resolved, util.focusable, t_n)
-    cut_mask = cut_frames(inputs.cuts_s, times)
+    cut_mask = cut_frame_mask(times, inputs.cuts_s)
     free = cut_mask | free_user
     hold_frames = int(np.ceil(cfg.min_hold_s / dt - 1e-6))
     path = viterbi_hold(util.rate * dt, cfg.switch_cost, hold_frames, free, forced)

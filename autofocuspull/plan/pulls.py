@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autofocuspull.core.arrays import fill_nearest, runs
+from autofocuspull.core.arrays import fill_nearest, first_index_at, runs
 from autofocuspull.core.types import Lens, PlanInputs, Pull, SubjectTracks
 from autofocuspull.plan.timeline import NONE_ID
 
@@ -89,7 +89,7 @@ def build_pulls(
         shot_start = float(before.max()) if len(before) else float(times[0])
         lead = cfg.lead_s if sw.kind == "speech" else 0.0
         start = min(max(t_sw - lead, prev_end, shot_start), t_sw)
-        k0 = int(np.searchsorted(times, start - 1e-9))
+        k0 = first_index_at(times, start)
         from_m = float(dist[sw.old, max(k0 - 1, 0)])
         to_m = float(dist[sw.new, sw.frame])
         end = start + pull_duration_s(from_m, to_m, cfg)

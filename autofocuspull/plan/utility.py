@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autofocuspull.core.arrays import runs, touches_edge
+from autofocuspull.core.arrays import cut_frame_mask, frame_interval_s, runs, touches_edge
+from autofocuspull.core.labels import PERSON_LABELS, PRODUCT_LABELS
 from autofocuspull.core.types import PlanInputs, SubjectTracks
-from autofocuspull.cues.saliency import PERSON_LABELS, PRODUCT_LABELS, overlap_fraction
-from autofocuspull.plan.timeline import cut_frames, frame_duration_s
+from autofocuspull.cues.saliency import overlap_fraction
 
 if TYPE_CHECKING:
     from autofocuspull.plan.planner import PlannerConfig
@@ -34,7 +34,7 @@ def clean_talk(
     and is dropped: it never causes a switch. Returns the mask and the dropped runs as (row,
     start, end) frame indices.
     """
-    dt = frame_duration_s(times_s)
+    dt = frame_interval_s(times_s)
     talk = prob > cfg.talk_threshold
     for s in range(len(talk)):
         for a, b in runs(~talk[s]):
@@ -98,7 +98,7 @@ def coast_mask(present: np.ndarray, times_s: np.ndarray, cut_mask: np.ndarray, c
     """(S, T) bool: frames where a subject (present (S, T) bool) is missing for less than
     ``coast_s`` seconds right after being seen, ending where it reappears, at a cut or at the
     clip's end (cut_mask (T,) bool marks the first frame of each new shot)."""
-    dt = frame_duration_s(times_s)
+    dt = frame_interval_s(times_s)
     out = np.zeros_like(present, dtype=bool)
     for s in range(len(present)):
         for a, b in runs(~present[s]):
@@ -184,7 +184,7 @@ def build_utility(inputs: PlanInputs, cfg: PlannerConfig) -> Utility:
     """Utility rate per choice and frame from the cues (see module docstring)."""
     cues, tracks = inputs.cues, inputs.tracks
     times = cues.times_s
-    cut_mask = cut_frames(inputs.cuts_s, times)
+    cut_mask = cut_frame_mask(times, inputs.cuts_s)
     coast = coast_mask(tracks.present, times, cut_mask, cfg.coast_s)
     prob = cues.speaking * (cues.speech_prob[None, :] if cfg.use_vad else 1.0)
     talk, dropped = clean_talk(prob, times, cfg)
