@@ -15,9 +15,10 @@ cost), in one process:
    the changed frames re-rendered); ``decision``: the same after a weak decision mid-clip.
 
 Prints wall and CPU seconds (of all this process's threads), the CPU seconds as a ratio to
-``baseline``'s (the machine is shared: wall times there vary several-fold with the other jobs' load,
-CPU time much less; the ratios are what to read), the pieces rendered and reused, the output sizes (a keyframe per piece costs
-bits) and how long a whole-clip re-plan takes (the app re-plans the whole clip on every edit).
+``baseline``'s (the machine is shared: wall times there vary several-fold with the other jobs'
+load, CPU time much less; the ratios are what to read), the pieces rendered and reused, the output
+sizes (a keyframe per piece costs bits) and how long a whole-clip re-plan takes (the app re-plans
+the whole clip on every edit).
 """
 
 from __future__ import annotations
