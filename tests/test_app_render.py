@@ -190,3 +190,22 @@ def test_an_edit_in_one_shot_can_change_the_shot_before():
     # B in the first shot would leave A held from the cut on, unable to go back to B for 3 frames;
     # A kept from the first frame can go back at once: the first shot changes
     assert viterbi_hold(u, 0.5, hold, free, forced).tolist() == [0] * 8 + [1] * 4
+
+
+def test_without_a_cache_the_pieces_live_as_long_as_the_session(tmp_path):
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    clip = _clip_with_audio(folder)
+    cfg = _cfg(tmp_path / "cache")
+    cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, use_cache=False))
+    s = AppSession(clip, _analysis(clip), cfg, *default_paths(clip, None),
+                   app_config=AppConfig(preview_max_side_px=W, full_piece_s=PIECE_S))  # fmt: skip
+    try:
+        full_render(s)
+        _, st = full_render(s)
+        assert (st["rendered"], st["reused"]) == (0, 8)
+        scratch = s.pieces.folder
+        assert not (tmp_path / "cache").exists() and len(list(scratch.glob("*.mp4"))) == 8
+    finally:
+        s.stop()
+    assert not scratch.exists()
