@@ -152,7 +152,8 @@ def late_detections(
             if not len(seen) or seen[0] == 0:
                 continue
             first = s0 + int(seen[0])
-            if touches_edge(tracks.xyxy[row, first], size, margin_px):
+            opening = times[first] - times[s0] <= cfg.shot_open_s + 1e-9
+            if not opening and touches_edge(tracks.xyxy[row, first], size, margin_px):
                 continue
             soon = times[first] - times[s0] <= cfg.prefocus_max_s + 1e-9
             if soon or held_since(tracks, row, s0, first, inputs.saliency.held_overlap, present):
