@@ -623,3 +623,23 @@ def test_a_hold_ignores_distance_jitter_under_the_deadband_and_follows_real_move
         make_inputs(speaking((0, 0.0, 10.0)), tracks=tr), dataclasses.replace(CFG, hold_deadband_px=1.0)
     )
     assert len(focus_reversals(pulsing, grades).at_s) > 50  # reported, not hidden
+
+
+def test_an_off_screen_speaker_leaves_focus_on_the_person_the_shot_shows():
+    """Speech from 0.5 s but nobody on screen talks until 7 s (an interviewer behind the camera):
+    the one visible person, seen from 1 s, is held from then on, not the background; with the
+    weight at 0 the quiet stretch is worth nothing to anybody (only talk counts)."""
+    from autofocuspull.plan.utility import build_utility
+
+    tr = two_people()
+    tr.xyxy[0, :10] = np.nan
+    tr.xyxy[1, :] = np.nan
+    sp = speaking((0, 7.0, 9.5))
+    inputs = make_inputs(sp, saliency=np.ones((2, T), np.float32), tracks=tr)
+    inputs.cues.speech_prob[5:] = 1.0
+    plan = plan_focus(inputs, CFG)
+    assert (plan.subject_id[12:] == A).all()
+    on = build_utility(inputs, CFG).rate[1]
+    off = build_utility(inputs, PlannerConfig(**{**CFG.__dict__, "quiet_saliency_weight": 0.0})).rate[1]
+    assert_allclose(on[12:65], CFG.switch_cost / CFG.saliency_switch_cost)  # saliency-mode worth
+    assert_allclose(off[12:65], 0.0) and (off[75:] > 0.5).all()

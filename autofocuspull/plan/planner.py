@@ -124,6 +124,11 @@ class PlannerConfig:
     - ``use_vad``: multiply speaking by the soundtrack's voice activity (no voice, no speaker).
     - ``idle_weight`` (fitted): share of saliency in dialogue utility, so that between turns the
       more salient subject is held.
+    - ``quiet_saliency_weight`` (fitted): in dialogue, on frames where a voice is heard but no
+      visible subject talks (the speaker is off screen: an interviewer behind the camera), each
+      subject is worth at least this share of its saliency-mode utility, so focus holds the person
+      the shot shows instead of the background until someone on screen speaks. 1: as outside
+      dialogue. Pauses without voice are not such frames (the last speaker is held through them).
     - ``auto_hold_s`` (fitted): dialogue regions extend this far past speech, so a pause in a
       conversation does not hand focus to saliency.
     - ``saliency_contrast`` (fitted): exponent sharpening saliency relative to the frame's most
@@ -166,6 +171,7 @@ class PlannerConfig:
     talk_threshold: float = 0.5
     use_vad: bool = True
     idle_weight: float = 0.1
+    quiet_saliency_weight: float = 1.0
     auto_hold_s: float = 2.0
     saliency_contrast: float = 2.0
     saliency_switch_cost: float = 1.5
