@@ -41,11 +41,21 @@ def check_input_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+# PyAV before 19 decodes metadata strictly unless told to ignore undecodable bytes (binary tags in
+# phone MOVs); PyAV 19 always decodes with "surrogateescape" and has no such option
+_AV_OPEN_OPTIONS = {"metadata_errors": "ignore"} if int(av.__version__.split(".")[0]) < 19 else {}
+
+
+def av_open_read(path: str | os.PathLike[str]) -> av.container.InputContainer:
+    """``av.open`` for reading, tolerant of undecodable metadata whatever the PyAV version."""
+    return av.open(str(path), mode="r", **_AV_OPEN_OPTIONS)
+
+
 def open_input(path: str | os.PathLike[str]) -> av.container.InputContainer:
     """Open a media file for reading, turning FFmpeg errors into one-line :class:`InputError`."""
     p = check_input_file(path)
     try:
-        return av.open(str(p), mode="r", metadata_errors="ignore")
+        return av_open_read(p)
     except av.error.InvalidDataError:
         raise InputError(p, "not a media file FFmpeg can read (invalid data, or a damaged header)") from None
     except av.error.FFmpegError as e:

@@ -49,6 +49,9 @@ def describe_switch(
         return Switch(f, f, old, new, "cut", f"cut at {t:.2f} s: focus resets to {name}")
     if old > 0 and not util.focusable[old - 1, f]:
         gone = subject_name(tracks, old - 1)
+        if new == 0:  # nobody takes over: focus rests where the subject left it (no pull)
+            why = f"{gone} leaves the frame at {t:.2f} s: nobody takes over, focus stays where it was"
+            return Switch(f, f, old, new, "lost", why)
         return Switch(f, f, old, new, "lost", f"{gone} leaves the frame at {t:.2f} s: focus goes to {name}")
     if new > 0 and util.dialogue[f] and util.talk[new - 1, f]:
         onset = _run_start(util.talk[new - 1], f)

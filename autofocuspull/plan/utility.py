@@ -152,7 +152,8 @@ def late_detections(
             if not len(seen) or seen[0] == 0:
                 continue
             first = s0 + int(seen[0])
-            if touches_edge(tracks.xyxy[row, first], size, margin_px):
+            opening = times[first] - times[s0] <= cfg.shot_open_s + 1e-9
+            if not opening and touches_edge(tracks.xyxy[row, first], size, margin_px):
                 continue
             soon = times[first] - times[s0] <= cfg.prefocus_max_s + 1e-9
             if soon or held_since(tracks, row, s0, first, inputs.saliency.held_overlap, present):
@@ -198,8 +199,16 @@ def build_utility(inputs: PlanInputs, cfg: PlannerConfig) -> Utility:
     rel = relative_saliency(cues.saliency, tracks.present, cfg.saliency_contrast)
     if cfg.saliency_switch_cost > 0:  # hysteresis: a switch on looks alone must earn more
         rel = rel * (cfg.switch_cost / cfg.saliency_switch_cost)
+    # where a voice is heard but nobody on screen talks (the speaker is off screen), the shot is
+    # about what it shows: relative saliency, as outside dialogue, weighted. Pauses (no voice) keep
+    # the dialogue utility: the last speaker is held through them (auto_hold_s)
+    quiet = region & (cues.speech_prob > 0.5) & ~talk.any(axis=0)
+    u_dialogue = np.where(quiet[None, :], np.maximum(u_dialogue, cfg.quiet_saliency_weight * rel), u_dialogue)
     u_sub = np.where(region[None, :], u_dialogue, rel)
-    lead = np.where(region[None, :], talk.astype(np.float32), rel)
+    talk_lead = talk.astype(np.float32)
+    if cfg.quiet_saliency_weight > 0:  # a switch in a quiet stretch lands on saliency, as outside
+        talk_lead = np.where(quiet[None, :], np.maximum(talk_lead, rel), talk_lead)
+    lead = np.where(region[None, :], talk_lead, rel)
     # a depth dropout on a visible subject is filled from the nearest frame, not a reason to leave it
     focusable = (tracks.present | coast) & np.isfinite(tracks.distance_m).any(axis=1, keepdims=True)
     u_sub = np.where(focusable, np.where(tracks.present, u_sub, 0.0), -np.inf)
