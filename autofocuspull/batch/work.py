@@ -9,15 +9,12 @@ renamed, and the analysis cache resumes by itself.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import socket
 import time
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from autofocuspull import pipeline
 from autofocuspull.batch.jobs import BatchConfig, ClipJob, Segment, file_record
@@ -41,29 +38,15 @@ def worker_tag(cpu0_s: float) -> dict[str, Any]:
 def plan_segments(
     info: VideoInfo, cut_frames: list[int], config: BatchConfig, splittable: bool = True
 ) -> list[Segment]:
-    """Frame ranges to render in parallel: one for a clip shorter than ``2 * segment_s`` (or when the
-    output codec can't be joined from segments, ``splittable=False``), else pieces of about
-    ``segment_s`` that end at a shot cut when one lies within half a segment of the target, and at
-    the target frame otherwise (a single long shot still spreads over workers)."""
-    n, t = info.n_frames, info.pts_s
-    seg_s = config.segment_s
+    """Frame ranges to render in parallel: :func:`~autofocuspull.io.segments.split_frames` of about
+    ``segment_s`` (one for a clip shorter than twice that), or one range when the output codec
+    can't be joined from segments (``splittable=False``); none for a plan-only run."""
+    from autofocuspull.io.segments import split_frames
+
     if config.plan_only:
         return []
-    if not splittable or seg_s <= 0 or t[-1] - t[0] < 2 * seg_s:
-        return [Segment(0, 1, 0, n)]
-    cuts = np.array(sorted(c for c in cut_frames if 0 < c < n), np.int64)
-    bounds = [0]
-    while t[-1] - t[bounds[-1]] >= 1.5 * seg_s:
-        t0 = t[bounds[-1]]
-        near = cuts[(t[cuts] >= t0 + 0.5 * seg_s) & (t[cuts] <= t0 + 1.5 * seg_s)] if len(cuts) else cuts
-        if len(near):
-            nxt = int(near[np.argmin(np.abs(t[near] - (t0 + seg_s)))])
-        else:
-            nxt = int(np.searchsorted(t, t0 + seg_s))
-        bounds.append(max(nxt, bounds[-1] + 1))
-    bounds.append(n)
-    count = len(bounds) - 1
-    return [Segment(i, count, a, b) for i, (a, b) in enumerate(itertools.pairwise(bounds))]
+    bounds = split_frames(info.pts_s, cut_frames, config.segment_s if splittable else 0.0)
+    return [Segment(i, len(bounds), a, b) for i, (a, b) in enumerate(bounds)]
 
 
 def plan_stage(job: ClipJob, cfg: pipeline.RackConfig, config: BatchConfig) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import heapq
+import itertools
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -54,6 +55,34 @@ SEGMENT_FORMAT = {"h264": "mp4", "hevc": "mp4", "prores": "mov"}
 def frame_pts(info: VideoInfo, origin_s: float, index: int) -> int:
     """The pts (in ``info.time_base`` ticks) of frame ``index``, as the writer stamps it."""
     return round((float(info.pts_s[index]) + origin_s) / float(info.time_base))
+
+
+def split_frames(pts_s: np.ndarray, cut_frames: Sequence[int], piece_s: float) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` frame ranges covering a clip of frame times ``pts_s``, in order.
+
+    One range for a clip shorter than ``2 * piece_s`` (or ``piece_s <= 0``); else pieces of about
+    ``piece_s`` that end at a shot cut when one lies within half a piece of the target, and at the
+    target frame otherwise (a single long shot is still split). The ranges depend on the frame
+    times and cuts only, so the same clip always splits the same way.
+    """
+    t = np.asarray(pts_s, np.float64)
+    n = len(t)
+    if n == 0:
+        return []
+    if piece_s <= 0 or t[-1] - t[0] < 2 * piece_s:
+        return [(0, n)]
+    cuts = np.array(sorted(c for c in cut_frames if 0 < c < n), np.int64)
+    bounds = [0]
+    while t[-1] - t[bounds[-1]] >= 1.5 * piece_s:
+        t0 = t[bounds[-1]]
+        near = cuts[(t[cuts] >= t0 + 0.5 * piece_s) & (t[cuts] <= t0 + 1.5 * piece_s)] if len(cuts) else cuts
+        if len(near):
+            nxt = int(near[np.argmin(np.abs(t[near] - (t0 + piece_s)))])
+        else:
+            nxt = int(np.searchsorted(t, t0 + piece_s))
+        bounds.append(max(nxt, bounds[-1] + 1))
+    bounds.append(n)
+    return list(itertools.pairwise(bounds))
 
 
 def iter_frame_range(path: str | os.PathLike[str], info: VideoInfo, start: int, stop: int) -> Iterator[Frame]:
