@@ -19,6 +19,7 @@ from typing import Any
 from autofocuspull import pipeline
 from autofocuspull.batch.jobs import BatchConfig, ClipJob, Segment, file_record
 from autofocuspull.core.models import models_built
+from autofocuspull.core.timing import stage
 from autofocuspull.core.types import VideoInfo
 
 log = logging.getLogger(__name__)
@@ -49,18 +50,68 @@ def plan_segments(
     return [Segment(i, len(bounds), a, b) for i, (a, b) in enumerate(bounds)]
 
 
+def analysis_pieces(
+    job: ClipJob, cfg: pipeline.RackConfig, config: BatchConfig
+) -> tuple[list[Segment], list[int]]:
+    """The pieces a clip is analysed in (:attr:`BatchConfig.analysis_piece_s`) and its cuts; no
+    pieces for a clip short enough for one task (its cuts are then found by the analysis itself)."""
+    from autofocuspull.io import probe
+    from autofocuspull.io.segments import split_frames
+
+    piece_s = config.analysis_piece_s
+    info = probe(job.input)
+    if piece_s <= 0 or info.pts_s[-1] - info.pts_s[0] < 2 * piece_s:
+        return [], []
+    cuts = pipeline.detect_clip_cuts(job.input, cfg)
+    bounds = split_frames(info.pts_s, cuts, piece_s)
+    if len(bounds) < 2:
+        return [], cuts
+    return [Segment(i, len(bounds), a, b) for i, (a, b) in enumerate(bounds)], cuts
+
+
 def plan_stage(job: ClipJob, cfg: pipeline.RackConfig, config: BatchConfig) -> dict[str, Any]:
-    """Analyse and plan one clip, write its plan JSON; returns what the render stage needs."""
+    """Analyse and plan one clip, write its plan JSON; returns what the render stage needs. A long
+    clip is not analysed here: the pieces to analyse in parallel come back instead (``"pieces"``,
+    with the clip's ``"cuts"``), then :func:`piece_stage` per piece and :func:`merge_stage` plan it."""
     from autofocuspull.io import check_output_path
-    from autofocuspull.io.segments import SEGMENT_FORMAT
-    from autofocuspull.io.writer import codec_for
-    from autofocuspull.plan import save_plan
 
     t0, cpu0 = time.perf_counter(), time.process_time()
     if not config.plan_only:
         check_output_path(job.output, job.input)
     input_record = file_record(job.input)
+    pieces, cuts = analysis_pieces(job, cfg, config)
+    if pieces:
+        return {"pieces": pieces, "cuts": cuts, "input": input_record,
+                "seconds": time.perf_counter() - t0, "worker": worker_tag(cpu0)}  # fmt: skip
     plan, analysis = pipeline.plan_clip(job.input, cfg)
+    return {**_planned(job, cfg, config, plan, analysis, t0, cpu0), "input": input_record}
+
+
+def piece_stage(job: ClipJob, cfg: pipeline.RackConfig, piece: Segment) -> dict[str, Any]:
+    """Analyse one piece of a long clip (:func:`autofocuspull.pipeline.analyse_piece`; kept in the cache)."""
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    pipeline.analyse_piece(job.input, piece.start, piece.stop, cfg)
+    seconds = time.perf_counter() - t0
+    return {"frames": piece.stop - piece.start, "seconds": seconds, "worker": worker_tag(cpu0)}
+
+
+def merge_stage(
+    job: ClipJob, cfg: pipeline.RackConfig, config: BatchConfig, pieces: list[Segment], cuts: list[int]
+) -> dict[str, Any]:
+    """Join the pieces' analyses into the whole clip's and plan it once; as :func:`plan_stage` after."""
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    analysis = pipeline.analyse_in_pieces(job.input, [(p.start, p.stop) for p in pieces], cuts, cfg)
+    with stage("planning"):
+        plan = pipeline.plan_from_analysis(analysis, cfg)
+    return _planned(job, cfg, config, plan, analysis, t0, cpu0)
+
+
+def _planned(job: ClipJob, cfg, config: BatchConfig, plan, analysis, t0: float, cpu0: float) -> dict:
+    """Save the plan; what the render stage and the manifest need from it."""
+    from autofocuspull.io.segments import SEGMENT_FORMAT
+    from autofocuspull.io.writer import codec_for
+    from autofocuspull.plan import save_plan
+
     save_plan(plan, job.plan)
     return {
         "n_frames": analysis.info.n_frames,
@@ -71,7 +122,6 @@ def plan_stage(job: ClipJob, cfg: pipeline.RackConfig, config: BatchConfig) -> d
             config,
             codec_for(cfg.encode, analysis.info.colour) in SEGMENT_FORMAT,
         ),
-        "input": input_record,
         "pulls": len(plan.pulls),
         "depth_source": plan.depth_source,
         "warnings": list(plan.meta.get("warnings", [])),
@@ -89,9 +139,12 @@ def segment_path(job: ClipJob, segment: Segment, key: str) -> Path:
     return Path(job.segments_dir) / name
 
 
-def render_stage(job: ClipJob, cfg: pipeline.RackConfig, segment: Segment, key: str) -> dict[str, Any]:
+def render_stage(
+    job: ClipJob, cfg: pipeline.RackConfig, segment: Segment, key: str, pieces: list[Segment] | None = None
+) -> dict[str, Any]:
     """Render ``segment`` of the clip following its plan file (the whole clip, with its audio, straight
-    to the output when it is the only segment). ``key`` names this run's config and plan."""
+    to the output when it is the only segment). ``key`` names this run's config and plan; ``pieces``
+    the clip's analysis pieces, whose depth it reads (none: the clip was analysed in one)."""
     from autofocuspull.io import probe
     from autofocuspull.io.segments import encode_segment
     from autofocuspull.plan import load_plan
@@ -105,7 +158,7 @@ def render_stage(job: ClipJob, cfg: pipeline.RackConfig, segment: Segment, key: 
     plan = load_plan(job.plan)
     info = probe(job.input)
     pipeline.check_plan_fits(plan, info)
-    depth = pipeline.render_depth(job.input, info, cfg)
+    depth = pipeline.render_depth(job.input, info, cfg, [(p.start, p.stop) for p in pieces or []])
     if segment.count == 1:
         pipeline.render_clip(job.input, plan, out, cfg, depth, info)
     else:

@@ -1,0 +1,152 @@
+"""Join the analyses of consecutive pieces of a clip into one whole-clip analysis.
+
+A long clip is analysed in pieces (frame ranges ``[start, stop)`` that cover it in order, cut at
+shot cuts where possible; see :func:`autofocuspull.io.segments.split_frames`), each as a clip of
+its own whose frames are numbered from 0. :func:`join_tracks` and :func:`join_cues` put them back
+on the whole clip's frames: columns are concatenated along time, each piece's track ids are offset
+so that they stay unique, and a subject seen on both sides of a boundary that is *not* a cut
+(one long shot cut in two) is linked back into one row by :func:`boundary_links`. The results are
+the ordinary validated containers.
+
+What cannot be joined exactly: a piece's tracker and re-identification start afresh at its first
+frame, so inside a long shot a subject the boundary link misses (moving fast, or occluded at the
+boundary) becomes two subjects; across a cut nothing changes (tracks end at cuts and re-id never
+links across a cut, see :func:`autofocuspull.perception.reid.stitch`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from autofocuspull.core.types import CueSeries, SubjectTracks
+
+#: Minimum box IoU between a subject's box on the last frame of one piece and a subject's box on
+#: the first frame of the next (same label) for them to be one subject. Consecutive frames of one
+#: shot: a tracked box moves a few pixels, IoU ~0.8-0.95; ByteTrack's own association of
+#: consecutive frames needs far less. 0.5 is the usual "same object" overlap of detection
+#: benchmarks and rejects two people side by side (their boxes barely overlap).
+LINK_MIN_IOU = 0.5
+
+_TRACK_FIELDS = ("xyxy", "face_xyxy", "landmarks_px", "distance_m", "confidence", "focus_xy")
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) IoU of xyxy boxes ``a`` (N, 4) and ``b`` (M, 4)."""
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=-1)
+    area = lambda x: np.prod(np.clip(x[:, 2:] - x[:, :2], 0, None), axis=-1)  # noqa: E731
+    union = area(a)[:, None] + area(b)[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+
+
+def boundary_links(
+    before: SubjectTracks, after: SubjectTracks, min_iou: float = LINK_MIN_IOU
+) -> list[tuple[int, int]]:
+    """``[(row in before, row in after), ...]``: subjects present on ``before``'s last frame and on
+    ``after``'s first, with the same label and box IoU >= ``min_iou``, paired greedily by IoU
+    (each row at most once)."""
+    if not len(before) or not len(after) or not before.n_frames or not after.n_frames:
+        return []
+    a, b = before.xyxy[:, -1], after.xyxy[:, 0]
+    ia = np.flatnonzero(np.isfinite(a).all(-1))
+    ib = np.flatnonzero(np.isfinite(b).all(-1))
+    if not len(ia) or not len(ib):
+        return []
+    iou = _iou(a[ia], b[ib])
+    same = np.array([[before.label[i] == after.label[j] for j in ib] for i in ia], bool)
+    iou = np.where(same, iou, 0.0)
+    pairs: list[tuple[int, int]] = []
+    used_a: set[int] = set()
+    used_b: set[int] = set()
+    for flat in np.argsort(-iou, axis=None, kind="stable"):
+        r, c = divmod(int(flat), len(ib))
+        if iou[r, c] < min_iou:
+            break
+        if r not in used_a and c not in used_b:
+            used_a.add(r)
+            used_b.add(c)
+            pairs.append((int(ia[r]), int(ib[c])))
+    return sorted(pairs)
+
+
+def join_tracks(
+    parts: Sequence[SubjectTracks],
+    starts: Sequence[int],
+    n_frames: int,
+    links: Sequence[Sequence[tuple[int, int]]] = (),
+) -> tuple[SubjectTracks, list[np.ndarray]]:
+    """The pieces' subjects as one :class:`SubjectTracks` over ``n_frames`` frames.
+
+    ``parts[k]`` covers frames ``starts[k] .. starts[k] + parts[k].n_frames`` (in order, without
+    gaps or overlaps); ``links[k]`` pairs rows of ``parts[k]`` with rows of ``parts[k + 1]`` that are
+    one subject (:func:`boundary_links`; none across a cut). The first piece keeps its ids; a later
+    piece's ids are shifted past every id used so far, a linked row keeps its earlier id. Returns
+    the tracks and, per piece, its rows' row in the result ((S_k,) int64).
+    """
+    if len(parts) != len(starts):
+        raise ValueError(f"join_tracks: {len(parts)} pieces but {len(starts)} start frames")
+    expected = 0
+    for k, (part, start) in enumerate(zip(parts, starts, strict=True)):
+        if start != expected:
+            raise ValueError(f"join_tracks: piece {k} starts at frame {start}, expected {expected}")
+        expected = start + part.n_frames
+    if expected != n_frames:
+        raise ValueError(f"join_tracks: the pieces cover {expected} frames, expected {n_frames}")
+    ids: list[int] = []
+    labels: list[str] = []
+    rows: list[np.ndarray] = []
+    for k, part in enumerate(parts):
+        linked = dict((j, i) for i, j in links[k - 1]) if 0 < k <= len(links) else {}
+        offset = 0 if k == 0 or not len(part) else max(ids, default=0) + 1 - int(part.track_id.min())
+        row = np.empty(len(part), np.int64)
+        for j in range(len(part)):
+            if j in linked:
+                row[j] = rows[k - 1][linked[j]]
+            else:
+                row[j] = len(ids)
+                ids.append(int(part.track_id[j]) + offset)
+                labels.append(part.label[j])
+        rows.append(row)
+    out = SubjectTracks.allocate(ids, labels, n_frames)  # validated: shapes, unique ids
+    for part, start, row in zip(parts, starts, rows, strict=True):
+        stop = start + part.n_frames
+        for name in _TRACK_FIELDS:
+            getattr(out, name)[row, start:stop] = getattr(part, name)
+    return out, rows
+
+
+def join_cues(
+    parts: Sequence[CueSeries], rows: Sequence[np.ndarray], tracks: SubjectTracks, times_s: np.ndarray
+) -> CueSeries:
+    """The pieces' cues on the joined ``tracks`` (rows from :func:`join_tracks`) and the whole clip's
+    frame times ``times_s`` (T,) (each piece's own times start at 0). A component missing from a
+    piece is 0 there; a source that differs between pieces lists each ("a, b")."""
+    t, covered = len(times_s), sum(len(p.times_s) for p in parts)
+    if covered != t:
+        raise ValueError(f"join_cues: the pieces cover {covered} frames, expected {t}")
+    s = len(tracks)
+    speaking = np.zeros((s, t), np.float32)
+    saliency = np.zeros((s, t), np.float32)
+    names = list(dict.fromkeys(k for p in parts for k in p.components))
+    comps = {k: np.zeros((s, t), np.float32) for k in names}
+    sources: dict[str, list[str]] = {}
+    start = 0
+    for part, row in zip(parts, rows, strict=True):
+        if len(part.track_id) != len(row):
+            raise ValueError(f"join_cues: a piece has {len(part.track_id)} subjects, its rows {len(row)}")
+        stop = start + len(part.times_s)
+        speaking[row, start:stop] = part.speaking
+        saliency[row, start:stop] = part.saliency
+        for k, v in part.components.items():
+            comps[k][row, start:stop] = v
+        for k, v in part.sources.items():
+            sources.setdefault(k, [])
+            if v not in sources[k]:
+                sources[k].append(v)
+        start = stop
+    speech = np.concatenate([p.speech_prob for p in parts]) if parts else np.zeros(0, np.float32)
+    joined = {k: ", ".join(v) for k, v in sources.items()}
+    return CueSeries(times_s, tracks.track_id, speech, speaking, saliency, comps, joined)
