@@ -65,7 +65,7 @@ def _same(a: dict, b: dict) -> None:
 
 def test_process_pool_local_ray_and_joined_cluster_make_identical_plans(clips, ray_local, tmp_path):
     link_models()
-    plan_only = BatchConfig(plan_only=True)
+    plan_only = BatchConfig(plan_only=True, analysis_piece_s=0.45)  # the shot-cut clip: 2 analysis pieces
     outs = {m: tmp_path / m for m in ("pool", "ray", "address")}  # separate caches: each analyses anew
     clips = two_clips(clips, tmp_path / "two")
     with LocalPool(2) as pool:
@@ -74,13 +74,19 @@ def test_process_pool_local_ray_and_joined_cluster_make_identical_plans(clips, r
     print(f"pool {r_pool.wall_s:.1f} s, local ray {r_ray.wall_s:.1f} s")
     address = ray.get_runtime_context().gcs_address
     cmd = [sys.executable, "-m", "autofocuspull.cli", "batch", str(clips), "-o", str(outs["address"]),
-           "--plan-only", "--ray-address", address, "--preset", "ultrafast", "--json", "-q"]  # fmt: skip
+           "--plan-only", "--analysis-piece-s", "0.45", "--ray-address", address, "--preset", "ultrafast",
+           "--json", "-q"]  # fmt: skip
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=os.environ.copy())
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads(run.stdout)
     print(f"joined cluster {summary['wall_s']:.1f} s")
     assert summary["done"] == 2 and summary["executor"].startswith("ray cluster at")
     assert len(r_pool.done) == len(r_ray.done) == 2 and not r_pool.failed and not r_ray.failed
+    for r in (r_pool, r_ray):  # the split path: pieces analysed as tasks of their own, then merged
+        assert r.clips["tos.mp4"]["analysis_pieces"] == [[0, 9], [9, 24]]
+        assert "analysis_pieces" not in r.clips["car.mov"]  # 0.4 s: one task
+    manifest = json.loads((outs["address"] / "autofocuspull-batch.json").read_text())
+    assert manifest["clips"]["tos.mp4"]["analysis_pieces"] == [[0, 9], [9, 24]]
     _same(_plans(outs["pool"]), _plans(outs["ray"]))
     _same(_plans(outs["pool"]), _plans(outs["address"]))
 

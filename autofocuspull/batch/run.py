@@ -135,6 +135,9 @@ def _segment_key(config_sha: str, plan_sha: str) -> str:
     return hashlib.sha256(f"{config_sha}:{plan_sha}".encode()).hexdigest()
 
 
+_GPU_UNUSED: set[tuple[str, int]] = set()  # workers already reported as given a GPU they can't use
+
+
 class _Clip:
     """Driver-side state of one clip in flight."""
 
@@ -148,7 +151,14 @@ class _Clip:
         self.key = ""
 
     def add(self, stage: str, value: dict[str, Any]) -> None:
-        self.entry["workers"].append(value["worker"])
+        worker = value["worker"]
+        if worker.get("gpu_unused") and (worker["host"], worker["pid"]) not in _GPU_UNUSED:
+            _GPU_UNUSED.add((worker["host"], worker["pid"]))
+            log.warning(
+                "!!! worker %s:%s was given %g GPU but runs on the CPU: torch sees no CUDA device there",
+                worker["host"], worker["pid"], worker["gpu_share"],
+            )  # fmt: skip
+        self.entry["workers"].append(worker)
         secs, cpu = self.entry["stage_seconds"], self.entry.setdefault("stage_cpu_s", {})
         secs[stage] = round(secs.get(stage, 0.0) + float(value.get("seconds", 0.0)), 3)
         cpu[stage] = round(cpu.get(stage, 0.0) + float(value["worker"].get("cpu_s", 0.0)), 3)
@@ -245,7 +255,7 @@ def _handle(
         clip.left -= 1
         if clip.left == 0:
             args = (clip.job, cfg, config, clip.pieces, clip.cuts)
-            executor.submit(stages.merge, args, ("merge", rel, None))
+            executor.submit(stages.merge, args, ("merge", rel, None), light=True)
     elif stage in ("plan", "merge"):
         from autofocuspull.batch.jobs import sha256_file
 
@@ -260,7 +270,7 @@ def _handle(
         clip.left = len(clip.segments)
         clip.entry["segments"] = [[s.start, s.stop] for s in clip.segments]
         if not clip.segments:  # plan only
-            executor.submit(stages.finish, (clip.job, cfg, [], clip.key), ("finish", rel, None))
+            executor.submit(stages.finish, (clip.job, cfg, [], clip.key), ("finish", rel, None), light=True)
         for s in clip.segments:
             args = (clip.job, cfg, s, clip.key, clip.pieces)
             executor.submit(stages.render, args, ("render", rel, s.index))
@@ -268,7 +278,8 @@ def _handle(
         attempts[f"render{seg}"] = done.attempts
         clip.left -= 1
         if clip.left == 0:
-            executor.submit(stages.finish, (clip.job, cfg, clip.segments, clip.key), ("finish", rel, None))
+            args = (clip.job, cfg, clip.segments, clip.key)
+            executor.submit(stages.finish, args, ("finish", rel, None), light=True)
     else:
         clip.entry.update(status="done", outputs=value["outputs"], config=effective, config_sha256=config_sha)
         clip.entry.pop("error", None)

@@ -25,15 +25,25 @@ from autofocuspull.core.types import VideoInfo
 log = logging.getLogger(__name__)
 
 
-def worker_tag(cpu0_s: float) -> dict[str, Any]:
+def worker_tag(cpu0_s: float, cfg: pipeline.RackConfig | None = None) -> dict[str, Any]:
     """Where a stage ran (host, pid), the CPU seconds its process used since ``cpu0_s`` (all threads),
-    and how many models this worker process has built so far."""
-    return {
+    how many models this worker process has built so far, the GPU share Ray gave it (0: none, or
+    not Ray) and, for a stage that runs models (``cfg`` given), the device they ran on;
+    ``gpu_unused`` when a GPU share was given but the models ran on the CPU (torch sees no CUDA)."""
+    from autofocuspull.batch.executors import assigned_gpus
+
+    tag: dict[str, Any] = {
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "cpu_s": round(time.process_time() - cpu0_s, 4),
         "models_built": models_built(),
+        "gpu_share": assigned_gpus(),
     }
+    if cfg is not None:
+        tag["device"] = pipeline.resolve_device(cfg.run.device).type
+        if tag["gpu_share"] > 0 and tag["device"] != "cuda":
+            tag["gpu_unused"] = True
+    return tag
 
 
 def plan_segments(
@@ -82,7 +92,7 @@ def plan_stage(job: ClipJob, cfg: pipeline.RackConfig, config: BatchConfig) -> d
     pieces, cuts = analysis_pieces(job, cfg, config)
     if pieces:
         return {"pieces": pieces, "cuts": cuts, "input": input_record,
-                "seconds": time.perf_counter() - t0, "worker": worker_tag(cpu0)}  # fmt: skip
+                "seconds": time.perf_counter() - t0, "worker": worker_tag(cpu0, cfg)}  # fmt: skip
     plan, analysis = pipeline.plan_clip(job.input, cfg)
     return {**_planned(job, cfg, config, plan, analysis, t0, cpu0), "input": input_record}
 
@@ -92,7 +102,7 @@ def piece_stage(job: ClipJob, cfg: pipeline.RackConfig, piece: Segment) -> dict[
     t0, cpu0 = time.perf_counter(), time.process_time()
     pipeline.analyse_piece(job.input, piece.start, piece.stop, cfg)
     seconds = time.perf_counter() - t0
-    return {"frames": piece.stop - piece.start, "seconds": seconds, "worker": worker_tag(cpu0)}
+    return {"frames": piece.stop - piece.start, "seconds": seconds, "worker": worker_tag(cpu0, cfg)}
 
 
 def merge_stage(
@@ -126,7 +136,7 @@ def _planned(job: ClipJob, cfg, config: BatchConfig, plan, analysis, t0: float, 
         "depth_source": plan.depth_source,
         "warnings": list(plan.meta.get("warnings", [])),
         "seconds": time.perf_counter() - t0,
-        "worker": worker_tag(cpu0),
+        "worker": worker_tag(cpu0, cfg),
     }
 
 
@@ -154,7 +164,7 @@ def render_stage(
     frames = segment.stop - segment.start
     out = Path(job.output) if segment.count == 1 else segment_path(job, segment, key)
     if segment.count > 1 and out.exists():  # rendered by an earlier, interrupted run
-        return {"frames": frames, "seconds": 0.0, "reused": True, "worker": worker_tag(cpu0)}
+        return {"frames": frames, "seconds": 0.0, "reused": True, "worker": worker_tag(cpu0, cfg)}
     plan = load_plan(job.plan)
     info = probe(job.input)
     pipeline.check_plan_fits(plan, info)
@@ -168,7 +178,7 @@ def render_stage(
                 job.input, out, info, segment.start, segment.stop, process, config=cfg.encode, progress=tick
             )
     seconds = time.perf_counter() - t0
-    return {"frames": frames, "seconds": seconds, "reused": False, "worker": worker_tag(cpu0)}
+    return {"frames": frames, "seconds": seconds, "reused": False, "worker": worker_tag(cpu0, cfg)}
 
 
 def finish_stage(job: ClipJob, cfg: pipeline.RackConfig, segments: list[Segment], key: str) -> dict[str, Any]:
