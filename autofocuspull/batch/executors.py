@@ -289,8 +289,6 @@ class _RackWorker:
     def __init__(self, env: Mapping[str, str], progress_actor: Any, cpu_only: bool) -> None:
         if cpu_only:  # a CPU worker on a node with GPUs must not take a GPU it did not ask for
             env = {**env, "CUDA_VISIBLE_DEVICES": ""}
-        else:
-            note_gpu_without_cuda()
         sink = None
         if progress_actor is not None:
             pid = os.getpid()
@@ -299,6 +297,8 @@ class _RackWorker:
                 progress_actor.put.remote((pid, desc), done, total)
 
         init_worker(env, sink)
+        if not cpu_only:
+            note_gpu_without_cuda()
 
     def run(self, fn: Callable[..., Any], args: tuple) -> Any:
         return run_task(fn, args)

@@ -158,7 +158,7 @@ class _Clip:
                 "!!! worker %s:%s was given %g GPU but runs on the CPU: torch sees no CUDA device there",
                 worker["host"], worker["pid"], worker["gpu_share"],
             )  # fmt: skip
-        self.entry["workers"].append(worker)
+        self.entry["workers"].append({**worker, "stage": stage})
         secs, cpu = self.entry["stage_seconds"], self.entry.setdefault("stage_cpu_s", {})
         secs[stage] = round(secs.get(stage, 0.0) + float(value.get("seconds", 0.0)), 3)
         cpu[stage] = round(cpu.get(stage, 0.0) + float(value["worker"].get("cpu_s", 0.0)), 3)
