@@ -208,6 +208,14 @@ def test_pieces_join_along_time_with_unique_ids_and_link_a_subject_across_a_boun
     assert c.speaking.tolist() == [[q, q, h, h, h], [q, q, 0, 0, 0], [0, 0, h, h, h]]
     assert c.sources == {"speaking": "light-asd, none"}
     assert boundary_links(first, second, min_iou=0.9) == []  # 9/11 = 0.82 IoU
+    # a person whose box is its face box on the piece's last frame (no body detection after the
+    # piece's last one) and its body box on the next piece's first: linked by the face boxes
+    face, body = [20, 20, 30, 30], [10, 15, 40, 90]
+    before, after = _tracks([1], [[face]]), _tracks([1], [[body]])
+    before.face_xyxy[0, 0] = face
+    assert boundary_links(before, after) == []  # the next piece found no face
+    after.face_xyxy[0, 0] = [20.5, 20, 30.5, 30]
+    assert boundary_links(before, after) == [(0, 0)]
     with pytest.raises(ValueError, match="piece 1 starts at frame 3, expected 2"):
         join_tracks([first, second], [0, 3], 6)
 

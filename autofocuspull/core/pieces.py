@@ -46,8 +46,12 @@ def boundary_links(
     before: SubjectTracks, after: SubjectTracks, min_iou: float = LINK_MIN_IOU
 ) -> list[tuple[int, int]]:
     """``[(row in before, row in after), ...]``: subjects present on ``before``'s last frame and on
-    ``after``'s first, with the same label and box IoU >= ``min_iou``, paired greedily by IoU
-    (each row at most once)."""
+    ``after``'s first, with the same label and an IoU >= ``min_iou`` of their boxes or of their face
+    boxes, paired greedily by IoU (each row at most once).
+
+    The face boxes count because a person's box on a piece's last frames can be its face box: the
+    object detector runs every few frames, the body box is interpolated between its detections,
+    and after a piece's last detection there is none to interpolate to."""
     if not len(before) or not len(after) or not before.n_frames or not after.n_frames:
         return []
     a, b = before.xyxy[:, -1], after.xyxy[:, 0]
@@ -55,7 +59,8 @@ def boundary_links(
     ib = np.flatnonzero(np.isfinite(b).all(-1))
     if not len(ia) or not len(ib):
         return []
-    iou = _iou(a[ia], b[ib])
+    fa, fb = before.face_xyxy[ia, -1], after.face_xyxy[ib, 0]
+    iou = np.maximum(_iou(a[ia], b[ib]), np.nan_to_num(_iou(fa, fb), nan=0.0))
     same = np.array([[before.label[i] == after.label[j] for j in ib] for i in ia], bool)
     iou = np.where(same, iou, 0.0)
     pairs: list[tuple[int, int]] = []
