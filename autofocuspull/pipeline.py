@@ -468,7 +468,9 @@ def apply_voice_cues(
 # Analysis in pieces: a long clip analysed by several workers at once, joined for one plan
 # --------------------------------------------------------------------------------------------
 
-# What a piece's kept analysis depends on beyond the configuration (see _piece_record).
+# What a piece's kept analysis depends on (see _piece_record): every analysis section (not the
+# planner's, renderer's or encoder's: a new plan or render reuses it), and the code.
+PIECE_SECTIONS = ("stages", "io", "lens", "depth", "perception", "cues")
 PIECE_CODE = (
     "autofocuspull.pipeline",
     "autofocuspull.perception",
@@ -514,22 +516,18 @@ def _piece_config(cfg: RackConfig) -> RackConfig:
 def piece_clip(path: str | os.PathLike[str], info: VideoInfo, start: int, stop: int, cfg: RackConfig) -> Path:
     """Frames ``start <= index < stop`` of ``path`` as a clip of their own, times from 0: the lossless
     range clip of :mod:`autofocuspull.io.trim` (made once, kept in the analysis cache)."""
-    from autofocuspull.io.trim import TimeRange, trimmed_clip
+    from autofocuspull.io.trim import trimmed_clip
 
-    if not 0 <= start < stop <= info.n_frames:
-        raise ValueError(f"{path}: piece {start}..{stop} outside 0..{info.n_frames}")
-    t0 = 0.0 if start == 0 else float(info.pts_s[start])
-    t1 = None if stop == info.n_frames else float(info.pts_s[stop])
-    return trimmed_clip(path, TimeRange(t0, t1), cfg.run.cache_dir, cfg.run.use_cache)
+    return trimmed_clip(path, _piece_range(info, start, stop), cfg.run.cache_dir, cfg.run.use_cache)
 
 
 def _piece_record(clip: Path, cfg: RackConfig) -> dict[str, np.ndarray]:
     """A piece's analysis as arrays (its tracks with distances, cues, cuts, depth source, warnings),
     kept in the analysis cache so that joining the pieces reads them instead of redoing anything."""
     pcfg = _piece_config(cfg)
-    config = config_to_dict(pcfg, exclude=SCHEDULING_SECTIONS)
-    config.get("run", {}).pop("cache_dir", None)
-    cache = _cache(clip, "piece", stage_key({"config": config}, PIECE_CODE), cfg)
+    sections = _sections(pcfg, PIECE_SECTIONS)
+    key = stage_key(sections, PIECE_CODE, cue_mode=cfg.planner.mode, device=cfg.run.device)
+    cache = _cache(clip, "piece", key, cfg)
     hit = cache.load_npz("analysis.npz")
     if hit is not None:
         return hit
@@ -553,6 +551,25 @@ def analyse_piece(path: str | os.PathLike[str], start: int, stop: int, cfg: Rack
     clip = piece_clip(path, probe(path), start, stop, cfg)
     _piece_record(clip, cfg)
     return clip
+
+
+def drop_piece_clips(path: str | os.PathLike[str], pieces: list[tuple[int, int]], cfg: RackConfig) -> None:
+    """Remove the lossless clips of ``pieces`` (:func:`piece_clip`), keeping their analysis
+    (:func:`~autofocuspull.io.trim.drop_trimmed_clip`: one made again is found again)."""
+    from autofocuspull.io.trim import drop_trimmed_clip
+
+    info = probe(path)
+    for a, b in pieces:
+        drop_trimmed_clip(path, _piece_range(info, a, b), cfg.run.cache_dir)
+
+
+def _piece_range(info: VideoInfo, start: int, stop: int) -> Any:
+    from autofocuspull.io.trim import TimeRange
+
+    if not 0 <= start < stop <= info.n_frames:
+        raise ValueError(f"{info.path}: piece {start}..{stop} outside 0..{info.n_frames}")
+    t0 = 0.0 if start == 0 else float(info.pts_s[start])
+    return TimeRange(t0, None if stop == info.n_frames else float(info.pts_s[stop]))
 
 
 class PieceDepth:

@@ -236,7 +236,8 @@ def test_a_clip_analysed_in_pieces_plans_as_in_one_and_a_rerun_skips_it(tmp_path
     """The shot-cut clip, analysed in 2 pieces split at its cut, then planned once over the whole
     clip: the same plan as the one-task analysis (person masks on every frame: with every 6th, the
     nearest mask of a piece is another frame than the whole clip's, which moves the heuristic
-    depth's readings); rendered in segments that read the pieces' depth; a rerun skips it."""
+    depth's readings); rendered in segments that read the pieces' depth; a rerun skips it, and
+    one with another encoder setting reuses the pieces' analysis."""
     import dataclasses
 
     from conftest import footage
@@ -267,3 +268,12 @@ def test_a_clip_analysed_in_pieces_plans_as_in_one_and_a_rerun_skips_it(tmp_path
     assert [(q.start_s, q.end_s, q.to_m) for q in a.pulls] == [(q.start_s, q.end_s, q.to_m) for q in b.pulls]
     assert probe(tmp_path / "pieces" / "tos.mp4").n_frames == 24
     assert again.skipped_complete == ["tos.mp4"] and not again.done
+    cache = tmp_path / "pieces" / ".cache"
+    assert not list(cache.rglob("*.mov"))  # the lossless piece clips went with the finished clip
+    records = {p: p.stat().st_mtime_ns for p in cache.rglob("piece-*/analysis.npz")}
+    assert len(records) == 2
+    crf = dataclasses.replace(cfg, encode=dataclasses.replace(cfg.encode, crf=30, overwrite=True))
+    with LocalPool(1) as pool:
+        other = run_batch(src, tmp_path / "pieces", crf, split, pool)
+    assert other.done == ["tos.mp4"]  # the pieces made again are the same: their analysis is reused
+    assert {p: p.stat().st_mtime_ns for p in cache.rglob("piece-*/analysis.npz")} == records

@@ -270,7 +270,8 @@ def _handle(
         clip.left = len(clip.segments)
         clip.entry["segments"] = [[s.start, s.stop] for s in clip.segments]
         if not clip.segments:  # plan only
-            executor.submit(stages.finish, (clip.job, cfg, [], clip.key), ("finish", rel, None), light=True)
+            args = (clip.job, cfg, [], clip.key, clip.pieces)
+            executor.submit(stages.finish, args, ("finish", rel, None), light=True)
         for s in clip.segments:
             args = (clip.job, cfg, s, clip.key, clip.pieces)
             executor.submit(stages.render, args, ("render", rel, s.index))
@@ -278,7 +279,7 @@ def _handle(
         attempts[f"render{seg}"] = done.attempts
         clip.left -= 1
         if clip.left == 0:
-            args = (clip.job, cfg, clip.segments, clip.key)
+            args = (clip.job, cfg, clip.segments, clip.key, clip.pieces)
             executor.submit(stages.finish, args, ("finish", rel, None), light=True)
     else:
         clip.entry.update(status="done", outputs=value["outputs"], config=effective, config_sha256=config_sha)

@@ -87,7 +87,7 @@ def plan_stage(job: ClipJob, cfg: pipeline.RackConfig, config: BatchConfig) -> d
 
     t0, cpu0 = time.perf_counter(), time.process_time()
     if not config.plan_only:
-        check_output_path(job.output, job.input)
+        check_output_path(job.output, job.input, cfg.encode)  # -y: a rerun may replace an output
     input_record = file_record(job.input)
     pieces, cuts = analysis_pieces(job, cfg, config)
     if pieces:
@@ -181,8 +181,17 @@ def render_stage(
     return {"frames": frames, "seconds": seconds, "reused": False, "worker": worker_tag(cpu0, cfg)}
 
 
-def finish_stage(job: ClipJob, cfg: pipeline.RackConfig, segments: list[Segment], key: str) -> dict[str, Any]:
-    """Join the rendered segments (lossless packet copy + the input's audio) and hash the outputs."""
+def finish_stage(
+    job: ClipJob,
+    cfg: pipeline.RackConfig,
+    segments: list[Segment],
+    key: str,
+    pieces: list[Segment] | None = None,
+) -> dict[str, Any]:
+    """Join the rendered segments (lossless packet copy + the input's audio) and hash the outputs;
+    drop the lossless clips the analysis ``pieces`` were read from (tens of times the input's size;
+    their analysis stays in the cache, under their content's key, and a later run that needs them
+    makes them again, bit for bit)."""
     import shutil
 
     from autofocuspull.io import probe
@@ -191,11 +200,13 @@ def finish_stage(job: ClipJob, cfg: pipeline.RackConfig, segments: list[Segment]
     t0, cpu0 = time.perf_counter(), time.process_time()
     outputs = {"plan": file_record(job.plan)}
     if len(segments) > 1:
-        pieces = [(segment_path(job, s, key), s.start) for s in segments]
-        join_segments(job.input, pieces, job.output, probe(job.input), config=cfg.encode)
+        rendered = [(segment_path(job, s, key), s.start) for s in segments]
+        join_segments(job.input, rendered, job.output, probe(job.input), config=cfg.encode)
         shutil.rmtree(job.segments_dir, ignore_errors=True)
     if segments:
         outputs["video"] = file_record(job.output)
+    if pieces:
+        pipeline.drop_piece_clips(job.input, [(p.start, p.stop) for p in pieces], cfg)
     return {"outputs": outputs, "seconds": time.perf_counter() - t0, "worker": worker_tag(cpu0)}
 
 
