@@ -64,13 +64,17 @@ def analysis_pieces(
     job: ClipJob, cfg: pipeline.RackConfig, config: BatchConfig
 ) -> tuple[list[Segment], list[int]]:
     """The pieces a clip is analysed in (:attr:`BatchConfig.analysis_piece_s`) and its cuts; no
-    pieces for a clip short enough for one task (its cuts are then found by the analysis itself)."""
+    pieces for a clip short enough for one task (its cuts are then found by the analysis itself),
+    nor without the analysis cache, where the pieces' analyses meet."""
     from autofocuspull.io import probe
     from autofocuspull.io.segments import split_frames
 
     piece_s = config.analysis_piece_s
     info = probe(job.input)
     if piece_s <= 0 or info.pts_s[-1] - info.pts_s[0] < 2 * piece_s:
+        return [], []
+    if not cfg.run.use_cache:
+        log.warning("%s: analysed in one task: analysis in pieces needs the analysis cache", job.rel)
         return [], []
     cuts = pipeline.detect_clip_cuts(job.input, cfg)
     bounds = split_frames(info.pts_s, cuts, piece_s)
