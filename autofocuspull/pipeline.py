@@ -607,7 +607,7 @@ def analyse_in_pieces(
     saliency (geometry of the joined tracks, so a linked subject does not "enter" at a boundary).
     Kept from the pieces: tracks, focus distances, active-speaker scores, depth (:class:`PieceDepth`).
     """
-    from autofocuspull.core.pieces import boundary_links, join_cues, join_tracks
+    from autofocuspull.core.pieces import LINK_WINDOW_S, boundary_links, join_cues, join_tracks
 
     path = str(check_input_file(path))
     set_threads(cfg.run.threads)
@@ -615,8 +615,10 @@ def analyse_in_pieces(
     records = [_piece_record(piece_clip(path, info, a, b, cfg), cfg) for a, b in pieces]
     parts = [SubjectTracks.from_npz_dict(_sub(r, "tracks.")) for r in records]
     cuts = sorted({int(c) for c in cut_frames if 0 < c < info.n_frames})
+    window = max(1, round(LINK_WINDOW_S * float(info.frame_rate)))
     links = [
-        [] if b in cuts else boundary_links(parts[k], parts[k + 1]) for k, (_, b) in enumerate(pieces[:-1])
+        [] if b in cuts else boundary_links(parts[k], parts[k + 1], window=window)
+        for k, (_, b) in enumerate(pieces[:-1])
     ]
     tracks, rows = join_tracks(parts, [a for a, _ in pieces], info.n_frames, links)
     cues = join_cues([CueSeries.from_npz_dict(_sub(r, "cues.")) for r in records], rows, tracks, info.pts_s)

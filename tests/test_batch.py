@@ -216,6 +216,15 @@ def test_pieces_join_along_time_with_unique_ids_and_link_a_subject_across_a_boun
     assert boundary_links(before, after) == []  # the next piece found no face
     after.face_xyxy[0, 0] = [20.5, 20, 30.5, 30]
     assert boundary_links(before, after) == [(0, 0)]
+    # an object whose box ends at its last detection, 2 frames before the boundary: linked within a
+    # 3-frame window, and the frames between its last box and its next are filled in
+    cup = _tracks([4], [[[0, 0, 10, 10], None, None]])
+    cup_next = _tracks([9], [[None, [3, 0, 13, 10]]])
+    assert boundary_links(cup, cup_next) == [] and boundary_links(cup, cup_next, window=3) == [(0, 0)]
+    joined, _ = join_tracks([cup, cup_next], [0, 3], 5, [[(0, 0)]])
+    assert len(joined) == 1 and joined.present[0].all()
+    assert joined.xyxy[0, 2].tolist() == [1.5, 0, 11.5, 10]
+    assert joined.distance_m[0].tolist() == [0, 0.25, 0.5, 0.75, 1]
     with pytest.raises(ValueError, match="piece 1 starts at frame 3, expected 2"):
         join_tracks([first, second], [0, 3], 6)
 

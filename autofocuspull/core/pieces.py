@@ -28,6 +28,11 @@ from autofocuspull.core.types import CueSeries, SubjectTracks
 #: consecutive frames needs far less. 0.5 is the usual "same object" overlap of detection
 #: benchmarks and rejects two people side by side (their boxes barely overlap).
 LINK_MIN_IOU = 0.5
+#: How far from a boundary inside a shot a subject's last (first) box may be and still be linked:
+#: objects are detected every few frames (``perception.perceiver.object_every``, 3) and a track's
+#: box ends at its last detection, up to 2 frames before a piece's end; 0.25 s covers that at any
+#: frame rate from 12 fps up while staying too short for a subject to leave and another to come.
+LINK_WINDOW_S = 0.25
 
 _TRACK_FIELDS = ("xyxy", "face_xyxy", "landmarks_px", "distance_m", "confidence", "focus_xy")
 
@@ -42,25 +47,37 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
 
 
+def _edge_boxes(tracks: SubjectTracks, last: bool, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows present within ``window`` frames of the end (``last``) or start, their frame there
+    (the nearest to the edge), and their (box, face box) at it: ((N,), (N,), (N, 2, 4))."""
+    n = tracks.n_frames
+    frames = np.arange(max(n - window, 0), n)[::-1] if last else np.arange(min(window, n))
+    present = tracks.present[:, frames]
+    rows = np.flatnonzero(present.any(axis=1))
+    at = frames[np.argmax(present[rows], axis=1)] if len(rows) else np.zeros(0, np.int64)
+    boxes = np.stack([tracks.xyxy[rows, at], tracks.face_xyxy[rows, at]], axis=1)
+    return rows, at, boxes
+
+
 def boundary_links(
-    before: SubjectTracks, after: SubjectTracks, min_iou: float = LINK_MIN_IOU
+    before: SubjectTracks, after: SubjectTracks, min_iou: float = LINK_MIN_IOU, window: int = 1
 ) -> list[tuple[int, int]]:
-    """``[(row in before, row in after), ...]``: subjects present on ``before``'s last frame and on
-    ``after``'s first, with the same label and an IoU >= ``min_iou`` of their boxes or of their face
-    boxes, paired greedily by IoU (each row at most once).
+    """``[(row in before, row in after), ...]``: subjects seen in ``before``'s last ``window`` frames
+    and in ``after``'s first ``window``, with the same label and an IoU >= ``min_iou`` of their
+    boxes or of their face boxes (each at its frame nearest the boundary), paired greedily by IoU
+    (each row at most once).
 
     The face boxes count because a person's box on a piece's last frames can be its face box: the
     object detector runs every few frames, the body box is interpolated between its detections,
-    and after a piece's last detection there is none to interpolate to."""
+    and after a piece's last detection there is none to interpolate to (an object's box just ends
+    there, hence the window)."""
     if not len(before) or not len(after) or not before.n_frames or not after.n_frames:
         return []
-    a, b = before.xyxy[:, -1], after.xyxy[:, 0]
-    ia = np.flatnonzero(np.isfinite(a).all(-1))
-    ib = np.flatnonzero(np.isfinite(b).all(-1))
+    ia, _, a = _edge_boxes(before, True, window)
+    ib, _, b = _edge_boxes(after, False, window)
     if not len(ia) or not len(ib):
         return []
-    fa, fb = before.face_xyxy[ia, -1], after.face_xyxy[ib, 0]
-    iou = np.maximum(_iou(a[ia], b[ib]), np.nan_to_num(_iou(fa, fb), nan=0.0))
+    iou = np.maximum(_iou(a[:, 0], b[:, 0]), np.nan_to_num(_iou(a[:, 1], b[:, 1]), nan=0.0))
     same = np.array([[before.label[i] == after.label[j] for j in ib] for i in ia], bool)
     iou = np.where(same, iou, 0.0)
     pairs: list[tuple[int, int]] = []
@@ -120,7 +137,27 @@ def join_tracks(
         stop = start + part.n_frames
         for name in _TRACK_FIELDS:
             getattr(out, name)[row, start:stop] = getattr(part, name)
+    for k, pairs in enumerate(links[: len(parts) - 1]):
+        for i, _ in pairs:
+            _bridge(out, int(rows[k][i]), starts[k + 1])
     return out, rows
+
+
+def _bridge(tracks: SubjectTracks, row: int, boundary: int) -> None:
+    """Fill a linked subject's frames missing on both sides of ``boundary`` (between its last box
+    before and its first after) by linear interpolation, as the subject builder fills the frames
+    between two detections; a field missing at either end stays missing."""
+    present = tracks.present[row]
+    before = np.flatnonzero(present[:boundary])
+    after = np.flatnonzero(present[boundary:]) + boundary
+    if not len(before) or not len(after) or after[0] - before[-1] <= 1:
+        return
+    t0, t1 = int(before[-1]), int(after[0])
+    w = ((np.arange(t0 + 1, t1) - t0) / (t1 - t0)).astype(np.float32)
+    for name in _TRACK_FIELDS:
+        a = getattr(tracks, name)[row]
+        shape = (-1,) + (1,) * (a.ndim - 1)
+        a[t0 + 1 : t1] = a[t0] + (a[t1] - a[t0]) * w.reshape(shape)  # NaN at an end stays NaN
 
 
 def join_cues(
