@@ -3,8 +3,8 @@
 Per clip: ``plan`` (analysis + plan JSON) -> ``render`` of each segment (in parallel) -> ``finish``
 (join, hash) -> a manifest entry. A long clip's ``plan`` returns the pieces to analyse instead:
 ``piece`` for each (in parallel) -> ``merge`` (join the analyses, plan the whole clip) -> ``render``
-... The driver only submits tasks and bookkeeps; it never decodes a
-frame. A failing clip is recorded with its error and the batch goes on.
+and ``finish`` as above. The driver only submits tasks and bookkeeps; it never decodes a frame. A
+failing clip is recorded with its error and the batch goes on.
 """
 
 from __future__ import annotations
