@@ -109,6 +109,8 @@ class StagesConfig:
     faces: str = "yunet"
     objects: str = "yolox-nano"
     masks: str = "deeplabv3"
+    tracker: str = "bytetrack"
+    cuts: str = "adaptive"
     speaker: str = "light-asd"
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from autofocuspull import __version__
 from autofocuspull.config import SCHEDULING_SECTIONS, RackConfig, config_section, config_to_dict
+from autofocuspull.core.arrays import cut_times_s
 from autofocuspull.core.cache import StageCache, array_key, file_key, stage_key
 from autofocuspull.core.errors import UsageError
 from autofocuspull.core.heap import trimmed
@@ -94,7 +95,7 @@ class Analysis:
 
     @property
     def cuts_s(self) -> list[float]:
-        return [float(self.info.pts_s[i]) for i in self.cut_frames if 0 < i < self.info.n_frames]
+        return cut_times_s(self.info.pts_s, self.cut_frames)
 
 
 def _decoded(frames: Iterator[Any]) -> Iterator[Any]:
@@ -113,7 +114,7 @@ def _analysis_size(info: VideoInfo, max_side: int) -> tuple[int, int]:
 
 
 # the [stages] choices perception depends on
-PERCEPTION_STAGES = ("faces", "objects", "masks")
+PERCEPTION_STAGES = ("faces", "objects", "masks", "tracker", "cuts")
 PERCEPTION_SECTIONS = (
     "io",
     "perception.faces",
@@ -178,6 +179,8 @@ def perceive(
         image_size=(info.width, info.height),
         scale=info.width / aw,
         config=p.perceiver_config(),
+        tracker=cfg.stages.tracker,
+        cut_detector=cfg.stages.cuts,
     )
     every = p.perceiver.mask_every
     frames = _decoded(iter_frames(path, info, max_side=cfg.io.analysis_max_side_px))

@@ -11,7 +11,7 @@ from conftest import shared_model
 
 from autofocuspull.core.errors import ModelUnavailableError
 from autofocuspull.core.hub import sha256_of
-from autofocuspull.core.types import FACE_CLASS_ID, PERSON_CLASS_ID
+from autofocuspull.core.labels import FACE_CLASS_ID, PERSON_CLASS_ID
 from autofocuspull.io.democlip import astronaut_head
 from autofocuspull.perception.detect import (
     CENTERFACE_CARD,

@@ -276,16 +276,56 @@ def test_auto_mode_uses_dialogue_in_speech_and_saliency_elsewhere():
     assert plan.pulls[-1].to_id == A and plan.pulls[-1].start_s == pytest.approx(9.0)
 
 
-def test_subject_leaving_the_frame_forces_a_switch_and_background_when_nobody():
+def test_subject_leaving_the_frame_with_nobody_to_take_over_holds_focus_without_a_pull():
     tr = two_people()
     tr.xyxy[0, 60:] = np.nan
     tr.xyxy[1, :] = np.nan
     plan = plan_focus(make_inputs(speaking((0, 0.5, 9.5)), tracks=tr), CFG)
     assert_array_equal(plan.subject_id[:60], A)
     assert_array_equal(plan.subject_id[60:], -1)
-    assert plan.pulls[0].reason == "person 1 leaves the frame at 6.00 s: focus goes to the background"
-    assert_allclose(plan.focus_m[-1], 10.0)
+    assert plan.pulls == []  # focus does not move: no rack to the 10 m background
+    assert_allclose(plan.focus_m[60:], 2.0)  # where person 1 was
     assert np.isnan(plan.focus_xy[-1]).all()
+    reasons = [d["reason"] for d in plan.meta["decisions"] if d["kind"] == "lost"]
+    assert reasons == ["person 1 leaves the frame at 6.00 s: nobody takes over, focus stays where it was"]
+
+
+def test_a_rack_after_an_exit_must_earn_its_switch_cost():
+    """When the held subject leaves, resting focus is free; racking to someone else costs a switch.
+    A subject seen for a moment after the exit is not racked to; one who stays is, from the held
+    distance."""
+    tr = two_people()
+    tr.xyxy[0, 50:] = np.nan
+    tr.xyxy[1, :] = np.nan
+    tr.xyxy[1, 52:55] = (110, 10, 190, 90)  # B shows up for 0.3 s
+    sal = np.zeros((2, T), np.float32)
+    sal[0, :50] = 1.0
+    sal[1, 52:55] = 1.0
+    brief = plan_focus(make_inputs(np.zeros((2, T)), saliency=sal, tracks=tr), SAL_CFG)
+    assert brief.pulls == [] and (brief.subject_id[50:] == -1).all()
+    tr.xyxy[1, 52:] = (110, 10, 190, 90)  # B stays
+    sal[1, 52:] = 1.0
+    stays = plan_focus(make_inputs(np.zeros((2, T)), saliency=sal, tracks=tr), SAL_CFG)
+    assert [(p.from_id, p.to_id) for p in stays.pulls] == [(-1, B)]
+    assert stays.pulls[0].from_m == pytest.approx(2.0) and stays.pulls[0].to_m == pytest.approx(4.0)
+
+
+def test_a_subject_found_in_a_shots_first_frames_opens_the_shot_even_at_the_edge():
+    """Detector latency at a shot's start is no entrance: a box at the frame's edge first found
+    0.2 s in opens the shot (no pull); found 1 s in at the edge it is an entrance (a pull)."""
+    def plan_with_first(k: int):
+        tr = two_people()
+        tr.xyxy[0, :k] = np.nan
+        tr.xyxy[0, k:] = (0, 10, 60, 90)  # touching the left edge
+        tr.xyxy[1, :] = np.nan
+        sal = np.zeros((2, T), np.float32)
+        sal[0, k:] = 1.0
+        return plan_focus(make_inputs(np.zeros((2, T)), saliency=sal, tracks=tr), SAL_CFG)
+
+    early = plan_with_first(2)
+    assert early.pulls == [] and (early.subject_id == A).all()
+    late = plan_with_first(10)
+    assert [(p.from_id, p.to_id) for p in late.pulls] == [(-1, A)]
 
 
 SAL_CFG = PlannerConfig(**{**CFG.__dict__, "mode": "saliency"})
@@ -327,10 +367,11 @@ def test_detector_dropouts_shorter_than_coast_s_do_not_move_focus():
     assert plan.pulls == [] and np.all(plan.subject_id == A)
     assert_allclose(plan.focus_m, 2.0)
     assert_allclose(plan.focus_xy[40], (0.3, 0.3))  # coasts at the nearest frame seen
-    # lost for 0.5 s (not < coast_s): it left, focus goes to the background
+    # lost for 0.5 s (not < coast_s): it left; nobody takes over, so focus stays (no pull)
     tr.xyxy[0, 95:] = np.nan
     plan = plan_focus(make_inputs(speaking((0, 0.5, 9.5)), tracks=tr), CFG)
-    assert [(p.start_s, p.to_id) for p in plan.pulls] == [(9.5, -1)]
+    assert plan.pulls == [] and (plan.subject_id[95:] == -1).all()
+    assert_allclose(plan.focus_m[95:], 2.0)
 
 
 def test_coast_mask_stops_at_cuts_and_needs_a_sighting_first():
@@ -582,3 +623,23 @@ def test_a_hold_ignores_distance_jitter_under_the_deadband_and_follows_real_move
         make_inputs(speaking((0, 0.0, 10.0)), tracks=tr), dataclasses.replace(CFG, hold_deadband_px=1.0)
     )
     assert len(focus_reversals(pulsing, grades).at_s) > 50  # reported, not hidden
+
+
+def test_an_off_screen_speaker_leaves_focus_on_the_person_the_shot_shows():
+    """Speech from 0.5 s but nobody on screen talks until 7 s (an interviewer behind the camera):
+    the one visible person, seen from 1 s, is held from then on, not the background; with the
+    weight at 0 the quiet stretch is worth nothing to anybody (only talk counts)."""
+    from autofocuspull.plan.utility import build_utility
+
+    tr = two_people()
+    tr.xyxy[0, :10] = np.nan
+    tr.xyxy[1, :] = np.nan
+    sp = speaking((0, 7.0, 9.5))
+    inputs = make_inputs(sp, saliency=np.ones((2, T), np.float32), tracks=tr)
+    inputs.cues.speech_prob[5:] = 1.0
+    plan = plan_focus(inputs, CFG)
+    assert (plan.subject_id[12:] == A).all()
+    on = build_utility(inputs, CFG).rate[1]
+    off = build_utility(inputs, PlannerConfig(**{**CFG.__dict__, "quiet_saliency_weight": 0.0})).rate[1]
+    assert_allclose(on[12:65], CFG.switch_cost / CFG.saliency_switch_cost)  # saliency-mode worth
+    assert_allclose(off[12:65], 0.0) and (off[75:] > 0.5).all()

@@ -51,6 +51,11 @@ def test_every_stage_has_its_registry() -> None:
     assert PLANNERS.info("center")["config"] == "baselines"
     assert {"yunet", "centerface", "yolox-nano", "deeplabv3"} <= set(DETECTORS.names())
     assert {"layered", "naive"} <= set(RENDERERS.names())
+    from autofocuspull.perception.cuts import CUT_DETECTORS
+    from autofocuspull.perception.track import TRACKERS
+
+    assert TRACKERS.names() == ["bytetrack"]
+    assert CUT_DETECTORS.names() == ["adaptive", "pyscenedetect"]
     assert "depth-anything-v2-small" in DEPTH_MODELS
     from autofocuspull.cues import SPEAKER_MODELS
 
@@ -112,6 +117,40 @@ def test_render_video_takes_a_renderer_by_name_or_object() -> None:
     del torch
 
 
+
+
+def test_perceiver_takes_tracker_and_cut_detector_by_name_or_object() -> None:
+    """[stages] tracker / cuts reach the Perceiver through their registries; an object given
+    directly is used as is; an unknown name is a usage error naming the stage."""
+    import numpy as np
+
+    from autofocuspull.core.types import Detections, Frame
+    from autofocuspull.perception.cuts import LibraryCutDetector
+    from autofocuspull.perception.subjects import Perceiver
+    from autofocuspull.perception.track import ByteTracker
+
+    built = []
+
+    def tracker(fps, config, *, ids=None):
+        built.append("tracker")
+        return ByteTracker(fps, config, ids=ids)
+
+    def cuts(fps, config):
+        built.append("cuts")
+        return LibraryCutDetector(fps, config)
+
+    dark, light = np.zeros((48, 64, 3), np.uint8), np.full((48, 64, 3), 200, np.uint8)
+    per = Perceiver(lambda rgb: Detections.empty(), None, fps=25.0, image_size=(64, 48),
+                    tracker=tracker, cut_detector=cuts)
+    for i in range(40):
+        per.update(Frame(i, i / 25, dark if i < 20 else light))
+    _, found = per.finish(40)
+    assert built == ["tracker", "tracker", "cuts"] and found == [20]
+    by_name = Perceiver(lambda rgb: Detections.empty(), None, fps=25.0, image_size=(64, 48),
+                        cut_detector="pyscenedetect")
+    assert isinstance(by_name._cuts, LibraryCutDetector)
+    with pytest.raises(UsageError, match="unknown cut detector 'nope'"):
+        Perceiver(lambda rgb: Detections.empty(), None, fps=25.0, image_size=(64, 48), cut_detector="nope")
 
 
 @pytest.mark.slow

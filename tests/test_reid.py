@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from autofocuspull.core.types import COCO_NAMES, Detections, Frame
+from autofocuspull.core.labels import COCO_NAMES
+from autofocuspull.core.types import Detections, Frame
 from autofocuspull.perception.reid import Fragment, ReidConfig, appearance, similarity, stitch
 from autofocuspull.perception.subjects import Perceiver, build_subject_tracks, dominant_class
 

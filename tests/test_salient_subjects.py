@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from autofocuspull.core.types import OBJECT_CLASS_ID, Detections, Frame
+from autofocuspull.core.labels import OBJECT_CLASS_ID
+from autofocuspull.core.types import Detections, Frame
 from autofocuspull.io.synth import toy_approach
 from autofocuspull.perception.detect._common import iou_xyxy
 from autofocuspull.perception.salient import SalientConfig, salient_proposals, spectral_residual

@@ -7,7 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from autofocuspull.core.types import FACE_CLASS_ID, Detections
+from autofocuspull.core.labels import FACE_CLASS_ID
+from autofocuspull.core.types import Detections
 from autofocuspull.perception.track import (
     ByteTracker,
     KalmanBoxFilter,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autofocuspull.core.types import FACE_CLASS_ID, Detections, Frame
+from autofocuspull.core.labels import FACE_CLASS_ID
+from autofocuspull.core.types import Detections, Frame
 from autofocuspull.perception.depth.calibrate import prior_distances_from_tracks
 from autofocuspull.perception.subjects import (
     DistanceConfig,

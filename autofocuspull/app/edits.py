@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from autofocuspull.core.arrays import fill_nearest
+from autofocuspull.core.arrays import fill_nearest, frame_interval_s
 from autofocuspull.core.types import FocusPlan, Pull
 from autofocuspull.plan.pulls import ease
 
@@ -77,7 +77,7 @@ def retime_bounds(plan: FocusPlan, index: int) -> tuple[float, float]:
     shot's start) and the next pull's start (or the next cut, or the clip's end)."""
     p = plan.pulls[index]
     lo = float(plan.times_s[0])
-    hi = float(plan.times_s[-1]) + (float(np.median(np.diff(plan.times_s))) if plan.n_frames > 1 else 0.04)
+    hi = float(plan.times_s[-1]) + frame_interval_s(plan.times_s)
     for q in plan.pulls[:index]:
         lo = max(lo, q.end_s)
     for q in plan.pulls[index + 1 :]:
@@ -100,7 +100,7 @@ def retime_pull(plan: FocusPlan, index: int, start_s: float, end_s: float, ease_
     if p.end_s <= p.start_s:
         raise ValueError(f"pull {index} is a cut (focus jumps there): it has no length to drag")
     lo, hi = retime_bounds(plan, index)
-    dt = float(np.median(np.diff(plan.times_s))) if plan.n_frames > 1 else 0.04
+    dt = frame_interval_s(plan.times_s)
     start_s = float(np.clip(start_s, lo, hi - dt))
     end_s = float(np.clip(end_s, start_s + dt, hi))
     t = plan.times_s

@@ -28,6 +28,7 @@ from typing import Any
 import av
 
 from autofocuspull.core.cache import atomic_write_bytes
+from autofocuspull.io.reader import av_open_read
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class Skipped:
 def media_check(path: Path) -> tuple[int, str | None]:
     """``(estimated frames, None)`` for a video FFmpeg reads, else ``(0, why it is skipped)``."""
     try:
-        container = av.open(str(path), mode="r", metadata_errors="ignore")
+        container = av_open_read(path)
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as e:
         return 0, f"not a media file FFmpeg can read ({type(e).__name__})"
     try:

@@ -7,10 +7,8 @@ from autofocuspull.core.errors import (
     UsageError,
     ValidationError,
 )
+from autofocuspull.core.labels import COCO_NAMES, FACE_CLASS_ID, PERSON_CLASS_ID, class_name
 from autofocuspull.core.types import (
-    COCO_NAMES,
-    FACE_CLASS_ID,
-    PERSON_CLASS_ID,
     CueSeries,
     DepthFrame,
     Detections,
@@ -22,7 +20,6 @@ from autofocuspull.core.types import (
     SubjectTracks,
     VideoInfo,
     check_array,
-    class_name,
 )
 
 __all__ = [

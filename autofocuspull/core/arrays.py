@@ -1,5 +1,6 @@
-"""Small array helpers shared by the stages (frame interval, runs of a mask, nearest-in-time lookup,
-frame edges)."""
+"""Small array helpers shared by the stages: the frame interval, time-to-frame lookup (first frame at
+or after a time, nearest frame), shots (cut masks, shot numbers, shot starts), runs of a mask, frame
+edges. Each concept has its one definition here."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 
 DEFAULT_FRAME_INTERVAL_S = 0.04  # 25 fps: only a clip of fewer than 2 frames has no interval to measure
+TIME_TOLERANCE_S = 1e-6  # times this close are the same instant: a microsecond is far below any frame
+# interval (>= 1 ms even at 1000 fps) and far above float64 round-off of times of a day-long clip
 
 
 def frame_interval_s(times_s: np.ndarray) -> float:
@@ -18,9 +21,43 @@ def frame_interval_s(times_s: np.ndarray) -> float:
     return float(np.median(np.diff(t))) if len(t) > 1 else DEFAULT_FRAME_INTERVAL_S
 
 
+def first_index_at(times_s: np.ndarray, t_s: float) -> int:
+    """Index of the first of sorted frame times ``times_s`` (T,) at or after ``t_s``: the frame on
+    which something that starts at ``t_s`` is first shown. A time within ``TIME_TOLERANCE_S`` of a
+    frame time is that frame (times computed as sums of intervals land a hair early or late). T
+    when ``t_s`` is after the last frame."""
+    return int(np.searchsorted(times_s, float(t_s) - TIME_TOLERANCE_S))
+
+
+def cut_frame_mask(times_s: np.ndarray, cuts_s: Sequence[float]) -> np.ndarray:
+    """(T,) bool: True on the first frame of every shot after the first (the frame at or after each
+    cut time); cuts at or before the first frame or after the last are ignored."""
+    out = np.zeros(len(times_s), bool)
+    for c in cuts_s:
+        k = first_index_at(times_s, c)
+        if 0 < k < len(times_s):
+            out[k] = True
+    return out
+
+
+def cut_times_s(times_s: np.ndarray, cut_frames: Sequence[int]) -> list[float]:
+    """Times in s of the cuts given as first-frame indices (the inverse of :func:`cut_frame_mask`);
+    a cut at frame 0 or past the last frame is no cut."""
+    return [float(times_s[i]) for i in cut_frames if 0 < i < len(times_s)]
+
+
+def shot_start_frame(cut_mask: np.ndarray, f: int) -> int:
+    """First frame of the shot that frame ``f`` belongs to, from a (T,) :func:`cut_frame_mask`."""
+    before = np.flatnonzero(cut_mask[: f + 1])
+    return int(before[-1]) if len(before) else 0
+
+
 def shot_index(times_s: np.ndarray, cuts_s: Sequence[float]) -> np.ndarray:
-    """(T,) int64 shot number of each frame: a cut at ``c`` starts a new shot at frames ``t >= c``."""
-    return np.searchsorted(np.sort(np.asarray(cuts_s, np.float64)), times_s, side="right").astype(np.int64)
+    """(T,) int64 shot number of each frame: a cut at ``c`` starts a new shot at frames ``t >= c``
+    (within ``TIME_TOLERANCE_S``, as :func:`first_index_at` decides where a cut falls)."""
+    cuts = np.sort(np.asarray(cuts_s, np.float64))
+    shifted = np.asarray(times_s, np.float64) + TIME_TOLERANCE_S
+    return np.searchsorted(cuts, shifted, side="right").astype(np.int64)
 
 
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:

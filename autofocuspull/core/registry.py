@@ -3,7 +3,8 @@
 Like segment-anything's ``sam_model_registry``: a name maps to a builder or a callable, nothing
 else happens at import time. A :class:`Registry` also loads third-party implementations that a
 package declares under the registry's entry-point group (``autofocuspull.planners``,
-``autofocuspull.depth``, ``autofocuspull.detectors``, ``autofocuspull.renderers``) the first time
+``autofocuspull.depth``, ``autofocuspull.detectors``, ``autofocuspull.trackers``,
+``autofocuspull.cut_detectors``, ``autofocuspull.renderers``) the first time
 a name is looked up that is not built in::
 
     # a third party's pyproject.toml

@@ -232,34 +232,6 @@ class Detections:
         return w * h
 
 
-# Class ids: 0..79 are COCO (YOLOX order), FACE_CLASS_ID marks a face, OBJECT_CLASS_ID a salient
-# thing no detector names (found by saliency and motion, labelled "object").
-FACE_CLASS_ID = 1000
-OBJECT_CLASS_ID = 1001
-COCO_NAMES: tuple[str, ...] = (
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
-    "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog",
-    "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella",
-    "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite",
-    "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle",
-    "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
-    "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant",
-    "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
-    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
-    "teddy bear", "hair drier", "toothbrush",
-)  # fmt: skip
-PERSON_CLASS_ID = 0
-
-
-def class_name(class_id: int) -> str:
-    """Human name of a class id (COCO index or :data:`FACE_CLASS_ID`)."""
-    if class_id == FACE_CLASS_ID:
-        return "face"
-    if class_id == OBJECT_CLASS_ID:
-        return "object"
-    if 0 <= class_id < len(COCO_NAMES):
-        return COCO_NAMES[class_id]
-    return f"class{class_id}"
 
 
 # --------------------------------------------------------------------------------------------

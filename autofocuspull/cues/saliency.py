@@ -28,14 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from autofocuspull.core.arrays import first_index_at
+from autofocuspull.core.labels import PERSON_LABELS, PRODUCT_LABELS
 from autofocuspull.core.types import SubjectTracks, check_array
-
-PRODUCT_LABELS = frozenset(
-    {"bottle", "cup", "wine glass", "cell phone", "book", "remote", "banana", "apple", "orange",
-     "scissors", "teddy bear", "toothbrush", "hair drier", "vase", "handbag", "sports ball",
-     "mouse", "keyboard", "laptop", "clock", "donut", "sandwich", "cake"}
-)  # fmt: skip
-PERSON_LABELS = frozenset({"person", "face"})
 
 
 @dataclass(frozen=True)
@@ -181,8 +176,8 @@ def user_component(
     out = np.zeros((len(tracks), tracks.n_frames), np.float32)
     picks = sorted(user_targets, key=lambda u: u.t_s)
     for j, u in enumerate(picks):
-        k0 = int(np.clip(np.searchsorted(times_s, u.t_s), 0, len(times_s) - 1))
-        k1 = len(times_s) if j + 1 == len(picks) else int(np.searchsorted(times_s, picks[j + 1].t_s))
+        k0 = min(first_index_at(times_s, u.t_s), len(times_s) - 1)
+        k1 = len(times_s) if j + 1 == len(picks) else first_index_at(times_s, picks[j + 1].t_s)
         row = subject_at_point(tracks, k0, u.x, u.y, image_size)
         if row is not None:
             out[row, k0:k1] = 1.0

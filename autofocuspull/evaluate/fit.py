@@ -75,6 +75,7 @@ SEARCH_SPACE: tuple[Param, ...] = (
     Param("planner.merge_gap_s", (0.1, 0.2, 0.3, 0.5, 0.8)),
     Param("planner.talk_threshold", (0.3, 0.4, 0.5, 0.6, 0.7)),
     Param("planner.idle_weight", (0.0, 0.05, 0.1, 0.2, 0.4)),
+    Param("planner.quiet_saliency_weight", (0.0, 0.25, 0.5, 1.0)),
     Param("planner.auto_hold_s", (1.0, 2.0, 3.0, 5.0)),
     Param("planner.saliency_contrast", (1.0, 2.0, 3.0, 4.0)),
     Param("planner.coast_s", (0.25, 0.5, 1.0, 2.0)),

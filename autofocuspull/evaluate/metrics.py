@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autofocuspull.core.arrays import frame_interval_s, nearest_index, runs
+from autofocuspull.core.arrays import frame_interval_s, nearest_index, runs, shot_index
 from autofocuspull.core.types import FocusPlan, Lens, Pull
 from autofocuspull.evaluate.grades import GradedPull, Grades
 
@@ -334,9 +334,7 @@ def focus_reversals(plan: FocusPlan, grades: Grades, threshold_px: float = REVER
     lens, width = _plan_lens_width(plan)
     if not inside.any() or width is None:  # no hold frames, or no pixel size to measure blur in
         return Reversals(inside, [], 0.0)
-    shot = np.zeros(plan.n_frames, np.int64)
-    for c in sorted({*grades.cuts_s, *plan.cuts_s}):
-        shot += times >= c - 1e-9
+    shot = shot_index(times, sorted({*grades.cuts_s, *plan.cuts_s}))
     at: list[float] = []
     for a, b in runs(inside):
         for s in np.unique(shot[a:b]):

@@ -17,9 +17,11 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from autofocuspull.core.arrays import cut_times_s
 from autofocuspull.core.types import CueSeries, Lens, PlanInputs, SubjectTracks, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,7 @@ class ClipSnapshot:
 
     @property
     def cuts_s(self) -> list[float]:
-        return [float(self.info.pts_s[i]) for i in self.cut_frames if 0 < i < self.info.n_frames]
+        return cut_times_s(self.info.pts_s, self.cut_frames)
 
     def to_npz_dict(self) -> dict[str, np.ndarray]:
         d = {f"tracks.{k}": v for k, v in self.tracks.to_npz_dict().items()}
@@ -99,6 +101,17 @@ class ClipSnapshot:
         )
 
 
+# [stages] choices added after SNAPSHOT_VERSION 2: in the key only when set, so stored snapshots stay
+LATER_STAGES = ("tracker", "cuts")
+
+
+def _stages_key(cfg: Any) -> dict[str, Any]:
+    from autofocuspull.config import StagesConfig, section_dict
+
+    default = section_dict(StagesConfig())
+    return {k: v for k, v in section_dict(cfg.stages).items() if k not in LATER_STAGES or v != default[k]}
+
+
 def snapshot_clip(path: str | Path, cfg=None, *, refresh: bool = False) -> ClipSnapshot:
     """Analyse ``path`` (or reuse its stored snapshot) with the pipeline's stages and config
     (:class:`~autofocuspull.pipeline.RackConfig`, default one)."""
@@ -111,10 +124,11 @@ def snapshot_clip(path: str | Path, cfg=None, *, refresh: bool = False) -> ClipS
     cfg = cfg or RackConfig()
     path = str(check_input_file(path))
     info = probe(path)
-    sections = (*pipeline.PERCEPTION_SECTIONS, *pipeline.CUE_SECTIONS, "depth", "stages", "lens")
+    sections = (*pipeline.PERCEPTION_SECTIONS, *pipeline.CUE_SECTIONS, "depth", "lens")
     key = {  # what the analysis depends on (not the planner, not the fitted distance smoothing)
         "version": SNAPSHOT_VERSION,
         **{name: section_dict(pipeline.config_section(cfg, name)) for name in sections},
+        "stages": _stages_key(cfg),
     }
     cache = pipeline._cache(path, "snapshot", key, cfg)
     hit = None if refresh else cache.load_npz("snapshot.npz")

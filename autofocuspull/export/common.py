@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from autofocuspull.core.arrays import frame_interval_s
 from autofocuspull.core.atomic import atomic_path
 from autofocuspull.core.errors import UsageError
 from autofocuspull.core.types import FocusPlan
@@ -61,7 +62,7 @@ def plan_rate(plan: FocusPlan) -> Fraction:
     if rate:
         return parse_rate(rate)
     if plan.n_frames > 1:
-        return parse_rate(1.0 / float(np.median(np.diff(plan.times_s))))
+        return parse_rate(1.0 / frame_interval_s(plan.times_s))
     raise UsageError("plan: no video.frame_rate and a single frame: the frame rate is unknown")
 
 

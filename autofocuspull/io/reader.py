@@ -19,6 +19,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from autofocuspull.core.arrays import nearest_index
 from autofocuspull.core.errors import InputError
 from autofocuspull.core.types import AudioStreamInfo, ColourInfo, Frame, VideoInfo
 from autofocuspull.io.colour import colour_of_stream, describe, rgb48_from_sws, to_rgb
@@ -40,11 +41,21 @@ def check_input_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+# PyAV before 19 decodes metadata strictly unless told to ignore undecodable bytes (binary tags in
+# phone MOVs); PyAV 19 always decodes with "surrogateescape" and has no such option
+_AV_OPEN_OPTIONS = {"metadata_errors": "ignore"} if int(av.__version__.split(".")[0]) < 19 else {}
+
+
+def av_open_read(path: str | os.PathLike[str]) -> av.container.InputContainer:
+    """``av.open`` for reading, tolerant of undecodable metadata whatever the PyAV version."""
+    return av.open(str(path), mode="r", **_AV_OPEN_OPTIONS)
+
+
 def open_input(path: str | os.PathLike[str]) -> av.container.InputContainer:
     """Open a media file for reading, turning FFmpeg errors into one-line :class:`InputError`."""
     p = check_input_file(path)
     try:
-        return av.open(str(p), mode="r", metadata_errors="ignore")
+        return av_open_read(p)
     except av.error.InvalidDataError:
         raise InputError(p, "not a media file FFmpeg can read (invalid data, or a damaged header)") from None
     except av.error.FFmpegError as e:
@@ -283,11 +294,9 @@ def _index_of(pts_s: np.ndarray, t_s: float, expected: int) -> int:
     """Index of the probed frame time nearest ``t_s`` (the expected next index when ambiguous)."""
     if expected < len(pts_s) and abs(pts_s[expected] - t_s) < 1e-6:
         return expected
-    i = int(np.searchsorted(pts_s, t_s))
-    cands = [j for j in (i - 1, i) if 0 <= j < len(pts_s)]
-    if not cands:
+    if not len(pts_s):
         return expected
-    return min(cands, key=lambda j: abs(pts_s[j] - t_s))
+    return int(nearest_index(pts_s, np.array([t_s]))[0])
 
 
 def read_audio(

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import av
-import numpy as np
 
+from autofocuspull.core.arrays import TIME_TOLERANCE_S, first_index_at
 from autofocuspull.core.atomic import atomic_path
 from autofocuspull.core.errors import InputError
 from autofocuspull.core.types import Frame, VideoInfo
@@ -121,8 +121,8 @@ def _seek_range(path, info: VideoInfo, start: int, stop: int) -> list[Frame] | N
                 if frame.pts is None:
                     return None
                 t_s = frame.pts * tb - origin
-                index = int(np.searchsorted(info.pts_s, t_s - 1e-6))
-                if index >= info.n_frames or abs(info.pts_s[index] - t_s) > 1e-6:
+                index = first_index_at(info.pts_s, t_s)
+                if index >= info.n_frames or abs(info.pts_s[index] - t_s) > TIME_TOLERANCE_S:
                     return None
                 if index < start:
                     continue

@@ -25,10 +25,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
 
+from autofocuspull.core.registry import Registry
 from autofocuspull.core.types import Frame, check_array
 
 
@@ -188,28 +190,84 @@ class CutDetector:
         return not any(float(np.abs(a - b).mean()) < limit for a in before for b in after)
 
 
-def detect_cuts(frames: Iterable[Frame], fps: float, config: CutConfig = CutConfig()) -> list[int]:
-    """Frame indices where a new shot starts (the first frame excluded)."""
-    det = CutDetector(fps, config)
+class LibraryCutDetector:
+    """PySceneDetect's ``AdaptiveDetector`` alone (its own shot-length rule, no vetoes), with the
+    streaming interface of :class:`CutDetector`: the reference ours is benchmarked against
+    (``eval/bench_cuts.py``), and a stage choice (``[stages] cuts = "pyscenedetect"``)."""
+
+    def __init__(self, fps: float, config: CutConfig = CutConfig()) -> None:
+        from scenedetect import AdaptiveDetector
+
+        if not fps > 0:
+            raise ValueError(f"LibraryCutDetector: expected fps > 0, got {fps}")
+        self.config, self.fps = config, float(fps)
+        self.latency_frames = config.window_frames  # the adaptive window looks this far ahead
+        self._det = AdaptiveDetector(
+            adaptive_threshold=config.adaptive_threshold,
+            min_scene_len=max(1, round(config.min_shot_s * fps)),
+            window_width=config.window_frames,
+            min_content_val=config.min_content_val,
+        )
+        self.cuts: list[int] = []
+        self._first: int | None = None
+        self._last = -1
+
+    def update(self, frame: Frame | np.ndarray, index: int | None = None) -> list[int]:
+        """Feed the next frame; returns the cut frame indices decided now."""
+        from scenedetect import FrameTimecode
+
+        rgb = frame.rgb if isinstance(frame, Frame) else frame
+        idx = frame.index if isinstance(frame, Frame) else (self._last + 1 if index is None else index)
+        self._first = int(idx) if self._first is None else self._first
+        self._last = int(idx)
+        bgr = cv2.cvtColor(small_rgb(rgb, self.config.analysis_width_px), cv2.COLOR_RGB2BGR)
+        found = self._det.process_frame(FrameTimecode(int(idx), self.fps), bgr)
+        new = [int(t.frame_num) for t in found if int(t.frame_num) != self._first]
+        self.cuts.extend(new)
+        return new
+
+    def finish(self) -> list[int]:
+        """End of the stream: every cut (the library decides each as its window passes)."""
+        return list(self.cuts)
+
+
+class ShotCutDetector(Protocol):
+    """A streaming cut detector: ``update(frame) -> cuts decided now``, ``finish() -> all cuts``,
+    ``cuts`` (frame indices starting a shot, decided so far) and ``latency_frames`` (how many
+    frames after a cut it is decided: the Perceiver holds frames back that long)."""
+
+    cuts: list[int]
+    latency_frames: int
+
+    def update(self, frame: Frame) -> list[int]: ...
+
+    def finish(self) -> list[int]: ...
+
+
+class CutDetectorBuilder(Protocol):
+    """``(fps, CutConfig) -> ShotCutDetector``."""
+
+    def __call__(self, fps: float, config: CutConfig) -> ShotCutDetector: ...
+
+
+# The only way a cut detector is found by name (``[stages] cuts``); plug-ins:
+# ``autofocuspull.cut_detectors``.
+CUT_DETECTORS: Registry[CutDetectorBuilder] = Registry("cut detector", "autofocuspull.cut_detectors")
+CUT_DETECTORS.register("adaptive", CutDetector)
+CUT_DETECTORS.register("pyscenedetect", LibraryCutDetector)
+
+
+def detect_cuts(
+    frames: Iterable[Frame], fps: float, config: CutConfig = CutConfig(), detector: str = "adaptive"
+) -> list[int]:
+    """Frame indices where a new shot starts (the first frame excluded), by the registered
+    ``detector``."""
+    det = CUT_DETECTORS.get(detector)(fps, config)
     for f in frames:
         det.update(f)
     return det.finish()
 
 
 def detect_cuts_library(frames: Iterable[Frame], fps: float, config: CutConfig = CutConfig()) -> list[int]:
-    """PySceneDetect's ``AdaptiveDetector`` alone (its own shot-length rule, no vetoes): the
-    reference :func:`detect_cuts` is benchmarked against (``eval/bench_cuts.py``)."""
-    from scenedetect import AdaptiveDetector, FrameTimecode
-
-    det = AdaptiveDetector(
-        adaptive_threshold=config.adaptive_threshold,
-        min_scene_len=max(1, round(config.min_shot_s * fps)),
-        window_width=config.window_frames,
-        min_content_val=config.min_content_val,
-    )
-    cuts, first = [], None
-    for f in frames:
-        first = f.index if first is None else first
-        bgr = cv2.cvtColor(small_rgb(f.rgb, config.analysis_width_px), cv2.COLOR_RGB2BGR)
-        cuts += [int(t.frame_num) for t in det.process_frame(FrameTimecode(int(f.index), float(fps)), bgr)]
-    return [c for c in cuts if c != first]
+    """PySceneDetect's ``AdaptiveDetector`` alone: :func:`detect_cuts` with :class:`LibraryCutDetector`."""
+    return detect_cuts(frames, fps, config, detector="pyscenedetect")

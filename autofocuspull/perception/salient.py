@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from autofocuspull.core.types import OBJECT_CLASS_ID, Detections, check_array
+from autofocuspull.core.labels import OBJECT_CLASS_ID
+from autofocuspull.core.types import Detections, check_array
 
 
 @dataclass(frozen=True)

@@ -17,18 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autofocuspull.core.types import (
+from autofocuspull.core.labels import (
     COCO_NAMES,
     FACE_CLASS_ID,
     OBJECT_CLASS_ID,
     PERSON_CLASS_ID,
-    Detections,
-    Frame,
-    SubjectTracks,
-    check_array,
+    SALIENT_OBJECTS,
     class_name,
 )
-from autofocuspull.perception.cuts import CutConfig, CutDetector
+from autofocuspull.core.types import Detections, Frame, SubjectTracks, check_array
+from autofocuspull.perception.cuts import CUT_DETECTORS, CutConfig, CutDetectorBuilder
 from autofocuspull.perception.distance import (  # noqa: F401 (re-exported: subject distances live there)
     DistanceConfig,
     assign_subject_distances,
@@ -39,7 +37,8 @@ from autofocuspull.perception.distance import (  # noqa: F401 (re-exported: subj
 from autofocuspull.perception.reid import ReidConfig, appearance, fragments, stitch
 from autofocuspull.perception.salient import SalientConfig, salient_proposals
 from autofocuspull.perception.track import (
-    ByteTracker,
+    TRACKERS,
+    TrackerBuilder,
     TrackerConfig,
     default_class_group,
     link_faces_to_people,
@@ -47,14 +46,6 @@ from autofocuspull.perception.track import (
 
 log = logging.getLogger(__name__)
 
-SALIENT_OBJECTS: tuple[str, ...] = (
-    "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich",
-    "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "laptop", "mouse",
-    "remote", "keyboard", "cell phone", "book", "clock", "vase", "scissors", "teddy bear",
-    "hair drier", "toothbrush", "handbag", "backpack", "umbrella", "tie", "suitcase", "frisbee",
-    "sports ball", "kite", "skateboard", "tennis racket", "dog", "cat", "bird", "bicycle",
-    "potted plant", "tv",
-)  # fmt: skip
 SALIENT_CLASS_IDS: tuple[int, ...] = (*(COCO_NAMES.index(n) for n in SALIENT_OBJECTS), OBJECT_CLASS_ID)
 
 
@@ -240,7 +231,10 @@ class Perceiver:
 
     Frames may be downscaled (analysis resolution): ``scale`` multiplies their pixel coordinates
     to reach the displayed full-resolution frame of ``image_size`` (width, height), in which the
-    returned tracks are. ``object_detector`` may be None (faces only).
+    returned tracks are. ``object_detector`` may be None (faces only). ``tracker`` and
+    ``cut_detector``: names in :data:`~autofocuspull.perception.track.TRACKERS` and
+    :data:`~autofocuspull.perception.cuts.CUT_DETECTORS` (``[stages] tracker`` and ``cuts``) or
+    builders given directly.
 
     A frame waits :attr:`CutDetector.latency_frames` frames before it is detected and tracked,
     until the cut detector has decided whether it starts a shot (tracks end at cuts, and objects
@@ -258,14 +252,17 @@ class Perceiver:
         image_size: tuple[int, int],
         scale: float = 1.0,
         config: PerceiverConfig = PerceiverConfig(),
+        tracker: str | TrackerBuilder = "bytetrack",
+        cut_detector: str | CutDetectorBuilder = "adaptive",
     ) -> None:
         self.config = config
         self.fps, self.image_size, self.scale = fps, image_size, float(scale)
         self._faces, self._objects = face_detector, object_detector
-        ids = itertools.count(1)
-        self._face_tracker = ByteTracker(fps, config.tracker, ids=ids)
-        self._object_tracker = ByteTracker(fps, config.tracker, ids=ids)
-        self._cuts = CutDetector(fps, config.cuts)
+        ids = itertools.count(1)  # faces and objects share one id space
+        make_tracker = TRACKERS.get(tracker)
+        self._face_tracker = make_tracker(fps, config.tracker, ids=ids)
+        self._object_tracker = make_tracker(fps, config.tracker, ids=ids)
+        self._cuts = CUT_DETECTORS.get(cut_detector)(fps, config.cuts)
         self._queue: deque[Frame] = deque()  # frames waiting for their cut decision
         self._object_stage = object_detector is not None or config.salient.enabled
         self._prev_gray: np.ndarray | None = None  # last object frame's small grey (motion cue)

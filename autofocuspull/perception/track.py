@@ -19,8 +19,9 @@ from typing import Protocol
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from autofocuspull.core.labels import FACE_CLASS_ID, PERSON_CLASS_ID
 from autofocuspull.core.registry import Registry
-from autofocuspull.core.types import FACE_CLASS_ID, PERSON_CLASS_ID, Detections, check_array
+from autofocuspull.core.types import Detections, check_array
 from autofocuspull.perception.detect._common import iou_xyxy
 
 # --------------------------------------------------------------------------------------------
@@ -300,9 +301,15 @@ def link_faces_to_people(
 
 class Tracker(Protocol):
     """A streaming tracker: ``update(dets, frame_index, is_cut) -> Detections`` with ``track_id``
-    set (pixel xyxy as given), ``reset()`` forgets every track (a new shot)."""
+    set (pixel xyxy as given); ``update_with_index`` also returns which rows of ``dets`` (K,) int64
+    the result holds (the Perceiver keeps their appearance descriptors); ``reset()`` forgets every
+    track (a new shot)."""
 
     def update(self, dets: Detections, frame_index: int, is_cut: bool = False) -> Detections: ...
+
+    def update_with_index(
+        self, dets: Detections, frame_index: int, is_cut: bool = False
+    ) -> tuple[Detections, np.ndarray]: ...
 
     def reset(self) -> None: ...
 

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autofocuspull.core.arrays import runs
+from autofocuspull.core.arrays import frame_interval_s, runs
 from autofocuspull.core.types import PlanInputs, SubjectTracks
 from autofocuspull.plan.keyframes import ResolvedKeyframe
 from autofocuspull.plan.switches import Switch
-from autofocuspull.plan.timeline import NONE_ID, frame_duration_s
+from autofocuspull.plan.timeline import NONE_ID
 from autofocuspull.plan.utility import Utility
 
 if TYPE_CHECKING:
@@ -49,6 +49,9 @@ def describe_switch(
         return Switch(f, f, old, new, "cut", f"cut at {t:.2f} s: focus resets to {name}")
     if old > 0 and not util.focusable[old - 1, f]:
         gone = subject_name(tracks, old - 1)
+        if new == 0:  # nobody takes over: focus rests where the subject left it (no pull)
+            why = f"{gone} leaves the frame at {t:.2f} s: nobody takes over, focus stays where it was"
+            return Switch(f, f, old, new, "lost", why)
         return Switch(f, f, old, new, "lost", f"{gone} leaves the frame at {t:.2f} s: focus goes to {name}")
     if new > 0 and util.dialogue[f] and util.talk[new - 1, f]:
         onset = _run_start(util.talk[new - 1], f)
@@ -73,7 +76,7 @@ def describe_switch(
 def hold_decisions(util: Utility, path: np.ndarray, inputs: PlanInputs, cfg: PlannerConfig) -> list[dict]:
     """Explain talk that did not move focus: dropped backchannels and turns that did not pay."""
     times, tracks = inputs.cues.times_s, inputs.tracks
-    dt = frame_duration_s(times)
+    dt = frame_interval_s(times)
     out = []
 
     def hold(a: int, reason: str) -> dict:

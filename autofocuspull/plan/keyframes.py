@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from autofocuspull.core.arrays import first_index_at
 from autofocuspull.core.errors import InputError, ValidationError
 from autofocuspull.core.types import PlanInputs
 from autofocuspull.cues.saliency import subject_at_point
@@ -115,7 +116,7 @@ def resolve_keyframes(keyframes: Sequence[Keyframe], inputs: PlanInputs) -> list
     size = (inputs.video.width, inputs.video.height)
     out = []
     for kf in sorted(keyframes, key=lambda k: k.t_s):
-        frame = int(np.clip(np.searchsorted(times, kf.t_s - 1e-6), 0, len(times) - 1))
+        frame = min(first_index_at(times, kf.t_s), len(times) - 1)
         if kf.subject is not None:
             if kf.subject not in set(tracks.track_id.tolist()):
                 raise ValueError(

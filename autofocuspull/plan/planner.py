@@ -8,12 +8,16 @@ This module holds the planner's configuration (:class:`PlannerConfig`) and its e
 - :mod:`.switches`: where switches go once solved (snapping, cuts, late detections);
 - :mod:`.pulls`: switches turned into timed, eased racks and the per-frame focus curve;
 - :mod:`.explain`: every decision in words; :mod:`.keyframes`: user decisions as constraints;
-- :mod:`.timeline`: frame spacing, cut frames and shot starts.
+- :mod:`.timeline`: names the modules share (frame spacing, cut frames and shot starts are in
+  :mod:`autofocuspull.core.arrays`).
 
 Objective (per frame t and choice k in {background, subject 1..S}, see :mod:`.viterbi`)::
 
     maximise  sum_t dt * u[k_t, t]  -  switch_cost * (number of switches not at cuts / keyframes)
     subject to  each choice held >= min_hold_s (unless its subject leaves the frame or a cut comes)
+
+A subject leaving the frame is handed over at no cost to nobody (focus then stays where it left
+it: no pull) or to a subject that stays for a hold; racking to anyone else costs a switch.
 
 with utility ``u`` per mode:
 
@@ -72,6 +76,7 @@ from typing import Any
 
 import numpy as np
 
+from autofocuspull.core.arrays import cut_frame_mask, frame_interval_s
 from autofocuspull.core.types import FocusPlan, PlanInputs
 from autofocuspull.plan.explain import describe_switch, hold_decisions, planning_notes, subject_name
 from autofocuspull.plan.keyframes import Keyframe, keyframe_constraints, resolve_keyframes
@@ -80,10 +85,12 @@ from autofocuspull.plan.pulls import (
     build_pulls,
     choice_distances,
     choice_points,
+    exit_targets,
+    hold_after_exits,
     steady_holds,
 )
 from autofocuspull.plan.switches import drop_pulls_cut_short, prefocus_late_detections, snap_switches
-from autofocuspull.plan.timeline import NONE_ID, cut_frames, frame_duration_s
+from autofocuspull.plan.timeline import NONE_ID
 from autofocuspull.plan.utility import build_utility
 from autofocuspull.plan.viterbi import viterbi_hold
 
@@ -117,6 +124,11 @@ class PlannerConfig:
     - ``use_vad``: multiply speaking by the soundtrack's voice activity (no voice, no speaker).
     - ``idle_weight`` (fitted): share of saliency in dialogue utility, so that between turns the
       more salient subject is held.
+    - ``quiet_saliency_weight`` (fitted): in dialogue, on frames where a voice is heard but no
+      visible subject talks (the speaker is off screen: an interviewer behind the camera), each
+      subject is worth at least this share of its saliency-mode utility, so focus holds the person
+      the shot shows instead of the background until someone on screen speaks. 1: as outside
+      dialogue. Pauses without voice are not such frames (the last speaker is held through them).
     - ``auto_hold_s`` (fitted): dialogue regions extend this far past speech, so a pause in a
       conversation does not hand focus to saliency.
     - ``saliency_contrast`` (fitted): exponent sharpening saliency relative to the frame's most
@@ -129,6 +141,11 @@ class PlannerConfig:
       away from the frame's edges (``edge_margin`` of the frame: 2 %, about a box's jitter) within
       ``prefocus_max_s`` of its shot's start was there all along; a switch to it within
       ``prefocus_window_s`` of its detection is moved to the shot's start.
+    - ``shot_open_s`` (argued): a subject first found this soon after its shot's start was there
+      from the first frame, wherever it is in the frame, edges included: the first frames of a
+      shot are the detectors' latency (objects are looked for on a shot's first frame, unnamed
+      things need a frame of motion), not an entrance. 0.3 s is 7-9 frames, shorter than the
+      shortest pull (a rack there would not read as one) and than the shortest shot.
     - ``lead_s`` (fitted): a rack to a new speaker starts this long before the first word (a
       focus puller anticipates the line; 0.3 s is about the reaction of a puller who knows the
       script).
@@ -139,7 +156,9 @@ class PlannerConfig:
       hold, focus ignores the subject's distance moving within a band this wide in blur (pixels
       of circle of confusion at the clip's width), as a focus puller's hand ignores jitter. 2 px:
       focus then lags a real move by at most 1 px of blur, under what reads as softening, and box
-      jitter no longer pulses the picture (0: follow every change).
+      jitter no longer pulses the picture (0: follow every change). When the held subject leaves the
+      frame with nobody to take over, focus stays where it was (a focus puller does not rack to the background
+      because an actor walked out; the next subject is racked to from there).
     - ``f_number``: the plan's aperture (None: the lens's).
     """
 
@@ -152,6 +171,7 @@ class PlannerConfig:
     talk_threshold: float = 0.5
     use_vad: bool = True
     idle_weight: float = 0.1
+    quiet_saliency_weight: float = 1.0
     auto_hold_s: float = 2.0
     saliency_contrast: float = 2.0
     saliency_switch_cost: float = 1.5
@@ -159,6 +179,7 @@ class PlannerConfig:
     prefocus_window_s: float = 0.5
     edge_margin: float = 0.02
     prefocus_max_s: float = 2.0
+    shot_open_s: float = 0.3
     lead_s: float = 0.3
     max_pull_speed_dioptre_per_s: float = 1.5
     min_pull_s: float = 0.25
@@ -198,18 +219,21 @@ def plan_focus(
     t_n = len(times)
     if t_n == 0:
         raise ValueError("plan_focus: the clip has no frames")
-    dt = frame_duration_s(times)
+    dt = frame_interval_s(times)
     util = build_utility(inputs, cfg)
     resolved = resolve_keyframes(keyframes or [], inputs)
     forced, free_user = keyframe_constraints(resolved, util.focusable, t_n)
-    cut_mask = cut_frames(inputs.cuts_s, times)
+    cut_mask = cut_frame_mask(times, inputs.cuts_s)
     free = cut_mask | free_user
     hold_frames = int(np.ceil(cfg.min_hold_s / dt - 1e-6))
-    path = viterbi_hold(util.rate * dt, cfg.switch_cost, hold_frames, free, forced)
+    path = viterbi_hold(
+        util.rate * dt, cfg.switch_cost, hold_frames, free, forced, free_into=exit_targets(util, hold_frames)
+    )
     path = snap_switches(path, util, free, hold_frames)
     dist = choice_distances(inputs)
     path, cut_short = drop_pulls_cut_short(path, util, dist, times, cut_mask, free, cfg)
     path, prefocused = prefocus_late_detections(path, util, inputs, cut_mask, free, forced, cfg)
+    exits = hold_after_exits(path, dist, cut_mask)
     pts = choice_points(inputs)
     late = [(s0, first, row + 1) for row, s0, first in util.backfilled]
     for s0, first, new in [*prefocused, *late]:  # a late detection is focused where it was first seen
@@ -222,9 +246,9 @@ def plan_focus(
         )
         for f in np.flatnonzero(path[1:] != path[:-1]) + 1
     ]
-    pulls, shown, focus_m = build_pulls(switches, path, dist, times, cut_mask, tracks, cfg)
     f_number = cfg.f_number if cfg.f_number is not None else inputs.lens.f_number
     per_dioptre = blur_px_per_dioptre(inputs.lens, f_number, inputs.video.width)
+    pulls, shown, focus_m = build_pulls(switches, path, dist, times, cut_mask, tracks, cfg, exits)
     focus_m = steady_holds(focus_m, shown, pulls, times, cut_mask, cfg.hold_deadband_px / per_dioptre)
     focus_xy = pts[shown, np.arange(t_n)]
     row_ids = np.concatenate([[NONE_ID], tracks.track_id]).astype(np.int64)

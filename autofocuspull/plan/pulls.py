@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autofocuspull.core.arrays import fill_nearest, runs
+from autofocuspull.core.arrays import fill_nearest, first_index_at, runs
 from autofocuspull.core.types import Lens, PlanInputs, Pull, SubjectTracks
 from autofocuspull.plan.timeline import NONE_ID
 
 if TYPE_CHECKING:
     from autofocuspull.plan.planner import PlannerConfig
     from autofocuspull.plan.switches import Switch
+    from autofocuspull.plan.utility import Utility
 
 
 def ease(x: np.ndarray, kind: str) -> np.ndarray:
@@ -61,13 +62,16 @@ def build_pulls(
     cut_mask: np.ndarray,
     tracks: SubjectTracks,
     cfg: PlannerConfig,
+    exits: frozenset[int] = frozenset(),
 ) -> tuple[list[Pull], np.ndarray, np.ndarray]:
     """Pulls for the switches, and per frame (T,) the shown choice and focus distance (m).
 
     A cut switch is a zero-length pull (focus jumps). Others start ``lead_s`` before a speech
     onset (else at the switch), never before the previous pull's end or the shot's start, and end
     at the next cut at the latest. During a pull the choice shown is the new one and focus moves
-    in dioptres along the easing curve between the two subjects' (moving) distances.
+    in dioptres along the easing curve between the two subjects' (moving) distances. A switch at
+    one of the ``exits`` frames (the subject left, focus stays: :func:`hold_after_exits`) moves
+    nothing and is no pull.
     """
     t_n = len(times)
     idx = np.arange(t_n)
@@ -80,6 +84,8 @@ def build_pulls(
         t_sw = float(times[sw.frame])
         from_id = int(tracks.track_id[sw.old - 1]) if sw.old > 0 else NONE_ID
         to_id = int(tracks.track_id[sw.new - 1]) if sw.new > 0 else NONE_ID
+        if sw.frame in exits:
+            continue
         if sw.kind == "cut":
             from_m, to_m = float(dist[sw.old, sw.frame - 1]), float(dist[sw.new, sw.frame])
             pulls.append(Pull(t_sw, t_sw, from_id, to_id, sw.reason, from_m, to_m))
@@ -89,7 +95,7 @@ def build_pulls(
         shot_start = float(before.max()) if len(before) else float(times[0])
         lead = cfg.lead_s if sw.kind == "speech" else 0.0
         start = min(max(t_sw - lead, prev_end, shot_start), t_sw)
-        k0 = int(np.searchsorted(times, start - 1e-9))
+        k0 = first_index_at(times, start)
         from_m = float(dist[sw.old, max(k0 - 1, 0)])
         to_m = float(dist[sw.new, sw.frame])
         end = start + pull_duration_s(from_m, to_m, cfg)
@@ -107,6 +113,37 @@ def build_pulls(
         d_from, d_to = 1.0 / dist[old, span], 1.0 / dist[new, span]
         focus[span] = 1.0 / (d_from + (d_to - d_from) * ease(x, cfg.ease))
     return pulls, shown, focus
+
+
+def exit_targets(util: Utility, hold_frames: int) -> np.ndarray:
+    """(K, T) bool: where a subject that leaves at frame t may hand focus over at no switch cost:
+    to nobody (focus rests where it was, :func:`hold_after_exits`) or to a subject that stays
+    focusable for at least a hold from t. A subject about to leave as well is no reason to rack
+    (a chain of brief tracks would otherwise be followed, rack after free rack)."""
+    ok = np.isfinite(util.rate)
+    stay = np.zeros(ok.shape, np.int64)  # frames each choice stays focusable from t on
+    run = np.zeros(ok.shape[0], np.int64)
+    for t in range(ok.shape[1] - 1, -1, -1):
+        run = np.where(ok[:, t], run + 1, 0)
+        stay[:, t] = run
+    out = stay >= max(hold_frames, 1)
+    out[0] = True
+    return out
+
+
+def hold_after_exits(path: np.ndarray, dist: np.ndarray, cut_mask: np.ndarray) -> frozenset[int]:
+    """Where the held subject leaves and nobody takes over, focus stays where the subject left it:
+    in place, the background choice's distance (row 0 of ``dist`` (K, T)) on each run of ``path``
+    (T,) that follows a subject inside the same shot becomes that subject's last distance. Runs
+    opening a shot keep the background. Returns the first frames of those runs (no pull there:
+    focus does not move)."""
+    exits = []
+    for a, b in runs(path == 0):
+        if a == 0 or cut_mask[a] or path[a - 1] == 0:
+            continue
+        dist[0, a:b] = dist[path[a - 1], a - 1]
+        exits.append(a)
+    return frozenset(exits)
 
 
 def blur_px_per_dioptre(lens: Lens, f_number: float, width_px: int) -> float:

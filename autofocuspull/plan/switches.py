@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from autofocuspull.core.arrays import shot_start_frame
 from autofocuspull.core.types import PlanInputs
 from autofocuspull.plan.pulls import pull_duration_s
-from autofocuspull.plan.timeline import shot_start_frame
 from autofocuspull.plan.utility import Utility, late_detections
 from autofocuspull.plan.viterbi import FREE
 

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autofocuspull.core.arrays import runs, touches_edge
+from autofocuspull.core.arrays import cut_frame_mask, frame_interval_s, runs, touches_edge
+from autofocuspull.core.labels import PERSON_LABELS, PRODUCT_LABELS
 from autofocuspull.core.types import PlanInputs, SubjectTracks
-from autofocuspull.cues.saliency import PERSON_LABELS, PRODUCT_LABELS, overlap_fraction
-from autofocuspull.plan.timeline import cut_frames, frame_duration_s
+from autofocuspull.cues.saliency import overlap_fraction
 
 if TYPE_CHECKING:
     from autofocuspull.plan.planner import PlannerConfig
@@ -34,7 +34,7 @@ def clean_talk(
     and is dropped: it never causes a switch. Returns the mask and the dropped runs as (row,
     start, end) frame indices.
     """
-    dt = frame_duration_s(times_s)
+    dt = frame_interval_s(times_s)
     talk = prob > cfg.talk_threshold
     for s in range(len(talk)):
         for a, b in runs(~talk[s]):
@@ -98,7 +98,7 @@ def coast_mask(present: np.ndarray, times_s: np.ndarray, cut_mask: np.ndarray, c
     """(S, T) bool: frames where a subject (present (S, T) bool) is missing for less than
     ``coast_s`` seconds right after being seen, ending where it reappears, at a cut or at the
     clip's end (cut_mask (T,) bool marks the first frame of each new shot)."""
-    dt = frame_duration_s(times_s)
+    dt = frame_interval_s(times_s)
     out = np.zeros_like(present, dtype=bool)
     for s in range(len(present)):
         for a, b in runs(~present[s]):
@@ -152,7 +152,8 @@ def late_detections(
             if not len(seen) or seen[0] == 0:
                 continue
             first = s0 + int(seen[0])
-            if touches_edge(tracks.xyxy[row, first], size, margin_px):
+            opening = times[first] - times[s0] <= cfg.shot_open_s + 1e-9
+            if not opening and touches_edge(tracks.xyxy[row, first], size, margin_px):
                 continue
             soon = times[first] - times[s0] <= cfg.prefocus_max_s + 1e-9
             if soon or held_since(tracks, row, s0, first, inputs.saliency.held_overlap, present):
@@ -184,7 +185,7 @@ def build_utility(inputs: PlanInputs, cfg: PlannerConfig) -> Utility:
     """Utility rate per choice and frame from the cues (see module docstring)."""
     cues, tracks = inputs.cues, inputs.tracks
     times = cues.times_s
-    cut_mask = cut_frames(inputs.cuts_s, times)
+    cut_mask = cut_frame_mask(times, inputs.cuts_s)
     coast = coast_mask(tracks.present, times, cut_mask, cfg.coast_s)
     prob = cues.speaking * (cues.speech_prob[None, :] if cfg.use_vad else 1.0)
     talk, dropped = clean_talk(prob, times, cfg)
@@ -198,8 +199,16 @@ def build_utility(inputs: PlanInputs, cfg: PlannerConfig) -> Utility:
     rel = relative_saliency(cues.saliency, tracks.present, cfg.saliency_contrast)
     if cfg.saliency_switch_cost > 0:  # hysteresis: a switch on looks alone must earn more
         rel = rel * (cfg.switch_cost / cfg.saliency_switch_cost)
+    # where a voice is heard but nobody on screen talks (the speaker is off screen), the shot is
+    # about what it shows: relative saliency, as outside dialogue, weighted. Pauses (no voice) keep
+    # the dialogue utility: the last speaker is held through them (auto_hold_s)
+    quiet = region & (cues.speech_prob > 0.5) & ~talk.any(axis=0)
+    u_dialogue = np.where(quiet[None, :], np.maximum(u_dialogue, cfg.quiet_saliency_weight * rel), u_dialogue)
     u_sub = np.where(region[None, :], u_dialogue, rel)
-    lead = np.where(region[None, :], talk.astype(np.float32), rel)
+    talk_lead = talk.astype(np.float32)
+    if cfg.quiet_saliency_weight > 0:  # a switch in a quiet stretch lands on saliency, as outside
+        talk_lead = np.where(quiet[None, :], np.maximum(talk_lead, rel), talk_lead)
+    lead = np.where(region[None, :], talk_lead, rel)
     # a depth dropout on a visible subject is filled from the nearest frame, not a reason to leave it
     focusable = (tracks.present | coast) & np.isfinite(tracks.distance_m).any(axis=1, keepdims=True)
     u_sub = np.where(focusable, np.where(tracks.present, u_sub, 0.0), -np.inf)

@@ -10,8 +10,10 @@ subject to: a switch out of k at frame t needs k held >= ``hold_frames`` frames,
 free-switch frame (a cut, a user keyframe) or k cannot be focused at t (``u[k, t] = -inf``);
 ``forced[t] >= 0`` pins the choice at frame t. Leaving a choice that can no longer be focused (its
 subject left the frame) is forced, so it costs nothing: otherwise the cost of that unavoidable
-switch would be charged against ever choosing a subject that later leaves. Switching *to* a
-subject still costs, so this cannot be gamed. Solved exactly by Viterbi in O(T * K * hold).
+switch would be charged against ever choosing a subject that later leaves. With ``free_into``
+that free exit is limited to the destinations marked (the planner marks "nobody", where focus
+rests, and subjects that stay for a hold), so a chain of brief tracks is not followed rack after
+free rack. Solved exactly by Viterbi in O(T * K * hold).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def viterbi_hold(
     hold_frames: int,
     free_switch: np.ndarray | None = None,
     forced: np.ndarray | None = None,
+    free_into: np.ndarray | None = None,
 ) -> np.ndarray:
     """Optimal choice per frame: utility (K, T) float64 (-inf = cannot focus) -> (T,) int64.
 
@@ -48,6 +51,9 @@ def viterbi_hold(
     ``free_switch`` (T,) bool frames where switching is free and unconstrained; ``forced`` (T,)
     int64 choice pinned per frame (-1 = free). Among equally good plans, switches come as late as
     possible (each switch costs ``TIE_EPS * (T - t) / T`` more), then the current choice is kept.
+    ``free_into`` (K, T) bool: when given, leaving a lost choice at frame t is free only into the
+    choices marked at t (the planner: "nobody", where focus rests, and subjects that stay long
+    enough to hold); into any other it costs as a switch does.
     """
     u = check_array("utility", utility, (None, None), np.float64)
     k_n, t_n = u.shape
@@ -83,6 +89,10 @@ def viterbi_hold(
         out_val = elig[np.arange(k_n), j_best]
         cost = 0.0 if free[t] else switch_cost + TIE_EPS * (t_n - t) / t_n
         best, src = _best_other(out_val - np.where(lost, 0.0, cost))  # leaving a lost subject is free
+        if free_into is not None and lost.any() and cost > 0:  # ... but only into these
+            best_paid, src_paid = _best_other(out_val - cost)
+            paid = ~free_into[:, t]
+            best, src = np.where(paid, best_paid, best), np.where(paid, src_paid, src)
         new = np.empty_like(v)
         new[:, 0] = best
         new[:, 1:d] = v[:, 0 : d - 1]

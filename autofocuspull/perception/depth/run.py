@@ -51,11 +51,14 @@ class DepthRunConfig:
     or "farneback" (21 ms; both pass the propagation tests in tests/test_depth_run.py);
     ``analysis_short_side_px``: grey images for motion and flow; ``static_threshold``: grey
     change (0..255) under which a pixel counts as static for alignment; ``cut_threshold``: mean
-    |grey change| vs the previous frame that starts a new shot (keyframe + new alignment
-    reference); ``chunk_size``: frames per cache chunk (also the largest inference batch); chunks
-    store depth as float16 (half the disk; 1e-3 relative precision is plenty for focus), shrunk so
-    that its longer side is at most ``store_max_side_px`` (the renderer upsamples it edge-aware
-    to the frame; propagation and alignment still run at the network's resolution).
+    |grey change| vs the previous frame above which depth restarts as at a cut (keyframe + new
+    alignment reference). Shots themselves come from the cut detector (``cuts``); this catches
+    what is not a cut but breaks propagation all the same (a flash, a whip pan: flow cannot carry
+    depth across 30 grey levels of change); ``chunk_size``: frames per cache chunk (also the
+    largest inference batch); chunks store depth as float16 (half the disk; 1e-3 relative
+    precision is plenty for focus), shrunk so that its longer side is at most
+    ``store_max_side_px`` (the renderer upsamples it edge-aware to the frame; propagation and
+    alignment still run at the network's resolution).
 
     ``model``: a :data:`DEPTH_MODELS` name, a Hugging Face hub id or a local folder;
     ``input_size``: the network's shorter input side (518 = Depth Anything's training size, a
@@ -401,7 +404,8 @@ def _static_vs_key(state: _State, grey: np.ndarray, threshold: float) -> np.ndar
 def _find_shots(
     buffer: list[Frame], greys: list[np.ndarray], config: DepthRunConfig, state: _State, cuts: frozenset[int]
 ) -> list[bool]:
-    """New-shot flags: first frame, a given cut, or mean grey change vs the previous frame too large."""
+    """Restart flags: first frame, a given cut, or mean grey change vs the previous frame above
+    ``cut_threshold`` (propagation cannot cross it even where it is no cut)."""
     flags = []
     prev = state.prev_grey
     for frame, grey in zip(buffer, greys, strict=True):

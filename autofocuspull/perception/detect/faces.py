@@ -20,7 +20,8 @@ import numpy as np
 
 from autofocuspull.core.errors import ModelUnavailableError
 from autofocuspull.core.hub import MODEL_CARDS, resolve_model_file
-from autofocuspull.core.types import FACE_CLASS_ID, Detections
+from autofocuspull.core.labels import FACE_CLASS_ID
+from autofocuspull.core.types import Detections
 from autofocuspull.perception.detect._common import check_rgb, nms_xyxy
 
 log = logging.getLogger(__name__)

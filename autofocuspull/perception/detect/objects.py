@@ -17,7 +17,8 @@ import cv2
 import numpy as np
 
 from autofocuspull.core.hub import MODEL_CARDS, resolve_model_file
-from autofocuspull.core.types import COCO_NAMES, Detections, check_array
+from autofocuspull.core.labels import COCO_NAMES
+from autofocuspull.core.types import Detections, check_array
 from autofocuspull.perception.detect._common import batched_nms_xyxy, check_rgb, make_onnx_session
 
 YOLOX_STRIDES: tuple[int, ...] = (8, 16, 32)
