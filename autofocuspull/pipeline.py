@@ -495,13 +495,15 @@ def detect_clip_cuts(path: str | os.PathLike[str], cfg: RackConfig) -> list[int]
         _sections(cfg, ("io", "perception.cuts")),
         ("autofocuspull.perception.cuts", "autofocuspull.io.reader"),
         n_frames=info.n_frames,
+        detector=cfg.stages.cuts,
     )
     cache = _cache(path, "cuts", key, cfg)
     hit = cache.load_npz("cuts.npz")
     if hit is not None:
         return [int(c) for c in hit["cut_frames"]]
     frames = _decoded(iter_frames(path, info, max_side=cfg.io.analysis_max_side_px))
-    cuts = detect_cuts(bar(frames, "cuts", info.n_frames), float(info.frame_rate), cfg.perception.cuts)
+    frames = bar(frames, "cuts", info.n_frames)
+    cuts = detect_cuts(frames, float(info.frame_rate), cfg.perception.cuts, detector=cfg.stages.cuts)
     cache.save_npz("cuts.npz", {"cut_frames": np.asarray(cuts, np.int64)})
     return list(cuts)
 

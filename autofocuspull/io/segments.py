@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import av
+import numpy as np
 
 from autofocuspull.core.arrays import TIME_TOLERANCE_S, first_index_at
 from autofocuspull.core.atomic import atomic_path
