@@ -150,3 +150,18 @@ def test_fit_command_end_to_end_writes_a_loadable_config(tmp_path, capsys):
     assert cfg.planner.lead_s in dict((p.key, p.grid) for p in SEARCH_SPACE)["planner.lead_s"]
     rep = json.loads(report.read_text())
     assert rep["methods"]["defaults"]["mean"]["clips"] == 1 and rep["failed"] == {}
+
+
+def test_set_objective_weighs_targets_not_clips():
+    """Nine pull-less clips held perfectly and one dialogue clip whose graded pulls are all
+    missed: per clip the set scores 0.95, per target the missed pulls weigh two of five terms."""
+    from autofocuspull.evaluate.fit import set_objective
+
+    held = {"target_accuracy": 1.0, "pull_f1": 1.0, "onset_mae_s": None, "pulls_per_min": 0.0,
+            "graded_pulls_per_min": 0.0}  # fmt: skip
+    missed = {"target_accuracy": 1.0, "pull_f1": 0.0, "onset_mae_s": None, "pulls_per_min": 0.0,
+              "graded_pulls_per_min": 6.0}  # fmt: skip
+    rows = [held] * 9 + [missed]
+    rate = (9 * 1.0 + 1.5 / 7.0) / 10
+    assert set_objective(rows) == pytest.approx(np.mean([1.0, 0.9, 0.0, 0.0, rate]))
+    assert set_objective([held]) == pytest.approx(1.0)  # no pulls anywhere: those terms drop out
