@@ -63,6 +63,7 @@ OPTION_KEYS: dict[str, str] = {
     "max_retries": "batch.max_retries",
     "gpu_per_worker": "batch.gpu_per_worker",
     "segment_s": "batch.segment_s",
+    "analysis_piece_s": "batch.analysis_piece_s",
     "plan_only": "batch.plan_only",
     "verify": "batch.verify_hashes",
     "format": "batch.output_suffix",
@@ -306,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--segment-s", type=float, default=None, metavar="S", help="render long clips in ~S s pieces"
     )
+    b.add_argument(
+        "--analysis-piece-s", type=float, default=None, metavar="S",
+        help="analyse clips longer than 2*S s in ~S s pieces at shot cuts, in parallel (0: one task)",
+    )  # fmt: skip
     b.add_argument(
         "--verify", action="store_true", default=None, help="rerun: check sha256s, not just sizes and times"
     )

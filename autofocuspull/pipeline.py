@@ -398,8 +398,9 @@ def compute_clip_cues(
     return cues
 
 
-def analyse(path: str | os.PathLike[str], cfg: RackConfig) -> Analysis:
-    """Run (or reuse) perception, depth and cues for a clip."""
+def analyse(path: str | os.PathLike[str], cfg: RackConfig, whole_clip_cues: bool = True) -> Analysis:
+    """Run (or reuse) perception, depth and cues for a clip (``whole_clip_cues=False``: without the
+    voice diarisation, which needs the whole soundtrack: a piece of a clip, see :func:`analyse_piece`)."""
     from autofocuspull.perception.subjects import assign_subject_distances
 
     path = str(check_input_file(path))
@@ -421,7 +422,7 @@ def analyse(path: str | os.PathLike[str], cfg: RackConfig) -> Analysis:
         )
     with stage("cues"):
         cues = compute_clip_cues(path, info, tracks, cfg, warnings)
-        if cfg.planner.mode != "saliency":  # who speaks: whole-clip voices fused with the per-frame model
+        if whole_clip_cues and cfg.planner.mode != "saliency":  # whole-clip voices fused with per-frame ASD
             cues = apply_voice_cues(path, info, tracks, cues, cfg, warnings)
     return Analysis(info, tracks, cuts, cues, depth, depth_source, warnings)
 
@@ -464,6 +465,201 @@ def apply_voice_cues(
 
     windows = voice_windows(path, info, cues, cfg, warnings)
     return cues if windows is None else apply_voices(cues, tracks, windows, cfg.cues.voices)
+
+
+# --------------------------------------------------------------------------------------------
+# Analysis in pieces: a long clip analysed by several workers at once, joined for one plan
+# --------------------------------------------------------------------------------------------
+
+# What a piece's kept analysis depends on (see _piece_record): every analysis section (not the
+# planner's, renderer's or encoder's: a new plan or render reuses it), and the code.
+PIECE_SECTIONS = ("stages", "io", "lens", "depth", "perception", "cues")
+PIECE_CODE = (
+    "autofocuspull.pipeline",
+    "autofocuspull.perception",
+    "autofocuspull.cues",
+    "autofocuspull.core",
+)
+
+
+def detect_clip_cuts(path: str | os.PathLike[str], cfg: RackConfig) -> list[int]:
+    """The clip's shot cuts alone: the perceiver's cut detector on the frames it sees (analysis
+    size), without detection or tracking, so the same cuts as :func:`perceive` finds. A decode pass
+    and a few small-image differences per frame: the cheap first step that says where a long clip
+    can be split (:func:`analyse_piece`). Cached."""
+    from autofocuspull.perception.cuts import detect_cuts
+
+    path = str(check_input_file(path))
+    info = probe(path)
+    key = stage_key(
+        _sections(cfg, ("io", "perception.cuts")),
+        ("autofocuspull.perception.cuts", "autofocuspull.io.reader"),
+        n_frames=info.n_frames,
+        detector=cfg.stages.cuts,
+    )
+    cache = _cache(path, "cuts", key, cfg)
+    hit = cache.load_npz("cuts.npz")
+    if hit is not None:
+        return [int(c) for c in hit["cut_frames"]]
+    frames = _decoded(iter_frames(path, info, max_side=cfg.io.analysis_max_side_px))
+    frames = bar(frames, "cuts", info.n_frames)
+    cuts = detect_cuts(frames, float(info.frame_rate), cfg.perception.cuts, detector=cfg.stages.cuts)
+    cache.save_npz("cuts.npz", {"cut_frames": np.asarray(cuts, np.int64)})
+    return list(cuts)
+
+
+def _piece_config(cfg: RackConfig) -> RackConfig:
+    """A piece's configuration: the run's without the transcript, whose times are the whole clip's
+    (it is mapped onto the joined cues instead, see :func:`analyse_in_pieces`)."""
+    import dataclasses
+
+    c = cfg.cues
+    no_transcript = dataclasses.replace(c.transcript, path=None)
+    return dataclasses.replace(cfg, cues=dataclasses.replace(c, transcript=no_transcript))
+
+
+def piece_clip(path: str | os.PathLike[str], info: VideoInfo, start: int, stop: int, cfg: RackConfig) -> Path:
+    """Frames ``start <= index < stop`` of ``path`` as a clip of their own, times from 0: the lossless
+    range clip of :mod:`autofocuspull.io.trim` (made once, kept in the analysis cache)."""
+    from autofocuspull.io.trim import trimmed_clip
+
+    return trimmed_clip(path, _piece_range(info, start, stop), cfg.run.cache_dir, cfg.run.use_cache)
+
+
+def _piece_record(clip: Path, cfg: RackConfig) -> dict[str, np.ndarray]:
+    """A piece's analysis as arrays (its tracks with distances, cues, cuts, depth source, warnings),
+    kept in the analysis cache so that joining the pieces reads them instead of redoing anything."""
+    pcfg = _piece_config(cfg)
+    sections = _sections(pcfg, PIECE_SECTIONS)
+    key = stage_key(sections, PIECE_CODE, cue_mode=cfg.planner.mode, device=cfg.run.device)
+    cache = _cache(clip, "piece", key, cfg)
+    hit = cache.load_npz("analysis.npz")
+    if hit is not None:
+        return hit
+    a = analyse(clip, pcfg, whole_clip_cues=False)
+    record = {
+        **{f"tracks.{k}": v for k, v in a.tracks.to_npz_dict().items()},
+        **{f"cues.{k}": v for k, v in a.cues.to_npz_dict().items()},
+        "cut_frames": np.asarray(a.cut_frames, np.int64),
+        "depth_source": np.asarray(a.depth_source, dtype=str),
+        "warnings": np.asarray(a.warnings, dtype=str),
+    }
+    cache.save_npz("analysis.npz", record)
+    return record
+
+
+def analyse_piece(path: str | os.PathLike[str], start: int, stop: int, cfg: RackConfig) -> Path:
+    """Analyse frames ``start..stop`` of a clip as a clip of its own (:func:`piece_clip`): perception,
+    depth, distances and the per-frame cues; the cues that need the whole soundtrack are left to
+    :func:`analyse_in_pieces`. Returns the piece's clip; its analysis is in the cache."""
+    path = str(check_input_file(path))
+    clip = piece_clip(path, probe(path), start, stop, cfg)
+    _piece_record(clip, cfg)
+    return clip
+
+
+def drop_piece_clips(path: str | os.PathLike[str], pieces: list[tuple[int, int]], cfg: RackConfig) -> None:
+    """Remove the lossless clips of ``pieces`` (:func:`piece_clip`), keeping their analysis
+    (:func:`~autofocuspull.io.trim.drop_trimmed_clip`: one made again is found again)."""
+    from autofocuspull.io.trim import drop_trimmed_clip
+
+    info = probe(path)
+    for a, b in pieces:
+        drop_trimmed_clip(path, _piece_range(info, a, b), cfg.run.cache_dir)
+
+
+def _piece_range(info: VideoInfo, start: int, stop: int) -> Any:
+    from autofocuspull.io.trim import TimeRange
+
+    if not 0 <= start < stop <= info.n_frames:
+        raise ValueError(f"{info.path}: piece {start}..{stop} outside 0..{info.n_frames}")
+    t0 = 0.0 if start == 0 else float(info.pts_s[start])
+    return TimeRange(t0, None if stop == info.n_frames else float(info.pts_s[stop]))
+
+
+class PieceDepth:
+    """The depth of a clip analysed in pieces: frame ``index`` of the clip is read from its piece's
+    own depth store, each opened (from the cache) when first asked for, so a render of a few
+    shots opens only their pieces."""
+
+    def __init__(self, path: str, info: VideoInfo, pieces: list[tuple[int, int]], cfg: RackConfig) -> None:
+        self.path, self.info, self.pieces, self.cfg = path, info, pieces, _piece_config(cfg)
+        self._starts = np.asarray([a for a, _ in pieces], np.int64)
+        self._stores: dict[int, Any] = {}
+
+    def depth_m_at(self, index: int) -> np.ndarray:
+        k = int(np.searchsorted(self._starts, index, side="right")) - 1
+        if k not in self._stores:
+            clip = piece_clip(self.path, self.info, *self.pieces[k], self.cfg)
+            self._stores[k] = render_depth(clip, probe(clip), self.cfg)
+        return self._stores[k].depth_m_at(index - int(self._starts[k]))
+
+
+def _sub(record: Any, prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix) :]: record[k] for k in record if k.startswith(prefix)}
+
+
+def analyse_in_pieces(
+    path: str | os.PathLike[str], pieces: list[tuple[int, int]], cut_frames: list[int], cfg: RackConfig
+) -> Analysis:
+    """The whole clip's :class:`Analysis` from its pieces' (``[(start, stop), ...]`` covering it in
+    order; a piece not analysed yet is analysed here), for one plan over the whole clip.
+
+    Joined by :mod:`autofocuspull.core.pieces` (time concatenated, ids kept unique, a subject seen
+    on both sides of a boundary inside a shot linked into one); ``cut_frames`` are the whole clip's
+    (:func:`detect_clip_cuts`). Recomputed here over the whole clip, as :func:`analyse` does: voice
+    activity, the transcript's turns, voice diarisation (they need the whole soundtrack) and
+    saliency (geometry of the joined tracks, so a linked subject does not "enter" at a boundary).
+    Kept from the pieces: tracks, focus distances, active-speaker scores, depth (:class:`PieceDepth`).
+    """
+    from autofocuspull.core.pieces import LINK_WINDOW_S, boundary_links, join_cues, join_tracks
+
+    path = str(check_input_file(path))
+    set_threads(cfg.run.threads)
+    info = probe(path)
+    records = [_piece_record(piece_clip(path, info, a, b, cfg), cfg) for a, b in pieces]
+    parts = [SubjectTracks.from_npz_dict(_sub(r, "tracks.")) for r in records]
+    cuts = sorted({int(c) for c in cut_frames if 0 < c < info.n_frames})
+    window = max(1, round(LINK_WINDOW_S * float(info.frame_rate)))
+    links = [
+        [] if b in cuts else boundary_links(parts[k], parts[k + 1], window=window)
+        for k, (_, b) in enumerate(pieces[:-1])
+    ]
+    tracks, rows = join_tracks(parts, [a for a, _ in pieces], info.n_frames, links)
+    cues = join_cues([CueSeries.from_npz_dict(_sub(r, "cues.")) for r in records], rows, tracks, info.pts_s)
+    warnings = list(dict.fromkeys(str(w) for r in records for w in r["warnings"].tolist()))
+    with stage("cues"):
+        cues = _whole_clip_cues(path, info, tracks, cues, cfg, warnings)
+    log.info(
+        "%s: %d pieces joined, %d subjects (%d linked across boundaries inside a shot)",
+        path, len(pieces), len(tracks), sum(len(x) for x in links),
+    )  # fmt: skip
+    depth_source = ", ".join(dict.fromkeys(str(r["depth_source"]) for r in records))
+    return Analysis(info, tracks, cuts, cues, PieceDepth(path, info, pieces, cfg), depth_source, warnings)
+
+
+def _whole_clip_cues(
+    path: str, info: VideoInfo, tracks: SubjectTracks, cues: CueSeries, cfg: RackConfig, warnings: list[str]
+) -> CueSeries:
+    """``cues`` with voice activity, saliency, the transcript and the voices computed over the whole clip."""
+    import dataclasses
+
+    from autofocuspull.cues import compute_saliency, compute_vad, load_transcript, map_transcript_to_tracks
+
+    c = cfg.cues
+    audio = read_audio(path, AUDIO_RATE_HZ) if info.has_audio else None
+    speech = compute_vad(audio, info.pts_s, config=c.vad)
+    saliency, components = compute_saliency(tracks, (info.width, info.height), info.pts_s, config=c.saliency)
+    speaking, sources = cues.speaking, dict(cues.sources)
+    if c.transcript.path is not None:
+        speaking = map_transcript_to_tracks(list(load_transcript(c.transcript.path)), speaking, info.pts_s)
+        sources["speaking"] += "+transcript"
+    cues = dataclasses.replace(
+        cues, speech_prob=speech, speaking=speaking, saliency=saliency, components=components, sources=sources
+    )
+    if cfg.planner.mode != "saliency":
+        cues = apply_voice_cues(path, info, tracks, cues, cfg, warnings)
+    return cues
 
 
 # --------------------------------------------------------------------------------------------
@@ -592,8 +788,16 @@ def frame_processor(
     return process
 
 
-def render_depth(path: str | os.PathLike[str], info: VideoInfo, cfg: RackConfig) -> Any:
-    """The depth source a render needs, from the cached analysis (computed when not cached)."""
+def render_depth(
+    path: str | os.PathLike[str],
+    info: VideoInfo,
+    cfg: RackConfig,
+    pieces: list[tuple[int, int]] | None = None,
+) -> Any:
+    """The depth source a render needs, from the cached analysis (computed when not cached); of a
+    clip analysed in ``pieces`` (:func:`analyse_in_pieces`), their depth (:class:`PieceDepth`)."""
+    if pieces and len(pieces) > 1:
+        return PieceDepth(str(path), info, list(pieces), cfg)
     warnings: list[str] = []
     tracks, cuts, masks = perceive(str(path), info, cfg, warnings)
     return estimate_depth(str(path), info, tracks, cuts, cfg, warnings, masks)[0]

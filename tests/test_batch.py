@@ -166,3 +166,123 @@ def test_a_worker_builds_each_model_once_and_every_clip_keeps_its_build_notes():
     finally:
         keep_models(False)
     assert build_model("a", build("a"), [], key="a") is not first and calls[-1] == "a"  # off: no reuse
+
+
+def _tracks(ids, boxes):
+    """Subject tracks over len(boxes[0]) frames: ``boxes[s][t]`` an xyxy box or None (absent)."""
+    from autofocuspull.core.types import SubjectTracks
+
+    t = SubjectTracks.allocate(ids, ["person"] * len(ids), len(boxes[0]) if boxes else 0)
+    for s, row in enumerate(boxes):
+        for k, b in enumerate(row):
+            if b is not None:
+                t.xyxy[s, k] = b
+                t.distance_m[s, k] = 10 * s + k
+    return t
+
+
+def test_pieces_join_along_time_with_unique_ids_and_link_a_subject_across_a_boundary_inside_a_shot():
+    from autofocuspull.core.pieces import boundary_links, join_cues, join_tracks
+    from autofocuspull.core.types import CueSeries
+
+    a, b = [0, 0, 10, 10], [50, 0, 60, 10]
+    first = _tracks([1, 2], [[a, a], [None, b]])  # frames 0-1: subjects 1 and 2
+    second = _tracks([1, 5], [[[1, 0, 11, 10], None, None], [[50, 40, 60, 50], b, b]])  # frames 2-4
+    links = boundary_links(first, second)
+    assert links == [(0, 0)]  # 1 -> 1 (IoU 9/11); 2 and 5 are apart (IoU 0): not the same subject
+    joined, rows = join_tracks([first, second], [0, 2], 5, [links])
+    # the first piece keeps its ids; the second's are moved past them (1 + 2, 5 + 2) unless linked
+    assert joined.track_id.tolist() == [1, 2, 7] and [r.tolist() for r in rows] == [[0, 1], [0, 2]]
+    assert joined.present.astype(int).tolist() == [[1, 1, 1, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 1, 1]]
+    assert joined.distance_m[0, :3].tolist() == [0, 1, 0]
+    assert joined.distance_m[2, 2:].tolist() == [10, 11, 12]
+    cues = [
+        CueSeries(np.arange(n) / 10, p.track_id, np.full(n, v, np.float32),
+                  np.full((len(p), n), v, np.float32), np.ones((len(p), n), np.float32),
+                  sources={"speaking": src})
+        for p, n, v, src in [(first, 2, 0.25, "light-asd"), (second, 3, 0.75, "none")]
+    ]  # fmt: skip
+    c = join_cues(cues, rows, joined, np.arange(5) / 10)
+    assert c.speech_prob.tolist() == [0.25, 0.25, 0.75, 0.75, 0.75] and c.track_id.tolist() == [1, 2, 7]
+    q, h = 0.25, 0.75
+    assert c.speaking.tolist() == [[q, q, h, h, h], [q, q, 0, 0, 0], [0, 0, h, h, h]]
+    assert c.sources == {"speaking": "light-asd, none"}
+    assert boundary_links(first, second, min_iou=0.9) == []  # 9/11 = 0.82 IoU
+    # a person whose box is its face box on the piece's last frame (no body detection after the
+    # piece's last one) and its body box on the next piece's first: linked by the face boxes
+    face, body = [20, 20, 30, 30], [10, 15, 40, 90]
+    before, after = _tracks([1], [[face]]), _tracks([1], [[body]])
+    before.face_xyxy[0, 0] = face
+    assert boundary_links(before, after) == []  # the next piece found no face
+    after.face_xyxy[0, 0] = [20.5, 20, 30.5, 30]
+    assert boundary_links(before, after) == [(0, 0)]
+    # an object whose box ends at its last detection, 2 frames before the boundary: linked within a
+    # 3-frame window, and the frames between its last box and its next are filled in
+    cup = _tracks([4], [[[0, 0, 10, 10], None, None]])
+    cup_next = _tracks([9], [[None, [3, 0, 13, 10]]])
+    assert boundary_links(cup, cup_next) == [] and boundary_links(cup, cup_next, window=3) == [(0, 0)]
+    joined, _ = join_tracks([cup, cup_next], [0, 3], 5, [[(0, 0)]])
+    assert len(joined) == 1 and joined.present[0].all()
+    assert joined.xyxy[0, 2].tolist() == [1.5, 0, 11.5, 10]
+    assert joined.distance_m[0].tolist() == [0, 0.25, 0.5, 0.75, 1]
+    with pytest.raises(ValueError, match="piece 1 starts at frame 3, expected 2"):
+        join_tracks([first, second], [0, 3], 6)
+
+
+def _relabelled(plan, reference) -> np.ndarray:
+    """``plan.subject_id`` in ``reference``'s ids (a piece's ids are its own: the subject a frame
+    targets in both is matched by the frames it is targeted in)."""
+    mapping = {-1: -1}
+    for sid in set(plan.subject_id.tolist()) - {-1}:
+        ref = reference.subject_id[plan.subject_id == sid]
+        mapping[sid] = int(np.bincount(ref[ref >= 0]).argmax()) if (ref >= 0).any() else -1
+    return np.array([mapping[s] for s in plan.subject_id.tolist()])
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_a_clip_analysed_in_pieces_plans_as_in_one_and_a_rerun_skips_it(tmp_path):
+    """The shot-cut clip, analysed in 2 pieces split at its cut, then planned once over the whole
+    clip: the same plan as the one-task analysis (person masks on every frame: with every 6th, the
+    nearest mask of a piece is another frame than the whole clip's, which moves the heuristic
+    depth's readings); rendered in segments that read the pieces' depth; a rerun skips it, and
+    one with another encoder setting reuses the pieces' analysis."""
+    import dataclasses
+
+    from conftest import footage
+
+    from autofocuspull.plan import load_plan
+
+    link_models()
+    src = tmp_path / "in"
+    src.mkdir()
+    trim_clip(footage("tears_of_steel_10s.mp4"), src / "tos.mp4", 0.5, 24)  # a cut at frame 9
+    p = CFG.perception
+    every_frame = dataclasses.replace(p.perceiver, mask_every=1)
+    cfg = dataclasses.replace(CFG, perception=dataclasses.replace(p, perceiver=every_frame))
+    split = BatchConfig(analysis_piece_s=0.45, segment_s=0.25)  # 0.96 s: 2 pieces, 3 render segments
+    with LocalPool(2) as pool:
+        whole = run_batch(src, tmp_path / "whole", cfg, BatchConfig(plan_only=True), pool)
+        pieces = run_batch(src, tmp_path / "pieces", cfg, split, pool)
+        again = run_batch(src, tmp_path / "pieces", cfg, split, pool)
+    entry = pieces.clips["tos.mp4"]
+    assert pieces.done == ["tos.mp4"] and entry["analysis_pieces"] == [[0, 9], [9, 24]]
+    assert set(entry["attempts"]) >= {"plan", "piece0", "piece1", "merge"} and len(entry["segments"]) >= 2
+    assert "analysis_pieces" not in whole.clips["tos.mp4"]
+    a, b = load_plan(tmp_path / "pieces" / "tos.plan.json"), load_plan(tmp_path / "whole" / "tos.plan.json")
+    np.testing.assert_array_equal(_relabelled(a, b), b.subject_id)
+    np.testing.assert_allclose(a.focus_m, b.focus_m, rtol=1e-6)
+    np.testing.assert_allclose(a.focus_xy, b.focus_xy, atol=1e-6)
+    assert a.cuts_s == b.cuts_s and len(a.subjects) == len(b.subjects)
+    assert [(q.start_s, q.end_s, q.to_m) for q in a.pulls] == [(q.start_s, q.end_s, q.to_m) for q in b.pulls]
+    assert probe(tmp_path / "pieces" / "tos.mp4").n_frames == 24
+    assert again.skipped_complete == ["tos.mp4"] and not again.done
+    cache = tmp_path / "pieces" / ".cache"
+    assert not list(cache.rglob("*.mov"))  # the lossless piece clips went with the finished clip
+    records = {p: p.stat().st_mtime_ns for p in cache.rglob("piece-*/analysis.npz")}
+    assert len(records) == 2
+    crf = dataclasses.replace(cfg, encode=dataclasses.replace(cfg.encode, crf=30, overwrite=True))
+    with LocalPool(1) as pool:
+        other = run_batch(src, tmp_path / "pieces", crf, split, pool)
+    assert other.done == ["tos.mp4"]  # the pieces made again are the same: their analysis is reused
+    assert {p: p.stat().st_mtime_ns for p in cache.rglob("piece-*/analysis.npz")} == records

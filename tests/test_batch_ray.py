@@ -65,7 +65,7 @@ def _same(a: dict, b: dict) -> None:
 
 def test_process_pool_local_ray_and_joined_cluster_make_identical_plans(clips, ray_local, tmp_path):
     link_models()
-    plan_only = BatchConfig(plan_only=True)
+    plan_only = BatchConfig(plan_only=True, analysis_piece_s=0.45)  # the shot-cut clip: 2 analysis pieces
     outs = {m: tmp_path / m for m in ("pool", "ray", "address")}  # separate caches: each analyses anew
     clips = two_clips(clips, tmp_path / "two")
     with LocalPool(2) as pool:
@@ -74,13 +74,19 @@ def test_process_pool_local_ray_and_joined_cluster_make_identical_plans(clips, r
     print(f"pool {r_pool.wall_s:.1f} s, local ray {r_ray.wall_s:.1f} s")
     address = ray.get_runtime_context().gcs_address
     cmd = [sys.executable, "-m", "autofocuspull.cli", "batch", str(clips), "-o", str(outs["address"]),
-           "--plan-only", "--ray-address", address, "--preset", "ultrafast", "--json", "-q"]  # fmt: skip
+           "--plan-only", "--analysis-piece-s", "0.45", "--ray-address", address, "--preset", "ultrafast",
+           "--json", "-q"]  # fmt: skip
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=os.environ.copy())
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads(run.stdout)
     print(f"joined cluster {summary['wall_s']:.1f} s")
     assert summary["done"] == 2 and summary["executor"].startswith("ray cluster at")
     assert len(r_pool.done) == len(r_ray.done) == 2 and not r_pool.failed and not r_ray.failed
+    for r in (r_pool, r_ray):  # the split path: pieces analysed as tasks of their own, then merged
+        assert r.clips["tos.mp4"]["analysis_pieces"] == [[0, 9], [9, 24]]
+        assert "analysis_pieces" not in r.clips["car.mov"]  # 0.4 s: one task
+    manifest = json.loads((outs["address"] / "autofocuspull-batch.json").read_text())
+    assert manifest["clips"]["tos.mp4"]["analysis_pieces"] == [[0, 9], [9, 24]]
     _same(_plans(outs["pool"]), _plans(outs["ray"]))
     _same(_plans(outs["pool"]), _plans(outs["address"]))
 
@@ -120,3 +126,54 @@ def test_ray_batch_retries_a_killed_worker_and_reports_a_clip_that_keeps_failing
     with RayExecutor(max_retries=1) as executor:
         again = run_batch(clips, out, CFG, bcfg, executor, stages=Stages(plan=kill_once_plan))
     assert sorted(again.skipped_complete) == ["sub/box.mp4", "tos.mp4"] and again.done == ["car.mov"]
+
+
+GPU_RUN = """
+import json, sys
+import ray
+from autofocuspull.batch import BatchConfig, RayExecutor, run_batch
+from autofocuspull.config import RackConfig
+from autofocuspull.io import EncodeConfig
+
+ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False, configure_logging=False,
+         log_to_driver=False, object_store_memory=256 * 1024**2)
+sizes = {g: RayExecutor(None, gpu_per_worker=g).workers for g in (1.0, 0.5, 0.25)}
+cfg = RackConfig(encode=EncodeConfig(preset="ultrafast"))
+with RayExecutor(None, gpu_per_worker=1.0) as ex:
+    described = ex.describe()
+    r = run_batch(sys.argv[1], sys.argv[2], cfg, BatchConfig(analysis_piece_s=0.45, segment_s=0.25), ex)
+print(json.dumps({"sizes": sizes, "described": described, "done": r.done, "failed": r.failed,
+                  "workers": {k: v["workers"] for k, v in r.clips.items()}}))
+"""
+
+
+def test_gpu_workers_ask_for_their_share_and_fall_back_to_the_cpu_loudly_without_cuda(clips, tmp_path):
+    """A cluster that declares 1 logical GPU on this CPU-only machine (its own Ray instance, in a
+    process of its own): workers are bounded by GPUs / gpu_per_worker, the analysis and render tasks
+    run on workers holding the GPU share and, torch seeing no CUDA, on the CPU, said loudly; the
+    light tasks (joining the pieces and planning, finishing) hold no GPU."""
+    import torch
+
+    link_models()
+    folder = two_clips(clips, tmp_path / "two")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, "-c", GPU_RUN, str(folder), str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=400, env=env)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    # 2 CPUs, 1 GPU: a whole GPU each allows one worker, half of one two, a quarter still two (CPUs)
+    assert got["sizes"] == {"1.0": 1, "0.5": 2, "0.25": 2}
+    assert "1 GPU each" in got["described"] and "cluster 2 CPU, 1 GPU" in got["described"]
+    assert sorted(got["done"]) == ["car.mov", "tos.mp4"] and not got["failed"]
+    tags = [w for ws in got["workers"].values() for w in ws]
+    assert {w["stage"] for w in tags} == {"plan", "piece", "merge", "render", "finish"}  # tos: in pieces
+    heavy = [w for w in tags if w["stage"] in ("plan", "piece", "render")]
+    light = [w for w in tags if w["stage"] in ("merge", "finish")]
+    assert all(w["gpu_share"] == 1.0 for w in heavy) and all(w["gpu_share"] == 0 for w in light)
+    assert len({w["pid"] for w in heavy}) == 1  # one GPU worker ran every analysis and render task
+    assert not {w["pid"] for w in heavy} & {w["pid"] for w in light}
+    cuda = torch.cuda.is_available()
+    assert {w["device"] for w in heavy} == {"cuda" if cuda else "cpu"}
+    if not cuda:  # this machine: the share can't be used, and the driver says so
+        assert all(w["gpu_unused"] for w in heavy)
+        assert "was given 1 GPU but runs on the CPU" in run.stderr

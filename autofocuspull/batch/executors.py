@@ -9,9 +9,12 @@ worker is replaced and its task retried:
   dies breaks the pool; the pool is rebuilt and every task that was running is run again, each
   counting the death as one of its ``max_retries``.
 - :class:`RayExecutor`: a pool of Ray actors, each asking for ``cpus_per_worker`` CPUs and, when
-  the cluster has GPUs, ``gpu_per_worker`` of a GPU (depth and render run on it). An actor whose
-  process dies is restarted by Ray (``max_restarts``) and the driver runs its task again, up to
-  ``max_retries`` times, counting the attempts (Ray's own task retries would hide the count).
+  the cluster has GPUs, ``gpu_per_worker`` of a GPU (analysis with its depth, and render run on
+  it). Tasks submitted ``light=True`` (joining analyses and planning, joining segments, hashing)
+  then go to CPU-only actors instead, so that they never hold a GPU share a depth or render task
+  could use. An actor whose process dies is restarted by Ray (``max_restarts``) and the driver
+  runs its task again, up to ``max_retries`` times, counting the attempts (Ray's own task retries
+  would hide the count).
 
 A Python exception inside a task is not retried: it comes back as the task's error.
 """
@@ -56,6 +59,7 @@ class _Task:
     args: tuple
     tag: Any
     attempts: int = 0
+    light: bool = False
 
 
 def worker_env() -> dict[str, str]:
@@ -110,7 +114,8 @@ class Executor:
     name = "executor"
     workers = 0
 
-    def submit(self, fn: Callable[..., Any], args: tuple, tag: Any) -> None:
+    def submit(self, fn: Callable[..., Any], args: tuple, tag: Any, *, light: bool = False) -> None:
+        """Queue ``fn(*args)``; ``light``: a task that needs no GPU (see the module docstring)."""
         raise NotImplementedError
 
     def poll(self, timeout_s: float) -> list[Done]:
@@ -195,8 +200,8 @@ class LocalPool(Executor):
             )
         return self._pool
 
-    def submit(self, fn: Callable[..., Any], args: tuple, tag: Any) -> None:
-        self._waiting.append(_Task(fn, args, tag))
+    def submit(self, fn: Callable[..., Any], args: tuple, tag: Any, *, light: bool = False) -> None:
+        self._waiting.append(_Task(fn, args, tag))  # one kind of worker here: light or not
         self._dispatch()
 
     def _dispatch(self) -> None:
@@ -292,12 +297,47 @@ class _RackWorker:
                 progress_actor.put.remote((pid, desc), done, total)
 
         init_worker(env, sink)
+        if not cpu_only:
+            note_gpu_without_cuda()
 
     def run(self, fn: Callable[..., Any], args: tuple) -> Any:
         return run_task(fn, args)
 
     def pid(self) -> int:
         return os.getpid()
+
+
+def assigned_gpus() -> float:
+    """The GPU share Ray gave this worker process (0 outside a Ray worker)."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return 0.0
+    try:
+        return float(ray.get_runtime_context().get_assigned_resources().get("GPU", 0.0))
+    except Exception:  # the driver, or a Ray without the call: no share of its own
+        return 0.0
+
+
+def note_gpu_without_cuda() -> str | None:
+    """Log, loudly, when Ray gave this worker a GPU share but torch sees no CUDA device (a CPU-only
+    torch build, a driver mismatch, a cluster that declared logical GPUs): "auto" then runs depth
+    and rendering on the CPU (``--device cuda`` fails with a usage error instead). Returns the note."""
+    share = assigned_gpus()
+    if share <= 0:
+        return None
+    import torch
+
+    if torch.cuda.is_available():
+        return None
+    note = (
+        f"Ray assigned this worker {share:g} GPU but torch sees no CUDA device "
+        f"(torch {torch.__version__}, CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}): "
+        "depth and rendering run on the CPU"
+    )
+    log.warning("!!! %s", note)
+    return note
 
 
 class _ProgressBoard:
@@ -350,10 +390,16 @@ class RayExecutor(Executor):
             "max_restarts": -1,  # a worker that dies comes back (with its models loaded anew) ...
             "max_task_retries": 0,  # ... and the driver reruns its task, counting the attempts
         }
+        # Light tasks' actors: no GPU, and no CPU reserved either: they are short (planning a clip,
+        # copying packets, hashing), and a reservation could wait forever for a CPU held by an idle
+        # GPU worker. Only made when the GPU workers are GPU workers; otherwise one pool does all.
+        self._light_options = {**self._options, "num_cpus": 0, "num_gpus": 0}
         self._board = self.ray.remote(_ProgressBoard).options(num_cpus=0).remote()
         self._actor_cls = self.ray.remote(_RackWorker)
         self._idle: list[Any] = []
+        self._idle_light: list[Any] = []
         self._actors: list[Any] = []
+        self._light: set[Any] = set()  # the light actors among _actors
         self._waiting: collections.deque[_Task] = collections.deque()
         self._running: dict[Any, tuple[Any, _Task]] = {}
         self._recovering: list[tuple[Any, float]] = []  # restarting actors, when to ask them next
@@ -380,23 +426,40 @@ class RayExecutor(Executor):
         kind = f"{self.gpu_fraction:g} GPU each" if self.gpu_fraction else "CPU"
         return f"ray {where}: {self.workers} worker(s) ({kind}); cluster {self.cpus:g} CPU, {self.gpus:g} GPU"
 
-    def submit(self, fn: Callable[..., Any], args: tuple, tag: Any) -> None:
-        self._waiting.append(_Task(fn, args, tag))
+    def submit(self, fn: Callable[..., Any], args: tuple, tag: Any, *, light: bool = False) -> None:
+        self._waiting.append(_Task(fn, args, tag, light=light and self.gpu_fraction > 0))
         self._dispatch()
 
     def _dispatch(self) -> None:
+        """Start the waiting tasks that have an idle worker of their kind (making one while the
+        kind has fewer than ``workers``), in order within each kind."""
+        left: collections.deque[_Task] = collections.deque()
         while self._waiting:
-            if not self._idle and len(self._actors) < self.workers:
-                actor = self._actor_cls.options(**self._options).remote(  # the driver's env as of now
-                    worker_env(), self._board, self.gpu_fraction == 0 and self.gpus > 0
-                )
-                self._actors.append(actor)
-                self._idle.append(actor)
-            if not self._idle:
-                return
-            actor, task = self._idle.pop(), self._waiting.popleft()
+            task = self._waiting.popleft()
+            actor = self._idle_actor(task.light)
+            if actor is None:
+                left.append(task)
+                continue
             task.attempts += 1
             self._running[actor.run.remote(task.fn, task.args)] = (actor, task)
+        self._waiting = left
+
+    def _idle_actor(self, light: bool) -> Any:
+        idle = self._idle_light if light else self._idle
+        if not idle and sum((a in self._light) == light for a in self._actors) < self.workers:
+            cpu_only = light or (self.gpu_fraction == 0 and self.gpus > 0)
+            actor = self._actor_cls.options(**(self._light_options if light else self._options)).remote(
+                worker_env(), self._board, cpu_only  # the driver's env as of now
+            )
+            self._actors.append(actor)
+            if light:
+                self._light.add(actor)
+            idle.append(actor)
+        return idle.pop() if idle else None
+
+    def _back(self, actor: Any) -> None:
+        """``actor`` is free again."""
+        (self._idle_light if actor in self._light else self._idle).append(actor)
 
     def poll(self, timeout_s: float) -> list[Done]:
         self._probe_recovering()
@@ -433,13 +496,14 @@ class RayExecutor(Executor):
             return
         except Exception as e:
             out.append(Done(task.tag, error=error_line(e), attempts=task.attempts))
-        self._idle.append(actor)
+        self._back(actor)
 
     def _recover(self, actor: Any, error: BaseException) -> None:
         """A dead worker: Ray restarts it; it takes tasks again once it answers (see the probes).
         One Ray gave up on is replaced by a new actor."""
         if isinstance(error, self.ray.exceptions.ActorDiedError):  # not coming back (as Ray sees it)
             self._actors.remove(actor)
+            self._light.discard(actor)
             with contextlib.suppress(Exception):
                 self.ray.kill(actor, no_restart=True)
         else:
@@ -459,7 +523,7 @@ class RayExecutor(Executor):
         except self.ray.exceptions.RayActorError as e:
             self._recover(actor, e)
             return
-        self._idle.append(actor)
+        self._back(actor)
 
     def progress(self) -> list[tuple[tuple[Any, str], int, int | None]]:
         try:
@@ -477,7 +541,9 @@ class RayExecutor(Executor):
         for actor in self._actors:
             self.ray.kill(actor)
         self._actors.clear()
+        self._light.clear()
         self._idle.clear()
+        self._idle_light.clear()
         self._running.clear()
         self._recovering.clear()
         self._probes.clear()

@@ -52,6 +52,15 @@ class BatchConfig:
     Depth-Anything-V2-Small (fp16, 518 px) and the renderer at 1080p use 2-3 GB together, so four
     workers share a 24 GB card with headroom, and while one decodes or encodes on the CPU the
     others keep the GPU busy. ``cpus_per_worker``: CPUs reserved per worker (its torch threads).
+    ``analysis_piece_s``: clips longer than twice this are *analysed* in pieces of about this length
+    too (perception, depth, distances, active speakers; each piece a task), at shot cuts where one
+    lies within half a piece of the target (a cheap cut-detection pass runs first), and joined into
+    one whole-clip analysis that is planned once (:func:`autofocuspull.pipeline.analyse_in_pieces`).
+    Longer than ``segment_s`` because a boundary inside a shot costs accuracy (its tracks restart and
+    are linked back by box overlap; the speaker model loses a second of context) while a render
+    boundary costs nothing: at CPU analysis speeds (a few frames per second) two minutes is a task of
+    tens of minutes, the lossless copy each piece is analysed from costs a few percent of that, and
+    a one-hour take spreads over 30 workers. 0 analyses every clip in one task.
     ``output_suffix``: the container of the racked clips. ``verify_hashes``: on a rerun, check the
     sha256 of inputs and outputs instead of trusting an unchanged size and mtime.
     """
@@ -60,6 +69,7 @@ class BatchConfig:
     ray_address: str | None = None  # join the Ray cluster at this address (implies Ray)
     workers: int | None = None  # None: one per ``cpus_per_worker`` CPUs of the machine or cluster
     segment_s: float = 60.0
+    analysis_piece_s: float = 120.0
     max_retries: int = 2
     gpu_per_worker: float = 0.25
     cpus_per_worker: int = 1

@@ -1,8 +1,10 @@
 """The batch driver: find the clips, skip the finished ones, run the stages, record, summarise.
 
 Per clip: ``plan`` (analysis + plan JSON) -> ``render`` of each segment (in parallel) -> ``finish``
-(join, hash) -> a manifest entry. The driver only submits tasks and bookkeeps; it never decodes a
-frame. A failing clip is recorded with its error and the batch goes on.
+(join, hash) -> a manifest entry. A long clip's ``plan`` returns the pieces to analyse instead:
+``piece`` for each (in parallel) -> ``merge`` (join the analyses, plan the whole clip) -> ``render``
+and ``finish`` as above. The driver only submits tasks and bookkeeps; it never decodes a frame. A
+failing clip is recorded with its error and the batch goes on.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class Stages:
     """The per-clip functions the workers run (module-level, so that they pickle by reference)."""
 
     plan: Callable[..., dict[str, Any]] = work.plan_stage
+    piece: Callable[..., dict[str, Any]] = work.piece_stage
+    merge: Callable[..., dict[str, Any]] = work.merge_stage
     render: Callable[..., dict[str, Any]] = work.render_stage
     finish: Callable[..., dict[str, Any]] = work.finish_stage
 
@@ -131,6 +135,9 @@ def _segment_key(config_sha: str, plan_sha: str) -> str:
     return hashlib.sha256(f"{config_sha}:{plan_sha}".encode()).hexdigest()
 
 
+_GPU_UNUSED: set[tuple[str, int]] = set()  # workers already reported as given a GPU they can't use
+
+
 class _Clip:
     """Driver-side state of one clip in flight."""
 
@@ -138,11 +145,20 @@ class _Clip:
         self.job = job
         self.entry: dict[str, Any] = {"input_path": job.input, "workers": [], "stage_seconds": {}}
         self.segments: list[Any] = []
+        self.pieces: list[Any] = []  # analysis pieces of a long clip (none: analysed in one task)
+        self.cuts: list[int] = []
         self.left = 0
         self.key = ""
 
     def add(self, stage: str, value: dict[str, Any]) -> None:
-        self.entry["workers"].append(value["worker"])
+        worker = value["worker"]
+        if worker.get("gpu_unused") and (worker["host"], worker["pid"]) not in _GPU_UNUSED:
+            _GPU_UNUSED.add((worker["host"], worker["pid"]))
+            log.warning(
+                "!!! worker %s:%s was given %g GPU but runs on the CPU: torch sees no CUDA device there",
+                worker["host"], worker["pid"], worker["gpu_share"],
+            )  # fmt: skip
+        self.entry["workers"].append({**worker, "stage": stage})
         secs, cpu = self.entry["stage_seconds"], self.entry.setdefault("stage_cpu_s", {})
         secs[stage] = round(secs.get(stage, 0.0) + float(value.get("seconds", 0.0)), 3)
         cpu[stage] = round(cpu.get(stage, 0.0) + float(value["worker"].get("cpu_s", 0.0)), 3)
@@ -226,27 +242,45 @@ def _handle(
         return
     value = done.value
     clip.add(stage, value)
-    if stage == "plan":
+    attempts = clip.entry.setdefault("attempts", {})
+    if stage == "plan" and "pieces" in value:  # a long clip: analysed in pieces, then merged
+        clip.entry["input"] = value["input"]
+        clip.pieces, clip.cuts, clip.left = value["pieces"], value["cuts"], len(value["pieces"])
+        clip.entry["analysis_pieces"] = [[p.start, p.stop] for p in clip.pieces]
+        attempts["plan"] = done.attempts
+        for p in clip.pieces:
+            executor.submit(stages.piece, (clip.job, cfg, p), ("piece", rel, p.index))
+    elif stage == "piece":
+        attempts[f"piece{seg}"] = done.attempts
+        clip.left -= 1
+        if clip.left == 0:
+            args = (clip.job, cfg, config, clip.pieces, clip.cuts)
+            executor.submit(stages.merge, args, ("merge", rel, None), light=True)
+    elif stage in ("plan", "merge"):
         from autofocuspull.batch.jobs import sha256_file
 
         clip.entry.update(
-            frames=value["n_frames"], duration_s=value["duration_s"], input=value["input"],
-            pulls=value["pulls"], depth_source=value["depth_source"], warnings=value["warnings"],
-            attempts={"plan": done.attempts},
+            frames=value["n_frames"], duration_s=value["duration_s"], pulls=value["pulls"],
+            depth_source=value["depth_source"], warnings=value["warnings"],
         )  # fmt: skip
+        clip.entry.setdefault("input", value.get("input"))
+        attempts[stage] = done.attempts
         clip.segments = value["segments"]
         clip.key = _segment_key(config_sha, sha256_file(clip.job.plan))
         clip.left = len(clip.segments)
         clip.entry["segments"] = [[s.start, s.stop] for s in clip.segments]
         if not clip.segments:  # plan only
-            executor.submit(stages.finish, (clip.job, cfg, [], clip.key), ("finish", rel, None))
+            args = (clip.job, cfg, [], clip.key, clip.pieces)
+            executor.submit(stages.finish, args, ("finish", rel, None), light=True)
         for s in clip.segments:
-            executor.submit(stages.render, (clip.job, cfg, s, clip.key), ("render", rel, s.index))
+            args = (clip.job, cfg, s, clip.key, clip.pieces)
+            executor.submit(stages.render, args, ("render", rel, s.index))
     elif stage == "render":
-        clip.entry.setdefault("attempts", {})[f"render{seg}"] = done.attempts
+        attempts[f"render{seg}"] = done.attempts
         clip.left -= 1
         if clip.left == 0:
-            executor.submit(stages.finish, (clip.job, cfg, clip.segments, clip.key), ("finish", rel, None))
+            args = (clip.job, cfg, clip.segments, clip.key, clip.pieces)
+            executor.submit(stages.finish, args, ("finish", rel, None), light=True)
     else:
         clip.entry.update(status="done", outputs=value["outputs"], config=effective, config_sha256=config_sha)
         clip.entry.pop("error", None)

@@ -183,15 +183,9 @@ def write_range(
 def trimmed_clip(src_path: str | os.PathLike[str], rng: TimeRange, cache_root: str | None = None,
                  use_cache: bool = True) -> Path:  # fmt: skip
     """The range of ``src_path`` as a clip of its own (made once, kept in the analysis cache)."""
-    from autofocuspull.core.cache import StageCache, code_fingerprint
-
     check_input_file(src_path)
     info = probe(src_path)
-    key = {"start_s": rng.start_s, "end_s": rng.end_s, "code": code_fingerprint("autofocuspull.io.trim")}
-    cache = StageCache.for_clip(src_path, "range", key, root=cache_root, enabled=True)
-    assert cache.root is not None
-    end = "end" if rng.end_s is None else f"{rng.end_s:g}"
-    out = cache.root / f"{Path(src_path).stem}_{rng.start_s:g}-{end}s.mov"
+    cache, out = _range_cache(src_path, rng, cache_root)
     with cache.lock():
         if not (use_cache and out.is_file() and range_of(out) is not None):
             record = write_range(src_path, info, rng, out)
@@ -204,6 +198,26 @@ def trimmed_clip(src_path: str | os.PathLike[str], rng: TimeRange, cache_root: s
                 out,
             )
     return out
+
+
+def _range_cache(src_path: str | os.PathLike[str], rng: TimeRange, cache_root: str | None) -> tuple:
+    """The cache folder of a range of ``src_path`` and the path of its clip there."""
+    from autofocuspull.core.cache import StageCache, code_fingerprint
+
+    key = {"start_s": rng.start_s, "end_s": rng.end_s, "code": code_fingerprint("autofocuspull.io.trim")}
+    cache = StageCache.for_clip(src_path, "range", key, root=cache_root, enabled=True)
+    assert cache.root is not None
+    end = "end" if rng.end_s is None else f"{rng.end_s:g}"
+    return cache, cache.root / f"{Path(src_path).stem}_{rng.start_s:g}-{end}s.mov"
+
+
+def drop_trimmed_clip(src_path: str | os.PathLike[str], rng: TimeRange, cache_root: str | None = None):
+    """Remove the clip :func:`trimmed_clip` made for ``rng`` (if any): lossless x264 is
+    deterministic, so one made again has the same content and the analysis cached for it is found
+    again (the cache keys clips by content)."""
+    cache, out = _range_cache(src_path, rng, cache_root)
+    with cache.lock():
+        out.unlink(missing_ok=True)
 
 
 def apply_range(args: Any, cache_root: str | None, use_cache: bool) -> None:
