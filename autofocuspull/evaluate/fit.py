@@ -15,9 +15,8 @@ recomputes the saliency mix and plans, so hundreds of trials over a whole set ta
   issue's targets equal weight rather than each clip: the mean over clips of target accuracy, of
   pull F1, of pull F1 on the clips with graded pulls, of the onset score on those clips and of
   the rate score. A per-clip mean would let the many clips without graded pulls (most real
-  footage wants a hold) outvote the few dialogue clips that have them: on 33 clips it fitted a
-  talk threshold that drops every dialogue pull of a two-shot (F1 on clips with pulls 0.53 ->
-  0.30) for a rate score on pull-less clips.
+  footage wants a hold, 30 of the 33 graded real clips) outvote the few dialogue clips that
+  have them.
 - **Search** (:func:`coordinate_descent`): from the shipped defaults, each constant in turn is set
   to the grid value that maximises the objective with the others fixed; rounds repeat until none
   changes (at most :attr:`FitConfig.rounds`). Deterministic: ties keep the current value.
