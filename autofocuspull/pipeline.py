@@ -32,7 +32,7 @@ from autofocuspull.core.cache import StageCache, array_key, file_key, stage_key
 from autofocuspull.core.errors import UsageError
 from autofocuspull.core.heap import trimmed
 from autofocuspull.core.hub import hub_reachable, offline
-from autofocuspull.core.models import build_model
+from autofocuspull.core.models import build_model, fallback_names
 from autofocuspull.core.threads import set_threads
 from autofocuspull.core.timing import stage, timed_iter, timed_model
 from autofocuspull.core.types import CueSeries, FocusPlan, PlanInputs, SubjectTracks, VideoInfo
@@ -158,10 +158,7 @@ def perceive(
     cache = _cache(path, "subjects", key, cfg)
     hit = cache.load_npz("tracks.npz")
     if hit is not None:
-        log.info("subjects: reusing cached analysis (%d subjects)", len(hit["track_id"]))
-        warnings.extend(str(w) for w in hit["warnings"].tolist())
-        masks = PersonMaskStore.from_npz_dict(hit)
-        return SubjectTracks.from_npz_dict(hit), [int(c) for c in hit["cut_frames"]], masks
+        return _subjects_hit(hit, warnings)
     notes: list[str] = []
     faces = timed_model(_face_detector(cfg, notes), "detection")
     objects = _detector(cfg.stages.objects, p.objects, notes, "object detector", "tracking faces only")
@@ -170,6 +167,11 @@ def perceive(
         cfg.stages.masks, p.masks, notes, "person segmenter", "subjects use their boxes instead of masks"
     )
     segment = timed_model(segment, "segmentation")
+    if notes:  # a model fell back: that result is kept apart from the real models' one
+        cache = _cache(path, "subjects", {**key, "fallbacks": fallback_names(notes)}, cfg)
+        hit = cache.load_npz("tracks.npz")
+        if hit is not None:
+            return _subjects_hit(hit, warnings)
     masks = PersonMaskStore()
     aw, _ = _analysis_size(info, cfg.io.analysis_max_side_px)
     per = Perceiver(
@@ -202,6 +204,15 @@ def perceive(
         },
     )
     return tracks, list(cuts), masks
+
+
+def _subjects_hit(
+    hit: dict[str, Any], warnings: list[str]
+) -> tuple[SubjectTracks, list[int], PersonMaskStore]:
+    log.info("subjects: reusing cached analysis (%d subjects)", len(hit["track_id"]))
+    warnings.extend(str(w) for w in hit["warnings"].tolist())
+    masks = PersonMaskStore.from_npz_dict(hit)
+    return SubjectTracks.from_npz_dict(hit), [int(c) for c in hit["cut_frames"]], masks
 
 
 def _detector(name: str, section: Any, notes: list[str], what: str, instead: str) -> Any:
@@ -378,6 +389,13 @@ def compute_clip_cues(
             instead=f"FALLING BACK to {fallback} (much less reliable)" if fallback else None,
             key=("speaker", name, repr(c.speaker), repr(c.mfcc), repr(c.mouth)),
         )
+    if notes:  # the speaker model fell back: that result is kept apart from the real model's one
+        cache = _cache(path, "cues", {**key, "fallbacks": fallback_names(notes)}, cfg)
+        hit = cache.load_npz("cues.npz")
+        if hit is not None:
+            log.info("cues: reusing cached analysis")
+            warnings.extend(str(w) for w in hit["warnings"].tolist())
+            return CueSeries.from_npz_dict(hit)
     frames = None
     if model is not None:
         frames = bar(_decoded(iter_frames(path, info)), "who speaks", info.n_frames)
@@ -398,9 +416,15 @@ def compute_clip_cues(
     return cues
 
 
-def analyse(path: str | os.PathLike[str], cfg: RackConfig, whole_clip_cues: bool = True) -> Analysis:
+def analyse(
+    path: str | os.PathLike[str], cfg: RackConfig, whole_clip_cues: bool = True, raw_distances: bool = False
+) -> Analysis:
     """Run (or reuse) perception, depth and cues for a clip (``whole_clip_cues=False``: without the
-    voice diarisation, which needs the whole soundtrack: a piece of a clip, see :func:`analyse_piece`)."""
+    voice diarisation, which needs the whole soundtrack: a piece of a clip, see :func:`analyse_piece`,
+    or a fit's snapshot, which fuses the voices per trial). ``raw_distances``: subjects' distances
+    are the unfiltered depth readings (a fit re-filters them per trial) instead of the focus
+    distances of :func:`~autofocuspull.perception.distance.assign_subject_distances`."""
+    from autofocuspull.perception.distance import raw_subject_distances
     from autofocuspull.perception.subjects import assign_subject_distances
 
     path = str(check_input_file(path))
@@ -409,17 +433,24 @@ def analyse(path: str | os.PathLike[str], cfg: RackConfig, whole_clip_cues: bool
     warnings: list[str] = []
     tracks, cuts, masks = perceive(path, info, cfg, warnings)
     depth, depth_source = estimate_depth(path, info, tracks, cuts, cfg, warnings, masks)
+    mask_at = masks.prob_at if len(masks) else None
     with stage("distances"):
-        assign_subject_distances(
-            tracks,
-            depth.depth_m_at,
-            (info.width, info.height),
-            fps=float(info.frame_rate),
-            cuts=cuts,
-            person_mask_at=masks.prob_at if len(masks) else None,
-            config=cfg.perception.distance,
-            lens=cfg.lens,  # the distance deadband is a fraction of a pixel of this lens's blur
-        )
+        if raw_distances:
+            tracks.distance_m[:] = raw_subject_distances(
+                tracks, depth.depth_m_at, (info.height, info.width), person_mask_at=mask_at,
+                config=cfg.perception.distance,
+            )  # fmt: skip
+        else:
+            assign_subject_distances(
+                tracks,
+                depth.depth_m_at,
+                (info.width, info.height),
+                fps=float(info.frame_rate),
+                cuts=cuts,
+                person_mask_at=mask_at,
+                config=cfg.perception.distance,
+                lens=cfg.lens,  # the distance deadband is a fraction of a pixel of this lens's blur
+            )
     with stage("cues"):
         cues = compute_clip_cues(path, info, tracks, cfg, warnings)
         if whole_clip_cues and cfg.planner.mode != "saliency":  # whole-clip voices fused with per-frame ASD

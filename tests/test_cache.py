@@ -68,3 +68,58 @@ def test_code_fingerprint_changes_with_the_code(tmp_path: Path, monkeypatch: pyt
     sys.modules.pop("fp_stage", None)
     with pytest.raises(ValueError, match="no module named"):
         code_fingerprint("fp_stage_missing")
+
+
+def test_a_fallback_result_is_never_served_once_the_model_is_there(tmp_path: Path) -> None:
+    """Perception made while the object detector was unavailable is cached apart: a rerun that
+    has the detector runs it (no stale fallback), and reruns of each kind reuse their own entry."""
+    from autofocuspull import pipeline
+    from autofocuspull.config import RackConfig, apply_overrides
+    from autofocuspull.core.errors import ModelUnavailableError
+    from autofocuspull.core.types import Detections
+    from autofocuspull.io import probe
+    from autofocuspull.io.democlip import DemoClipConfig, make_demo_clip
+    from autofocuspull.perception.detect import DETECTORS
+
+    clip = tmp_path / "clip.mp4"
+    make_demo_clip(clip, DemoClipConfig(width=160, height=96, duration_s=1.0))
+    state = {"available": False, "calls": 0}
+
+    def flaky(model_path, config):
+        if not state["available"]:
+            raise ModelUnavailableError("flaky-objects: not downloaded yet")
+
+        def detect(rgb):
+            state["calls"] += 1
+            return Detections.empty()
+
+        return detect
+
+    def absent(model_path, config):
+        raise ModelUnavailableError("absent-masks: never here")
+
+    DETECTORS.register("flaky-objects", flaky, task="objects")
+    DETECTORS.register("absent-masks", absent, task="masks")
+    try:
+        cfg = apply_overrides(
+            RackConfig(),
+            [f"run.cache_dir={tmp_path / 'cache'}", "stages.objects=flaky-objects", "stages.faces=no-faces",
+             "stages.masks=absent-masks"],
+        )  # fmt: skip
+        info = probe(clip)
+
+        def run() -> list[str]:
+            warnings: list[str] = []
+            pipeline.perceive(str(clip), info, cfg, warnings)
+            return warnings
+
+        assert any("object detector unavailable" in w for w in run())  # made with the fallback
+        assert state["calls"] == 0 and any("unavailable" in w for w in run())  # its entry reused
+        state["available"] = True
+        assert not any("object detector" in w for w in run()) and state["calls"] > 0  # recomputed
+        calls = state["calls"]
+        run()
+        assert state["calls"] == calls  # the real model's entry reused in turn
+    finally:
+        DETECTORS.unregister("flaky-objects")
+        DETECTORS.unregister("absent-masks")

@@ -87,3 +87,10 @@ def keep_models(enabled: bool = True) -> None:
 def models_built() -> int:
     """How many models this process has built (a batch worker reports it: one load per model)."""
     return _BUILDS[0]
+
+
+def fallback_names(notes: list[str]) -> list[str]:
+    """What fell back to what, from :func:`build_model`'s notes, without the error text (which
+    varies with the network): part of a cache key, so that results made with a fallback are kept
+    apart from the real model's and never served once the model is there."""
+    return sorted(n.split(": ", 1)[0] for n in notes)

@@ -118,7 +118,6 @@ def snapshot_clip(path: str | Path, cfg=None, *, refresh: bool = False) -> ClipS
     from autofocuspull import pipeline
     from autofocuspull.config import RackConfig, section_dict
     from autofocuspull.io import check_input_file, probe, read_audio
-    from autofocuspull.perception.distance import raw_subject_distances
     from autofocuspull.plan import background_distance_m
 
     cfg = cfg or RackConfig()
@@ -134,19 +133,11 @@ def snapshot_clip(path: str | Path, cfg=None, *, refresh: bool = False) -> ClipS
     hit = None if refresh else cache.load_npz("snapshot.npz")
     if hit is not None:
         return ClipSnapshot.from_npz_dict(hit, info)
-    warnings: list[str] = []
-    tracks, cuts, masks = pipeline.perceive(path, info, cfg, warnings)
-    depth, depth_source = pipeline.estimate_depth(path, info, tracks, cuts, cfg, warnings, masks)
-    tracks.distance_m[:] = raw_subject_distances(  # raw readings: each trial filters them
-        tracks,
-        depth.depth_m_at,
-        (info.height, info.width),
-        person_mask_at=masks.prob_at if len(masks) else None,
-        config=cfg.perception.distance,
-    )
-    cues = pipeline.compute_clip_cues(path, info, tracks, cfg, warnings)
-    background = background_distance_m(depth)
+    # the pipeline's own analysis, with raw distance readings (each trial filters them) and without
+    # the voice fusion (each trial fuses the voices with its own settings)
+    a = pipeline.analyse(path, cfg, whole_clip_cues=False, raw_distances=True)
+    background = background_distance_m(a.depth)
     audio = read_audio(path, 16000) if info.has_audio else None
-    snap = ClipSnapshot(info, tracks, cues, list(cuts), background, depth_source, audio)
+    snap = ClipSnapshot(info, a.tracks, a.cues, list(a.cut_frames), background, a.depth_source, audio)
     cache.save_npz("snapshot.npz", snap.to_npz_dict())
     return snap
