@@ -23,19 +23,39 @@ def aperture_kernel_np(radius_px: float, blades: int = 0, rotation_deg: float = 
         return np.ones((1, 1))
     if blades and blades < 3:
         raise ValueError(f"aperture_kernel_np: blades must be 0 (circle) or >= 3, got {blades}")
+    half, x, y = _subpixel_grid(radius_px)
+    return _coverage(_inside_aperture(x, y, radius_px, blades, rotation_deg), half)
+
+
+def _subpixel_grid(radius_px: float) -> tuple[int, np.ndarray, np.ndarray]:
+    """Half-size of a (2·half+1)² kernel and its sample offsets x (1, k, 1, s), y (k, 1, s, 1)
+    in pixels: ``_SUPERSAMPLE``² samples per pixel."""
     half = math.ceil(radius_px)
     ss = (np.arange(_SUPERSAMPLE) + 0.5) / _SUPERSAMPLE - 0.5
     grid = np.arange(-half, half + 1)
     y = (grid[:, None, None, None] + ss[None, None, :, None]).astype(np.float64)
     x = (grid[None, :, None, None] + ss[None, None, None, :]).astype(np.float64)
-    if blades:
-        inside = np.ones(np.broadcast_shapes(y.shape, x.shape), bool)
-        apothem = radius_px * math.cos(math.pi / blades)
-        for i in range(blades):
-            a = math.radians(rotation_deg) + (i + 0.5) * 2 * math.pi / blades
-            inside &= x * math.cos(a) + y * math.sin(a) <= apothem
-    else:
-        inside = x**2 + y**2 <= radius_px**2
+    return half, x, y
+
+
+def _inside_aperture(
+    x: np.ndarray, y: np.ndarray, radius_px: float, blades: int, rotation_deg: float
+) -> np.ndarray:
+    """Whether offsets (x, y) lie in the aperture: a disc of ``radius_px``, or a regular polygon of
+    ``blades`` sides with that circumradius rotated by ``rotation_deg``."""
+    if not blades:
+        return x**2 + y**2 <= radius_px**2
+    inside = np.ones(np.broadcast_shapes(y.shape, x.shape), bool)
+    apothem = radius_px * math.cos(math.pi / blades)
+    for i in range(blades):
+        a = math.radians(rotation_deg) + (i + 0.5) * 2 * math.pi / blades
+        inside &= x * math.cos(a) + y * math.sin(a) <= apothem
+    return inside
+
+
+def _coverage(inside: np.ndarray, half: int) -> np.ndarray:
+    """Per-pixel coverage of the supersampled ``inside`` mask, normalised to unit sum (the centre
+    pixel alone when nothing is covered)."""
     k = inside.mean(axis=(2, 3))
     if k.sum() == 0:
         k[half, half] = 1.0
@@ -70,27 +90,13 @@ def cat_eye_kernel_np(
     """
     if radius_px <= 0 or cut <= 0:
         return aperture_kernel_np(radius_px, blades, rotation_deg)
-    half = math.ceil(radius_px)
-    ss = (np.arange(_SUPERSAMPLE) + 0.5) / _SUPERSAMPLE - 0.5
-    grid = np.arange(-half, half + 1)
-    y = (grid[:, None, None, None] + ss[None, None, :, None]).astype(np.float64)
-    x = (grid[None, :, None, None] + ss[None, None, None, :]).astype(np.float64)
+    half, x, y = _subpixel_grid(radius_px)
     d = cut * radius_px / 2
     ux, uy = math.cos(math.radians(direction_deg)), math.sin(math.radians(direction_deg))
-    ax, ay = x - d * ux, y - d * uy  # aperture centred at +d·u, barrel disc at −d·u
-    if blades:
-        inside = np.ones(np.broadcast_shapes(y.shape, x.shape), bool)
-        apothem = radius_px * math.cos(math.pi / blades)
-        for i in range(blades):
-            a = math.radians(rotation_deg) + (i + 0.5) * 2 * math.pi / blades
-            inside &= ax * math.cos(a) + ay * math.sin(a) <= apothem
-    else:
-        inside = ax**2 + ay**2 <= radius_px**2
+    # aperture centred at +d·u, barrel disc at −d·u
+    inside = _inside_aperture(x - d * ux, y - d * uy, radius_px, blades, rotation_deg)
     inside &= (x + d * ux) ** 2 + (y + d * uy) ** 2 <= radius_px**2
-    k = inside.mean(axis=(2, 3))
-    if k.sum() == 0:
-        k[half, half] = 1.0
-    return k / k.sum()
+    return _coverage(inside, half)
 
 
 def cat_eye_kernel(
