@@ -103,10 +103,6 @@ class CutDetector:
     """
 
     def __init__(self, fps: float, config: CutConfig = CutConfig()) -> None:
-        try:
-            from scenedetect import AdaptiveDetector
-        except ImportError as e:  # a core dependency: only a broken install gets here
-            raise ImportError("cut detection needs PySceneDetect: pip install scenedetect-headless") from e
         if not fps > 0:
             raise ValueError(f"CutDetector: expected fps > 0, got {fps}")
         self.config, self.fps = config, float(fps)
@@ -115,35 +111,24 @@ class CutDetector:
         self._min_shot = max(1, round(config.min_shot_s * fps))
         # min_scene_len=1: the shot-length rule is applied after our vetoes, so a vetoed candidate
         # cannot hide a real cut just after it
-        self._det = AdaptiveDetector(
-            adaptive_threshold=config.adaptive_threshold,
-            min_scene_len=1,
-            window_width=config.window_frames,
-            min_content_val=config.min_content_val,
-        )
+        self._library = LibraryCutDetector(fps, config, min_scene_len=1)
         self.cuts: list[int] = []
         self.candidates: list[int] = []  # what the library alone found
         self._frames: deque[tuple[int, np.ndarray]] = deque(
             maxlen=config.window_frames + 2 * self.occluder_frames + 4
         )
         self._pending: list[int] = []
-        self._first: int | None = None
 
     def update(self, frame: Frame | np.ndarray, index: int | None = None) -> list[int]:
         """Feed the next frame; returns the cut frame indices decided now (usually none)."""
-        from scenedetect import FrameTimecode
-
         rgb = frame.rgb if isinstance(frame, Frame) else frame
         if isinstance(frame, Frame):
             idx = frame.index
         else:
             idx = index if index is not None else (0 if not self._frames else self._frames[-1][0] + 1)
         small = small_rgb(rgb, self.config.analysis_width_px)
-        self._first = int(idx) if self._first is None else self._first
         self._frames.append((int(idx), cv2.cvtColor(small, cv2.COLOR_RGB2HSV).astype(np.float32)))
-        bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)  # the library reads OpenCV's BGR order
-        found = self._det.process_frame(FrameTimecode(int(idx), self.fps), bgr)
-        new = [int(t.frame_num) for t in found if int(t.frame_num) != self._first]
+        new = self._library.feed(small, int(idx))
         self.candidates.extend(new)
         self._pending.extend(new)
         return self._decide(final=False)
@@ -193,18 +178,23 @@ class CutDetector:
 class LibraryCutDetector:
     """PySceneDetect's ``AdaptiveDetector`` alone (its own shot-length rule, no vetoes), with the
     streaming interface of :class:`CutDetector`: the reference ours is benchmarked against
-    (``eval/bench_cuts.py``), and a stage choice (``[stages] cuts = "pyscenedetect"``)."""
+    (``eval/bench_cuts.py``), and a stage choice (``[stages] cuts = "pyscenedetect"``).
+    :class:`CutDetector` takes its candidates from one (``min_scene_len=1``: it applies the
+    shot-length rule itself, after its vetoes); by default the library's own rule, ``min_shot_s``.
+    """
 
-    def __init__(self, fps: float, config: CutConfig = CutConfig()) -> None:
-        from scenedetect import AdaptiveDetector
-
+    def __init__(self, fps: float, config: CutConfig = CutConfig(), min_scene_len: int | None = None) -> None:
+        try:
+            from scenedetect import AdaptiveDetector
+        except ImportError as e:  # a core dependency: only a broken install gets here
+            raise ImportError("cut detection needs PySceneDetect: pip install scenedetect-headless") from e
         if not fps > 0:
             raise ValueError(f"LibraryCutDetector: expected fps > 0, got {fps}")
         self.config, self.fps = config, float(fps)
         self.latency_frames = config.window_frames  # the adaptive window looks this far ahead
         self._det = AdaptiveDetector(
             adaptive_threshold=config.adaptive_threshold,
-            min_scene_len=max(1, round(config.min_shot_s * fps)),
+            min_scene_len=max(1, round(config.min_shot_s * fps)) if min_scene_len is None else min_scene_len,
             window_width=config.window_frames,
             min_content_val=config.min_content_val,
         )
@@ -214,17 +204,22 @@ class LibraryCutDetector:
 
     def update(self, frame: Frame | np.ndarray, index: int | None = None) -> list[int]:
         """Feed the next frame; returns the cut frame indices decided now."""
-        from scenedetect import FrameTimecode
-
         rgb = frame.rgb if isinstance(frame, Frame) else frame
         idx = frame.index if isinstance(frame, Frame) else (self._last + 1 if index is None else index)
-        self._first = int(idx) if self._first is None else self._first
-        self._last = int(idx)
-        bgr = cv2.cvtColor(small_rgb(rgb, self.config.analysis_width_px), cv2.COLOR_RGB2BGR)
-        found = self._det.process_frame(FrameTimecode(int(idx), self.fps), bgr)
-        new = [int(t.frame_num) for t in found if int(t.frame_num) != self._first]
+        new = self.feed(small_rgb(rgb, self.config.analysis_width_px), int(idx))
         self.cuts.extend(new)
         return new
+
+    def feed(self, small: np.ndarray, index: int) -> list[int]:
+        """Feed frame ``index`` already shrunk to ``analysis_width_px`` (RGB uint8); returns the
+        shot starts the library reports now (never the first frame fed)."""
+        from scenedetect import FrameTimecode
+
+        self._first = index if self._first is None else self._first
+        self._last = index
+        bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)  # the library reads OpenCV's BGR order
+        found = self._det.process_frame(FrameTimecode(index, self.fps), bgr)
+        return [int(t.frame_num) for t in found if int(t.frame_num) != self._first]
 
     def finish(self) -> list[int]:
         """End of the stream: every cut (the library decides each as its window passes)."""
