@@ -107,6 +107,14 @@ def _cache(path: str | os.PathLike[str], stage: str, key: Any, cfg: RackConfig) 
     return StageCache.for_clip(path, stage, key, root=cfg.run.cache_dir, enabled=cfg.run.use_cache)
 
 
+def _fallback_cache(
+    path: str | os.PathLike[str], stage: str, key: dict[str, Any], cfg: RackConfig, notes: list[str]
+) -> StageCache:
+    """The cache entry of a result made while a model fell back (``notes`` of build_model): kept
+    apart from the real model's, so installing the model later is never answered with it."""
+    return _cache(path, stage, {**key, "fallbacks": fallback_names(notes)}, cfg)
+
+
 def _analysis_size(info: VideoInfo, max_side: int) -> tuple[int, int]:
     from autofocuspull.io import scaled_size
 
@@ -168,7 +176,7 @@ def perceive(
     )
     segment = timed_model(segment, "segmentation")
     if notes:  # a model fell back: that result is kept apart from the real models' one
-        cache = _cache(path, "subjects", {**key, "fallbacks": fallback_names(notes)}, cfg)
+        cache = _fallback_cache(path, "subjects", key, cfg, notes)
         hit = cache.load_npz("tracks.npz")
         if hit is not None:
             return _subjects_hit(hit, warnings)
@@ -352,6 +360,12 @@ def _scratch_dir(prefix: str) -> str:
 CUE_SECTIONS = ("cues.vad", "cues.speaker", "cues.mouth", "cues.saliency", "cues.mfcc")
 
 
+def _cues_hit(hit: dict[str, Any], warnings: list[str]) -> CueSeries:
+    log.info("cues: reusing cached analysis")
+    warnings.extend(str(w) for w in hit["warnings"].tolist())
+    return CueSeries.from_npz_dict(hit)
+
+
 def compute_clip_cues(
     path: str, info: VideoInfo, tracks: SubjectTracks, cfg: RackConfig, warnings: list[str]
 ) -> CueSeries:
@@ -371,9 +385,7 @@ def compute_clip_cues(
     cache = _cache(path, "cues", key, cfg)
     hit = cache.load_npz("cues.npz")
     if hit is not None:
-        log.info("cues: reusing cached analysis")
-        warnings.extend(str(w) for w in hit["warnings"].tolist())
-        return CueSeries.from_npz_dict(hit)
+        return _cues_hit(hit, warnings)
     notes: list[str] = []
     audio = read_audio(path, AUDIO_RATE_HZ) if info.has_audio else None
     model = None
@@ -390,12 +402,10 @@ def compute_clip_cues(
             key=("speaker", name, repr(c.speaker), repr(c.mfcc), repr(c.mouth)),
         )
     if notes:  # the speaker model fell back: that result is kept apart from the real model's one
-        cache = _cache(path, "cues", {**key, "fallbacks": fallback_names(notes)}, cfg)
+        cache = _fallback_cache(path, "cues", key, cfg, notes)
         hit = cache.load_npz("cues.npz")
         if hit is not None:
-            log.info("cues: reusing cached analysis")
-            warnings.extend(str(w) for w in hit["warnings"].tolist())
-            return CueSeries.from_npz_dict(hit)
+            return _cues_hit(hit, warnings)
     frames = None
     if model is not None:
         frames = bar(_decoded(iter_frames(path, info)), "who speaks", info.n_frames)

@@ -85,13 +85,12 @@ from autofocuspull.plan.pulls import (
     build_pulls,
     choice_distances,
     choice_points,
-    exit_targets,
     hold_after_exits,
     steady_holds,
 )
 from autofocuspull.plan.switches import drop_pulls_cut_short, prefocus_late_detections, snap_switches
 from autofocuspull.plan.timeline import NONE_ID
-from autofocuspull.plan.utility import build_utility
+from autofocuspull.plan.utility import build_utility, exit_targets
 from autofocuspull.plan.viterbi import viterbi_hold
 
 MODES = ("dialogue", "saliency", "auto")

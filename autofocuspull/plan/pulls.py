@@ -15,7 +15,6 @@ from autofocuspull.plan.timeline import NONE_ID
 if TYPE_CHECKING:
     from autofocuspull.plan.planner import PlannerConfig
     from autofocuspull.plan.switches import Switch
-    from autofocuspull.plan.utility import Utility
 
 
 def ease(x: np.ndarray, kind: str) -> np.ndarray:
@@ -113,22 +112,6 @@ def build_pulls(
         d_from, d_to = 1.0 / dist[old, span], 1.0 / dist[new, span]
         focus[span] = 1.0 / (d_from + (d_to - d_from) * ease(x, cfg.ease))
     return pulls, shown, focus
-
-
-def exit_targets(util: Utility, hold_frames: int) -> np.ndarray:
-    """(K, T) bool: where a subject that leaves at frame t may hand focus over at no switch cost:
-    to nobody (focus rests where it was, :func:`hold_after_exits`) or to a subject that stays
-    focusable for at least a hold from t. A subject about to leave as well is no reason to rack
-    (a chain of brief tracks would otherwise be followed, rack after free rack)."""
-    ok = np.isfinite(util.rate)
-    stay = np.zeros(ok.shape, np.int64)  # frames each choice stays focusable from t on
-    run = np.zeros(ok.shape[0], np.int64)
-    for t in range(ok.shape[1] - 1, -1, -1):
-        run = np.where(ok[:, t], run + 1, 0)
-        stay[:, t] = run
-    out = stay >= max(hold_frames, 1)
-    out[0] = True
-    return out
 
 
 def hold_after_exits(path: np.ndarray, dist: np.ndarray, cut_mask: np.ndarray) -> frozenset[int]:

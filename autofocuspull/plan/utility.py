@@ -217,3 +217,20 @@ def build_utility(inputs: PlanInputs, cfg: PlannerConfig) -> Utility:
     rate = np.concatenate([zeros, u_sub.astype(np.float64)])
     lead_cue = np.concatenate([zeros, np.where(tracks.present, lead, 0.0).astype(np.float64)])
     return Utility(rate, lead_cue, region, talk, dropped, focusable, backfilled)
+
+
+def exit_targets(util: Utility, hold_frames: int) -> np.ndarray:
+    """(K, T) bool: where a subject that leaves at frame t may hand focus over at no switch cost:
+    to nobody (focus rests where it was, :func:`~autofocuspull.plan.pulls.hold_after_exits`) or to
+    a subject that stays focusable for at least a hold from t. A subject about to leave as well
+    is no reason to rack (a chain of brief tracks would otherwise be followed, rack after free
+    rack)."""
+    ok = np.isfinite(util.rate)
+    stay = np.zeros(ok.shape, np.int64)  # frames each choice stays focusable from t on
+    run = np.zeros(ok.shape[0], np.int64)
+    for t in range(ok.shape[1] - 1, -1, -1):
+        run = np.where(ok[:, t], run + 1, 0)
+        stay[:, t] = run
+    out = stay >= max(hold_frames, 1)
+    out[0] = True
+    return out
