@@ -12,9 +12,14 @@ import os
 import signal
 import sys
 
-# Before torch is imported: idle OpenMP threads sleep instead of spinning, which otherwise makes two
-# torch threads slower than one on a busy 2-core machine (eval/bench_render_speed.py measures it).
+# Before torch is imported: idle OpenMP threads sleep instead of spinning for long, which otherwise
+# makes two torch threads slower than one on a busy 2-core machine (eval/bench_render_speed.py). GNU
+# OpenMP (torch's on Linux) takes GOMP_SPINCOUNT over the policy: a short spin before sleeping saves
+# the futex round trip between the depth network's many small parallel regions. On the 10 s 640x360
+# clip of eval/bench_e2e.py, idle 2 cores: 26.2-27.9 s wall with 30000 spins, 28.4-30.4 s passive
+# (no spin); with two busy processes competing for the cores, 60.7 s and 60.6 s.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("GOMP_SPINCOUNT", "30000")
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING

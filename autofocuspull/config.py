@@ -83,11 +83,14 @@ class RunConfig:
     onnxruntime threads (None: the cores this process may run on, see core/threads.py);
     ``cache_dir``: the analysis and model cache (None: ``$AUTOFOCUSPULL_CACHE`` or
     ``~/.cache/autofocuspull``); ``use_cache``: reuse (and store) analysis; ``keyframes``: a JSON
-    file of user focus decisions (only planners that take keyframes accept it).
+    file of user focus decisions (only planners that take keyframes accept it); ``render_workers``:
+    batches of frames rendered at once (None: 1 on a GPU, where one batch fills the device, else
+    ``min(2, threads)``: see :func:`autofocuspull.render.render_video`; the output is the same).
     """
 
     device: str = "auto"
     threads: int | None = None
+    render_workers: int | None = None
     cache_dir: str | None = None
     use_cache: bool = True
     keyframes: str | None = None
@@ -95,6 +98,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise ValueError(f"device: expected one of {DEVICES}, got {self.device!r}")
+        if self.render_workers is not None and self.render_workers < 1:
+            raise ValueError(f"render_workers: expected >= 1 or none, got {self.render_workers}")
 
 
 @dataclass(frozen=True)

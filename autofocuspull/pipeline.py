@@ -26,14 +26,14 @@ from typing import Any
 import numpy as np
 
 from autofocuspull import __version__
-from autofocuspull.config import SCHEDULING_SECTIONS, RackConfig, config_section, config_to_dict
+from autofocuspull.config import SCHEDULING_SECTIONS, RackConfig, RunConfig, config_section, config_to_dict
 from autofocuspull.core.arrays import cut_times_s
 from autofocuspull.core.cache import StageCache, array_key, file_key, stage_key
 from autofocuspull.core.errors import UsageError
 from autofocuspull.core.heap import trimmed
 from autofocuspull.core.hub import hub_reachable, offline
 from autofocuspull.core.models import build_model, fallback_names
-from autofocuspull.core.threads import set_threads
+from autofocuspull.core.threads import available_cores, set_threads
 from autofocuspull.core.timing import stage, timed_iter, timed_model
 from autofocuspull.core.types import CueSeries, FocusPlan, PlanInputs, SubjectTracks, VideoInfo
 from autofocuspull.io import check_input_file, check_output_path, iter_frames, probe, read_audio, transcode
@@ -246,9 +246,7 @@ def _face_detector(cfg: RackConfig, notes: list[str]) -> Any:
         build = DETECTORS.get(name)
         key = ("faces", name, path, repr(section))
         if nxt is None:
-            return build_model(
-                f"{name} face detector", lambda b=build, p=path: b(p, section), notes, key=key
-            )
+            return build_model(f"{name} face detector", lambda b=build, p=path: b(p, section), notes, key=key)
         got = build_model(
             f"{name} face detector",
             lambda b=build: b(None, section),
@@ -823,10 +821,21 @@ def frame_processor(
             renderer=cfg.stages.renderer,
             progress=False,  # the writer's Counter shows render progress
             transfer=transfer_of(info.colour.transfer),
+            workers=render_workers(cfg.run, device),
         )
         return timed_iter("rendering", rendered)  # what the transcode loop leaves is "encode"
 
     return process
+
+
+def render_workers(run: RunConfig, device: Any) -> int:
+    """Batches rendered at once: ``run.render_workers``, else 1 on a GPU and ``min(2, threads)`` on a
+    CPU (two batches in flight keep two cores busy; more only queue for the same cores)."""
+    if run.render_workers is not None:
+        return run.render_workers
+    if str(device).startswith("cuda"):
+        return 1
+    return max(1, min(2, run.threads or available_cores()))
 
 
 def render_depth(

@@ -27,7 +27,8 @@ project's render fidelity benchmark (``eval/bench_render_fidelity.py``) for both
     python eval/bench_e2e.py --seconds 10 --naive --fidelity   # the issue's 640x360 figure
     python eval/bench_e2e.py --seconds 10 --sizes 640x360,1080p,4K --json out.json
 
-Run with ``OMP_WAIT_POLICY=PASSIVE`` on a shared machine (see ``eval/bench_render_speed.py``).
+The runs use the CLI's OpenMP setting (``OMP_WAIT_POLICY=PASSIVE`` with a short
+``GOMP_SPINCOUNT=30000`` spin, see ``autofocuspull/cli.py``) unless the environment sets them.
 """
 
 from __future__ import annotations

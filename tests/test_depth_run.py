@@ -11,6 +11,7 @@ import pytest
 from autofocuspull.core.cache import StageCache
 from autofocuspull.core.types import Frame, SubjectTracks
 from autofocuspull.perception.depth import (
+    ChunkMemory,
     DepthRunConfig,
     DepthStore,
     MetricFit,
@@ -178,17 +179,43 @@ def test_interrupted_run_resumes_from_complete_chunks(tmp_path):
 def test_store_serves_frames_with_bounded_memory_and_metres(tmp_path):
     cfg = DepthRunConfig(chunk_size=4)
     out = _run(panning_frames(13), CountingEstimator(), config=cfg, cache=StageCache(tmp_path))
-    store = DepthStore(StageCache(tmp_path), max_chunks=2)
+    chunk_bytes = 4 * 48 * 64 * 2 + 4 * 8 + 4  # float16 depth, int64 index, bool keyframe flags
+    store = DepthStore(StageCache(tmp_path), memory=ChunkMemory(max_bytes=2 * chunk_bytes))
     assert store.n_frames == 13 and store.shape_hw == (48, 64) and store.source == "counting-fake"
     for i in (0, 5, 12, 3, 9):
         np.testing.assert_array_equal(store.rel_at(i), out[i].values)
-        assert len(store._chunks) <= 2
+        assert len(store.memory) <= 2
     with pytest.raises(RuntimeError, match="calibrate"):
         store.depth_m_at(0)
     store.calibrate(MetricFit(0.5, 0.0, "test"))
     np.testing.assert_allclose(store.depth_m_at(5), 1.0 / (0.5 * out[5].values), rtol=1e-6)
     with pytest.raises(IndexError):
         store.rel_at(13)
+
+
+def test_store_serves_the_chunks_the_run_kept_without_reading_the_files(tmp_path):
+    memory = ChunkMemory()
+    cfg = DepthRunConfig(chunk_size=4)
+    out = _run(
+        panning_frames(13), CountingEstimator(), config=cfg, cache=StageCache(tmp_path), on_chunk=memory.keep
+    )
+    assert len(memory) == 4
+    for f in tmp_path.rglob("*.npz"):
+        f.unlink()  # only the run's metadata is left on disk
+    store = DepthStore(StageCache(tmp_path), memory=memory)
+    for i in range(13):
+        np.testing.assert_array_equal(store.rel_at(i), out[i].values)
+    small = ChunkMemory(max_bytes=1)  # too small for any chunk: the newest one is still held
+    for c in range(3):
+        small.keep(
+            c,
+            {
+                "index": np.arange(2),
+                "depth": np.zeros((2, 4, 4), np.float16),
+                "is_keyframe": np.ones(2, bool),
+            },
+        )
+    assert len(small) == 1 and small.get(2) is not None and small.get(0) is None
 
 
 def test_frames_out_of_order_are_refused():

@@ -329,6 +329,57 @@ def test_render_video_streams_in_order_with_per_frame_focus() -> None:
         np.testing.assert_array_equal(got, want)
 
 
+def test_render_video_in_parallel_batches_gives_the_serial_output_in_order() -> None:
+    h, w = 40, 64
+    frames = [Frame(i, i / 25, _smooth_texture(h, w, seed=i)) for i in range(11)]
+    depth_lo = np.tile(np.linspace(0.8, 8.0, w // 2, dtype=np.float32), (h // 2, 1))
+    focus = np.linspace(1.0, 6.0, 11).astype(np.float32)
+    fnum = np.full(11, 1.4, np.float32)
+    reads: list[int] = []
+
+    def depth_at(fr: Frame) -> np.ndarray:
+        reads.append(fr.index)
+        return depth_lo + 0.1 * fr.index
+
+    def run(workers: int) -> list[np.ndarray]:
+        return list(
+            render_video(iter(frames), depth_at, focus, fnum, Lens(50.0, 1.4), batch_size=2, workers=workers)
+        )
+
+    serial = run(1)
+    reads.clear()
+    for workers in (2, 3):
+        got = run(workers)
+        assert len(got) == 11
+        for a, b in zip(serial, got, strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert reads == list(range(11))  # depth read once per frame, in order, on the caller's thread
+        reads.clear()
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        run(0)
+
+
+def test_render_video_in_parallel_raises_a_batch_error_and_stops_early() -> None:
+    frames = [Frame(i, i / 25, np.full((8, 8, 3), 100, np.uint8)) for i in range(8)]
+    ok = np.ones(8, np.float32)
+    calls: list[int] = []
+
+    def bad_renderer(lin, depth, focus, fnum, lens, config):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("kernel failed")
+        return lin
+
+    with pytest.raises(RuntimeError, match="kernel failed"):
+        list(render_video(iter(frames), lambda f: np.ones((8, 8), np.float32), ok, ok, Lens(),
+                          batch_size=1, workers=2, renderer=bad_renderer))  # fmt: skip
+    stream = render_video(iter(frames), lambda f: np.ones((8, 8), np.float32), ok, ok, Lens(), batch_size=1,
+                          workers=2, renderer=lambda lin, *a: lin)  # fmt: skip
+    first = next(stream)
+    stream.close()  # the consumer stops: the pool shuts down, nothing is left running
+    assert first.shape == (8, 8, 3)
+
+
 def test_render_video_rejects_bad_inputs() -> None:
     fr = Frame(0, 0.0, np.zeros((8, 8, 3), np.uint8))
     ok = np.ones(1, np.float32)

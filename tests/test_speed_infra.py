@@ -49,6 +49,26 @@ def test_trimmed_yields_everything_in_order():
     assert list(heap.trimmed(iter(range(10)), every=3)) == list(range(10))
 
 
+def test_trimmed_trims_only_when_enough_of_the_heap_is_free(monkeypatch):
+    free = iter([10, 300, None])  # bytes free at the three checks (None: can't be read)
+    trims = []
+    monkeypatch.setattr(heap, "free_heap_bytes", lambda: next(free))
+    monkeypatch.setattr(heap, "release_free_memory", lambda: trims.append(True))
+    assert list(heap.trimmed(range(9), every=3, keep_free_bytes=100)) == list(range(9))
+    assert len(trims) == 2  # not at 10 bytes free; at 300; and blind
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallinfo2 is glibc's")
+def test_free_heap_bytes_sees_a_freed_buffer():
+    import numpy as np
+
+    heap.configure_heap()  # large buffers stay in the heap, so freeing one shows up as free bytes
+    buf = np.ones(64 << 20, np.uint8)  # 64 MiB, touched
+    held = heap.free_heap_bytes()
+    del buf
+    assert heap.free_heap_bytes() - held >= 60 << 20
+
+
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
 def test_configure_heap_takes_effect_on_glibc():
     assert heap.configure_heap() is True

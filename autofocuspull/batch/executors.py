@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 # Environment a worker needs to behave like the driver (cache, offline mode, no tty bars).
 PROBE_INTERVAL_S = 1.0  # how often a restarting Ray worker is asked whether it is back
-FORWARDED_ENV = ("AUTOFOCUSPULL_", "HF_", "TRANSFORMERS_", "PYTHONPATH", "OMP_WAIT_POLICY")
+FORWARDED_ENV = ("AUTOFOCUSPULL_", "HF_", "TRANSFORMERS_", "PYTHONPATH", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 
 @dataclass

@@ -188,6 +188,44 @@ class StageCache:
 SOURCE_FILE = "source.json"  # in each clip folder: the path the clip was last analysed from
 
 
+class BackgroundSaves:
+    """``.npz`` entries of one cache written in order by a background thread while the caller goes
+    on computing (numpy's zip writer spends its time in zlib, which releases the GIL).
+
+    At most ``max_pending`` entries wait (each holds its arrays); :meth:`wait` blocks until all are
+    on disk and re-raises a failed write. Use it as a context manager: leaving the block, normally
+    or by an exception (an interrupted run), finishes what was handed over, so a rerun resumes
+    from every chunk that was computed.
+    """
+
+    def __init__(self, cache: StageCache, max_pending: int = 2) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.cache = cache
+        self.max_pending = max(1, int(max_pending))
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="cache-write")
+        self._pending: list[Any] = []
+
+    def save_npz(self, name: str, arrays: Mapping[str, np.ndarray]) -> None:
+        """Queue ``arrays`` for ``name`` (the caller must not change them afterwards)."""
+        while len(self._pending) >= self.max_pending:
+            self._pending.pop(0).result()
+        self._pending.append(self._pool.submit(self.cache.save_npz, name, arrays))
+
+    def wait(self) -> None:
+        while self._pending:
+            self._pending.pop(0).result()
+
+    def __enter__(self) -> BackgroundSaves:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
 def _note_source(clip_folder: Path, video_path: str | os.PathLike[str]) -> None:
     """Record which file a clip folder belongs to (the folder is named by the content hash)."""
     note = clip_folder / SOURCE_FILE

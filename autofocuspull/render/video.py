@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Literal
 
 import numpy as np
@@ -96,8 +98,9 @@ def render_video(
     progress: bool | None = None,
     renderer: str | Renderer = "layered",
     transfer: str = "srgb",
+    workers: int = 1,
 ) -> Iterator[np.ndarray]:
-    """Render frames in order, ``batch_size`` at a time (memory bounded by one batch).
+    """Render frames in order, ``batch_size`` at a time (memory bounded by ``workers + 1`` batches).
 
     ``depth_at(frame)`` gives float32 (h, w) metres at any resolution (upsampled to the frame,
     edge-aware with ``depth_upsample="guided"``); ``focus_m`` and ``f_number`` are (T,) per frame,
@@ -105,7 +108,17 @@ def render_video(
     deep sources) in the frames' ``transfer`` ("srgb", "pq", "hlg"; rendering is in the linear
     light of that curve). ``progress=None`` shows a bar on a tty.
     ``renderer``: a :data:`RENDERERS` name or a :class:`Renderer` object.
+
+    ``workers`` > 1 renders that many batches at once in threads (torch releases the GIL inside its
+    operators), while the caller goes on with the frames already yielded (encoding them, say). On a
+    CPU the renderer's operators are too small for torch's intra-op threads to keep two cores busy
+    (one batch at a time used 1.2 of 2 cores), two batches at once keep both busy. Frames, their
+    depth and the order of the output are the serial path's: each batch is rendered on its own, so
+    the output is identical for any ``workers``. Frames are read and ``depth_at`` is called on the
+    calling thread only.
     """
+    if workers < 1:
+        raise ValueError(f"render_video: workers must be >= 1, got {workers}")
     core = RENDERERS.get(renderer)
     focus_m = check_array("focus_m", focus_m, (None,), np.float32)
     f_number = check_array("f_number", f_number, (len(focus_m),), np.float32)
@@ -113,20 +126,65 @@ def render_video(
     dev = torch.device("cpu" if device is None else device)
     dt = default_dtype(dev) if dtype is None else dtype
     bar = tqdm(total=len(focus_m), unit="frame", disable=True if progress is False else None)
+
+    def render(batch: list[Frame], depths: list[np.ndarray]) -> list[np.ndarray]:
+        return _render_frames(
+            batch, depths, focus_m, f_number, lens, config, dev, dt, depth_upsample, core, transfer
+        )
+
+    prepared = ((b, _batch_depths(b, depth_at, len(focus_m))) for b in _batches(frames, batch_size))
     try:
-        for batch in _batches(frames, batch_size):
-            yield from _render_frames(
-                batch, depth_at, focus_m, f_number, lens, config, dev, dt, depth_upsample, core,
-                transfer,
-            )
-            bar.update(len(batch))
+        if workers == 1:
+            for batch, depths in prepared:
+                yield from render(batch, depths)
+                bar.update(len(batch))
+            return
+        with ThreadPoolExecutor(workers, thread_name_prefix="render") as pool:
+            pending: deque[Future[list[np.ndarray]]] = deque()
+            try:
+                for batch, depths in prepared:
+                    pending.append(pool.submit(render, batch, depths))
+                    if len(pending) > workers:  # one batch queued behind the ones being rendered
+                        yield from _finished(pending.popleft(), bar)
+                while pending:
+                    yield from _finished(pending.popleft(), bar)
+            finally:  # the consumer stopped early or a batch failed: drop what was not started
+                for fut in pending:
+                    fut.cancel()
     finally:
         bar.close()
 
 
+def _finished(fut: Future[list[np.ndarray]], bar: tqdm) -> list[np.ndarray]:
+    out = fut.result()
+    bar.update(len(out))
+    return out
+
+
+def _batch_depths(
+    batch: list[Frame], depth_at: Callable[[Frame], np.ndarray], n_frames: int
+) -> list[np.ndarray]:
+    """The checked depth of every frame of a batch (one resolution), read on the calling thread."""
+    h, w = batch[0].rgb.shape[:2]
+    idx = np.array([fr.index for fr in batch])
+    if np.any(idx < 0) or np.any(idx >= n_frames):
+        raise ValueError(f"render_video: frame index out of range 0..{n_frames - 1}: {idx.tolist()}")
+    depths = []
+    for fr in batch:
+        if fr.rgb.shape[:2] != (h, w):
+            raise ValueError(f"render_video: frame {fr.index} is {fr.rgb.shape[:2]}, expected {(h, w)}")
+        d = check_array(f"depth_at(frame {fr.index})", depth_at(fr), (None, None), np.float32)
+        check_depth(f"depth_at(frame {fr.index})", d)
+        depths.append(d)
+    if len({d.shape for d in depths}) != 1:
+        shapes = [d.shape for d in depths]
+        raise ValueError(f"depth_at: expected one depth resolution per batch, got {shapes}")
+    return depths
+
+
 def _render_frames(
     batch: list[Frame],
-    depth_at: Callable[[Frame], np.ndarray],
+    depths: list[np.ndarray],
     focus_m: np.ndarray,
     f_number: np.ndarray,
     lens: Lens,
@@ -139,18 +197,6 @@ def _render_frames(
 ) -> list[np.ndarray]:
     h, w = batch[0].rgb.shape[:2]
     idx = np.array([fr.index for fr in batch])
-    if np.any(idx < 0) or np.any(idx >= len(focus_m)):
-        raise ValueError(f"render_video: frame index out of range 0..{len(focus_m) - 1}: {idx.tolist()}")
-    depths = []
-    for fr in batch:
-        if fr.rgb.shape[:2] != (h, w):
-            raise ValueError(f"render_video: frame {fr.index} is {fr.rgb.shape[:2]}, expected {(h, w)}")
-        d = check_array(f"depth_at(frame {fr.index})", depth_at(fr), (None, None), np.float32)
-        check_depth(f"depth_at(frame {fr.index})", d)
-        depths.append(d)
-    if len({d.shape for d in depths}) != 1:
-        shapes = [d.shape for d in depths]
-        raise ValueError(f"depth_at: expected one depth resolution per batch, got {shapes}")
     depth_lo = upload([d[None] for d in depths], device)
     rgb = upload([fr.rgb for fr in batch], device)
     guide = luma_u8(rgb) if depth_upsample == "guided" and depths[0].shape != (h, w) else None

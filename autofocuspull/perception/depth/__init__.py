@@ -60,7 +60,13 @@ from autofocuspull.perception.depth.metric import (
     focal_length_px,
     prior_distance_m,
 )
-from autofocuspull.perception.depth.run import DepthRunConfig, DepthStore, depth_cache_config, run_depth
+from autofocuspull.perception.depth.run import (
+    ChunkMemory,
+    DepthRunConfig,
+    DepthStore,
+    depth_cache_config,
+    run_depth,
+)
 
 __all__ = [
     "DEFAULT_DEPTH_MODEL",
@@ -71,6 +77,7 @@ __all__ = [
     "HEURISTIC_NOTE",
     "PERSON_HEIGHT_M",
     "AlignConfig",
+    "ChunkMemory",
     "DepthAligner",
     "DepthEstimator",
     "DepthPreprocess",

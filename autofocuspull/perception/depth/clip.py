@@ -11,7 +11,15 @@ from autofocuspull.core.types import Frame, SubjectTracks
 from autofocuspull.perception.depth.calibrate import MetricDepthSource, calibrate_store
 from autofocuspull.perception.depth.estimator import DepthEstimator, build_depth_estimator
 from autofocuspull.perception.depth.heuristic import HeuristicDepthSource, MaskFn
-from autofocuspull.perception.depth.run import DepthRunConfig, DepthStore, Progress, RegionsFn, run_depth
+from autofocuspull.perception.depth.run import (
+    ChunkMemory,
+    DepthRunConfig,
+    DepthStore,
+    Progress,
+    RegionsFn,
+    run_complete,
+    run_depth,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +49,21 @@ def clip_depth(
     if not cache.enabled:
         raise ValueError("clip_depth: expected a directory-backed StageCache (enabled, with a root)")
     config = config if config is not None else DepthRunConfig()
-    for _ in run_depth(
-        frames,
-        estimator,
-        config=config,
-        cache=cache,
-        progress=progress,
-        n_frames=n_frames,
-        cuts=cuts,
-        regions=regions,
-    ):
-        pass
-    store = DepthStore(cache)
+    memory = ChunkMemory()  # the chunks just computed serve the later stages without a re-read
+    if not run_complete(cache):  # a finished run is read by the store as it is needed, not replayed
+        for _ in run_depth(
+            frames,
+            estimator,
+            config=config,
+            cache=cache,
+            progress=progress,
+            n_frames=n_frames,
+            cuts=cuts,
+            regions=regions,
+            on_chunk=memory.keep,
+        ):
+            pass
+    store = DepthStore(cache, memory=memory)
     fits = calibrate_store(store, tracks, frame_size_hw, focal_px=focal_px, user_distance_m=user_distance_m)
     for seg, fit in enumerate(fits):
         start, stop = store.segment_range(seg)
