@@ -49,24 +49,26 @@ def test_trimmed_yields_everything_in_order():
     assert list(heap.trimmed(iter(range(10)), every=3)) == list(range(10))
 
 
-def test_trimmed_trims_only_when_enough_of_the_heap_is_free(monkeypatch):
-    free = iter([10, 300, None])  # bytes free at the three checks (None: can't be read)
+def test_trimmed_trims_only_when_more_is_free_than_kept_and_in_use(monkeypatch):
+    # (in use, free) bytes at the checks; None: can't be read
+    usage = iter([(50, 10), (50, 300), (500, 300), (500, 600), None])
     trims = []
-    monkeypatch.setattr(heap, "free_heap_bytes", lambda: next(free))
+    monkeypatch.setattr(heap, "heap_usage", lambda: next(usage))
     monkeypatch.setattr(heap, "release_free_memory", lambda: trims.append(True))
-    assert list(heap.trimmed(range(9), every=3, keep_free_bytes=100)) == list(range(9))
-    assert len(trims) == 2  # not at 10 bytes free; at 300; and blind
+    assert list(heap.trimmed(range(15), every=3, keep_free_bytes=100)) == list(range(15))
+    assert len(trims) == 3  # at 300 free of 50 in use, at 600 of 500, and blind
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallinfo2 is glibc's")
-def test_free_heap_bytes_sees_a_freed_buffer():
+def test_heap_usage_sees_a_freed_buffer():
     import numpy as np
 
     heap.configure_heap()  # large buffers stay in the heap, so freeing one shows up as free bytes
     buf = np.ones(64 << 20, np.uint8)  # 64 MiB, touched
-    held = heap.free_heap_bytes()
+    held = heap.heap_usage()
     del buf
-    assert heap.free_heap_bytes() - held >= 60 << 20
+    after = heap.heap_usage()
+    assert after[1] - held[1] >= 60 << 20 and held[0] - after[0] >= 60 << 20
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
@@ -89,3 +91,30 @@ def test_set_threads_reaches_torch_opencv_and_onnxruntime():
             threads.set_threads(0)
     finally:
         threads.set_threads(before)
+
+
+def test_warm_imports_loads_modules_in_the_background_and_leaves_failures_to_the_stage():
+    import sys
+
+    from autofocuspull.core.models import warm_imports
+
+    sys.modules.pop("colorsys", None)
+    warm_imports(["colorsys"]).join(timeout=30)
+    assert "colorsys" in sys.modules
+    thread = warm_imports(["autofocuspull_no_such_module", "this_is_never_reached"])
+    thread.join(timeout=30)  # no exception escapes the thread; the stage's own import would raise it
+    assert not thread.is_alive() and "this_is_never_reached" not in sys.modules
+
+
+def test_depth_model_modules_come_from_the_checkpoint_config(tmp_path):
+    from autofocuspull.perception.depth.estimator import DEFAULT_DEPTH_MODEL, transformers_modules
+
+    base = ("transformers", "transformers.image_processing_utils")
+    assert transformers_modules(DEFAULT_DEPTH_MODEL) == (
+        *base, "transformers.models.depth_anything.modeling_depth_anything"
+    )  # fmt: skip
+    (tmp_path / "config.json").write_text('{"model_type": "dpt"}')
+    assert transformers_modules(str(tmp_path)) == (*base, "transformers.models.dpt.modeling_dpt")
+    (tmp_path / "config.json").write_text("not json")
+    assert transformers_modules(str(tmp_path)) == base
+    assert transformers_modules("someone/other-depth-model") == base

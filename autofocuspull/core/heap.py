@@ -31,6 +31,7 @@ from typing import TypeVar
 
 M_TRIM_THRESHOLD = -1  # glibc mallopt parameters
 M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 MMAP_THRESHOLD_BYTES = 1 << 30  # above a 4K float32 RGB frame (100 MB) and the 518 px attention maps
 TRIM_EVERY_FRAMES = 64  # ~2.5 s of 25 fps video between checks; a check is one mallinfo2 call
 # Free heap kept for reuse: above the depth network's activations at a batch of 4 at 518 px (~150 MB)
@@ -52,12 +53,15 @@ def _libc() -> ctypes.CDLL | None:
 
 
 def configure_heap() -> bool:
-    """Fixed, high mmap and trim thresholds (see the module doc); True where it took effect."""
+    """Fixed, high mmap and trim thresholds and one arena for all threads (see the module doc);
+    True where it took effect. Call it before any thread starts allocating."""
     libc = _libc()
     if libc is None:
         return False
-    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(
-        libc.mallopt(M_TRIM_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    return (
+        bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+        and bool(libc.mallopt(M_TRIM_THRESHOLD, MMAP_THRESHOLD_BYTES))
+        and bool(libc.mallopt(M_ARENA_MAX, 1))
     )
 
 
@@ -68,14 +72,16 @@ class _MallInfo2(ctypes.Structure):
     )]  # fmt: skip
 
 
-def free_heap_bytes() -> int | None:
-    """Bytes free inside the main heap (glibc ``mallinfo2().fordblks``); None without glibc >= 2.33."""
+def heap_usage() -> tuple[int, int] | None:
+    """``(in use, free)`` bytes of the heap (glibc ``mallinfo2``: ``uordblks``, ``fordblks``; large
+    mapped blocks not counted); None without glibc >= 2.33."""
     libc = _libc()
     fn = getattr(libc, "mallinfo2", None) if libc is not None else None
     if fn is None:
         return None
     fn.restype = _MallInfo2
-    return int(fn().fordblks)
+    info = fn()
+    return int(info.uordblks), int(info.fordblks)
 
 
 def release_free_memory() -> None:
@@ -88,11 +94,14 @@ def release_free_memory() -> None:
 def trimmed(
     items: Iterable[T], every: int = TRIM_EVERY_FRAMES, keep_free_bytes: int = KEEP_FREE_BYTES
 ) -> Iterator[T]:
-    """``items`` unchanged; after every ``every`` of them, :func:`release_free_memory` when more than
-    ``keep_free_bytes`` of the heap are free (always, where that can't be read)."""
+    """``items`` unchanged; after every ``every`` of them, :func:`release_free_memory` when more of
+    the heap lies free than both ``keep_free_bytes`` and what is in use (always, where that can't be
+    read). Free memory up to the live data is what the next frames' buffers will take again (a
+    1080p render batch in flight holds as much as it frees); more than that is what fragmentation
+    left behind, and resident memory stays within twice the live data or ``keep_free_bytes``."""
     for i, item in enumerate(items, 1):
         yield item
         if i % every == 0:
-            free = free_heap_bytes()
-            if free is None or free > keep_free_bytes:
+            usage = heap_usage()
+            if usage is None or usage[1] > max(keep_free_bytes, usage[0]):
                 release_free_memory()
