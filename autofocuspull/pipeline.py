@@ -32,7 +32,7 @@ from autofocuspull.core.cache import StageCache, array_key, file_key, stage_key
 from autofocuspull.core.errors import UsageError
 from autofocuspull.core.heap import trimmed
 from autofocuspull.core.hub import hub_reachable, offline
-from autofocuspull.core.models import build_model, fallback_names, warm_imports
+from autofocuspull.core.models import build_model, fallback_names
 from autofocuspull.core.threads import available_cores, set_threads
 from autofocuspull.core.timing import stage, timed_iter, timed_model
 from autofocuspull.core.types import CueSeries, FocusPlan, PlanInputs, SubjectTracks, VideoInfo
@@ -259,14 +259,6 @@ def _face_detector(cfg: RackConfig, notes: list[str]) -> Any:
         name = nxt
 
 
-def warm_depth_imports(cfg: RackConfig) -> None:
-    """Start importing what the depth model's loading needs, on a background thread, so that it
-    overlaps perception (see :func:`autofocuspull.core.models.warm_imports`)."""
-    from autofocuspull.perception.depth.estimator import transformers_modules
-
-    warm_imports(transformers_modules(cfg.depth.model))
-
-
 def estimate_depth(
     path: str,
     info: VideoInfo,
@@ -447,7 +439,6 @@ def analyse(
     set_threads(cfg.run.threads)
     info = probe(path)
     warnings: list[str] = []
-    warm_depth_imports(cfg)
     tracks, cuts, masks = perceive(path, info, cfg, warnings)
     depth, depth_source = estimate_depth(path, info, tracks, cuts, cfg, warnings, masks)
     mask_at = masks.prob_at if len(masks) else None

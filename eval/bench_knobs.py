@@ -81,7 +81,7 @@ def run_variant(
         return plan
 
     t0 = cpu_s()
-    result = evaluate.evaluate_dataset(dataset, pipeline.confined_to(dataset, plan_fn), "default")
+    result = evaluate.evaluate_dataset(dataset, evaluate.confined_to(dataset, plan_fn), "default")
     return result, plans, cpu_s() - t0
 
 

@@ -91,30 +91,3 @@ def test_set_threads_reaches_torch_opencv_and_onnxruntime():
             threads.set_threads(0)
     finally:
         threads.set_threads(before)
-
-
-def test_warm_imports_loads_modules_in_the_background_and_leaves_failures_to_the_stage():
-    import sys
-
-    from autofocuspull.core.models import warm_imports
-
-    sys.modules.pop("colorsys", None)
-    warm_imports(["colorsys"]).join(timeout=30)
-    assert "colorsys" in sys.modules
-    thread = warm_imports(["autofocuspull_no_such_module", "this_is_never_reached"])
-    thread.join(timeout=30)  # no exception escapes the thread; the stage's own import would raise it
-    assert not thread.is_alive() and "this_is_never_reached" not in sys.modules
-
-
-def test_depth_model_modules_come_from_the_checkpoint_config(tmp_path):
-    from autofocuspull.perception.depth.estimator import DEFAULT_DEPTH_MODEL, transformers_modules
-
-    base = ("transformers", "transformers.image_processing_utils")
-    assert transformers_modules(DEFAULT_DEPTH_MODEL) == (
-        *base, "transformers.models.depth_anything.modeling_depth_anything"
-    )  # fmt: skip
-    (tmp_path / "config.json").write_text('{"model_type": "dpt"}')
-    assert transformers_modules(str(tmp_path)) == (*base, "transformers.models.dpt.modeling_dpt")
-    (tmp_path / "config.json").write_text("not json")
-    assert transformers_modules(str(tmp_path)) == base
-    assert transformers_modules("someone/other-depth-model") == base

@@ -9,10 +9,8 @@ where) propagates and the run stops.
 
 from __future__ import annotations
 
-import importlib
 import logging
-import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from autofocuspull.core.errors import ModelUnavailableError
@@ -96,26 +94,3 @@ def fallback_names(notes: list[str]) -> list[str]:
     varies with the network): part of a cache key, so that results made with a fallback are kept
     apart from the real model's and never served once the model is there."""
     return sorted(n.split(": ", 1)[0] for n in notes)
-
-
-def warm_imports(modules: Sequence[str]) -> threading.Thread:
-    """Import ``modules`` on a background thread while the caller goes on (a model stage that needs
-    them later finds them loaded, or waits on Python's import lock for the rest).
-
-    Importing transformers and a model's module costs 1.5-2.5 s of a 10 s clip's 30 s rack on two
-    cores; started before perception, whose detectors spend their time in OpenCV and onnxruntime
-    with the GIL released, that time overlaps it. A module that fails to import here is only
-    logged (at debug level): the stage's own import raises the real error where it belongs.
-    """
-
-    def run() -> None:
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except Exception as e:  # the stage's own import raises it again
-                log.debug("warm import of %s failed: %s", name, e)
-                return
-
-    thread = threading.Thread(target=run, name="warm-imports", daemon=True)
-    thread.start()
-    return thread

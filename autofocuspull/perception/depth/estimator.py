@@ -14,7 +14,6 @@ a multiple of the patch size, aspect kept). Device and dtype are the caller's ch
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -238,26 +237,6 @@ def build_transformers_depth(
     return TransformersDepthEstimator(
         model, spec, source=str(name_or_path), device=dev, dtype=dt, batch_size=batch_size
     )
-
-
-def transformers_modules(name_or_path: str) -> tuple[str, ...]:
-    """The modules :func:`build_transformers_depth` imports to load ``name_or_path`` (for
-    :func:`autofocuspull.core.models.warm_imports`): transformers, its image-processor utilities and
-    the model's own module, whose type comes from a local folder's ``config.json``, or is Depth
-    Anything's for that family's registry names and hub ids (other hub ids: unknown until fetched)."""
-    model_type = None
-    config = Path(name_or_path).expanduser() / "config.json"
-    if config.is_file():
-        try:
-            model_type = json.loads(config.read_text()).get("model_type")
-        except (OSError, ValueError):
-            model_type = None
-    elif "depth-anything" in name_or_path.lower():
-        model_type = "depth_anything"
-    modules = ["transformers", "transformers.image_processing_utils"]
-    if isinstance(model_type, str) and model_type.isidentifier():
-        modules.append(f"transformers.models.{model_type}.modeling_{model_type}")
-    return tuple(modules)
 
 
 def _hub_builder(repo_id: str) -> Callable[..., DepthEstimator]:
