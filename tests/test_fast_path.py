@@ -97,3 +97,31 @@ def test_fast_path_plans_and_renders_within_tolerance_of_the_slow_path(tmp_path:
         for a, b in zip(iter_frames(tmp_path / "fast.mp4"), iter_frames(tmp_path / "slow.mp4"), strict=True)
     ]
     assert np.mean(psnr) >= 30.0, np.mean(psnr)
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_rack_is_reproducible_from_a_cold_cache_with_any_render_workers(tmp_path: Path) -> None:
+    """Two racks of the same clip, the second with nothing cached and one render worker instead of
+    two: the same plan and the same decoded frames (bit for bit)."""
+    clip = _short_clip(
+        footage("dev/talking_head_guardian_interview.mp4"), tmp_path / "clip.mp4", 2.0, (320, 180)
+    )
+    models = cache_dir() / "models"
+    models.mkdir(parents=True)
+    for name in ("yunet", "yolox-nano", "deeplabv3", "light-asd", "light-asd-head"):
+        (models / MODEL_CARDS[name].filename).symlink_to(shared_model(MODEL_CARDS[name].filename))
+    save_random_depth_anything(tmp_path / "depth", size="tiny")
+    base = apply_overrides(
+        RackConfig(), {"depth.model": str(tmp_path / "depth"), "encode.preset": "ultrafast"}
+    )
+    first = rack(clip, tmp_path / "a.mp4", apply_overrides(base, {"run.render_workers": 2}))
+    again = rack(
+        clip, tmp_path / "b.mp4", apply_overrides(base, {"run.render_workers": 1, "run.use_cache": False})
+    )
+
+    assert first.depth_source == again.depth_source != "heuristic"
+    np.testing.assert_array_equal(first.focus_m, again.focus_m)
+    np.testing.assert_array_equal(first.subject_id, again.subject_id)
+    for a, b in zip(iter_frames(tmp_path / "a.mp4"), iter_frames(tmp_path / "b.mp4"), strict=True):
+        np.testing.assert_array_equal(a.rgb, b.rgb)
