@@ -91,3 +91,16 @@ def test_set_threads_reaches_torch_opencv_and_onnxruntime():
             threads.set_threads(0)
     finally:
         threads.set_threads(before)
+
+
+def test_render_batches_hold_about_four_1080p_frames_of_pixels():
+    from autofocuspull.config import RunConfig
+    from autofocuspull.pipeline import render_batch_frames, render_workers
+
+    assert render_batch_frames(640, 360) == 4 and render_batch_frames(1920, 1080) == 4
+    assert render_batch_frames(2560, 1440) == 2 and render_batch_frames(3840, 2160) == 1
+    assert render_batch_frames(7680, 4320) == 1
+    assert render_workers(RunConfig(threads=1), "cpu") == 1
+    assert render_workers(RunConfig(threads=8), "cpu") == 2
+    assert render_workers(RunConfig(threads=8), "cuda:0") == 1
+    assert render_workers(RunConfig(render_workers=3), "cpu") == 3
