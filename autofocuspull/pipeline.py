@@ -246,7 +246,9 @@ def _face_detector(cfg: RackConfig, notes: list[str]) -> Any:
         build = DETECTORS.get(name)
         key = ("faces", name, path, repr(section))
         if nxt is None:
-            return build_model(f"{name} face detector", lambda b=build, p=path: b(p, section), notes, key=key)
+            return build_model(
+                f"{name} face detector", lambda b=build, p=path: b(p, section), notes, key=key
+            )
         got = build_model(
             f"{name} face detector",
             lambda b=build: b(None, section),

@@ -63,16 +63,11 @@ def _short_clip(src: Path, dst: Path, seconds: float, size_wh: tuple[int, int]) 
     return dst
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0**2 / max(mse, 1e-12)))
-
-
-@pytest.mark.slow
-@pytest.mark.shared
-def test_fast_path_plans_and_renders_within_tolerance_of_the_slow_path(tmp_path: Path) -> None:
+def _interview_setup(tmp_path: Path, seconds: float) -> tuple[Path, RackConfig]:
+    """``seconds`` of the real interview at 320x180, the shared detector weights in the test's
+    model cache, and a config with a tiny random depth network loaded the real way."""
     clip = _short_clip(
-        footage("dev/talking_head_guardian_interview.mp4"), tmp_path / "clip.mp4", 3.0, (320, 180)
+        footage("dev/talking_head_guardian_interview.mp4"), tmp_path / "clip.mp4", seconds, (320, 180)
     )
     models = cache_dir() / "models"
     models.mkdir(parents=True)
@@ -82,6 +77,18 @@ def test_fast_path_plans_and_renders_within_tolerance_of_the_slow_path(tmp_path:
     base = apply_overrides(
         RackConfig(), {"depth.model": str(tmp_path / "depth"), "encode.preset": "ultrafast"}
     )
+    return clip, base
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / max(mse, 1e-12)))
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_fast_path_plans_and_renders_within_tolerance_of_the_slow_path(tmp_path: Path) -> None:
+    clip, base = _interview_setup(tmp_path, 3.0)
     fast = rack(clip, tmp_path / "fast.mp4", base)
     slow = rack(clip, tmp_path / "slow.mp4", apply_overrides(base, SLOW))
 
@@ -104,17 +111,7 @@ def test_fast_path_plans_and_renders_within_tolerance_of_the_slow_path(tmp_path:
 def test_rack_is_reproducible_from_a_cold_cache_with_any_render_workers(tmp_path: Path) -> None:
     """Two racks of the same clip, the second with nothing cached and one render worker instead of
     two: the same plan and the same decoded frames (bit for bit)."""
-    clip = _short_clip(
-        footage("dev/talking_head_guardian_interview.mp4"), tmp_path / "clip.mp4", 2.0, (320, 180)
-    )
-    models = cache_dir() / "models"
-    models.mkdir(parents=True)
-    for name in ("yunet", "yolox-nano", "deeplabv3", "light-asd", "light-asd-head"):
-        (models / MODEL_CARDS[name].filename).symlink_to(shared_model(MODEL_CARDS[name].filename))
-    save_random_depth_anything(tmp_path / "depth", size="tiny")
-    base = apply_overrides(
-        RackConfig(), {"depth.model": str(tmp_path / "depth"), "encode.preset": "ultrafast"}
-    )
+    clip, base = _interview_setup(tmp_path, 2.0)
     first = rack(clip, tmp_path / "a.mp4", apply_overrides(base, {"run.render_workers": 2}))
     again = rack(
         clip, tmp_path / "b.mp4", apply_overrides(base, {"run.render_workers": 1, "run.use_cache": False})

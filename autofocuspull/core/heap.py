@@ -14,10 +14,11 @@ Two glibc behaviours pull in opposite directions here:
 :func:`configure_heap` keeps large buffers in the heap (a fixed threshold of ``MMAP_THRESHOLD_BYTES``,
 far above any frame or activation, and no automatic trimming), so freed buffers are reused without
 faults; :func:`trimmed` looks at the heap every ``TRIM_EVERY_FRAMES`` frames of a stream and hands its
-free pages back to the OS (``malloc_trim``) when more than ``KEEP_FREE_BYTES`` lie free. That bounds
-resident memory by the live data plus ``KEEP_FREE_BYTES`` plus what one stretch of frames allocates,
-and a stage whose working set is smaller than that (the depth network's activations, a batch of
-rendered frames) reuses its freed buffers without a fault. Trimming on every check instead re-faulted
+free pages back to the OS (``malloc_trim``) when more lies free than both ``KEEP_FREE_BYTES`` and
+what is in use. That bounds resident memory by twice the live data (or the live data plus
+``KEEP_FREE_BYTES``) plus what one stretch of frames allocates, and a stage whose working set fits in
+that (the depth network's activations, the render batches in flight) reuses its freed buffers
+without a fault. Trimming on every check instead re-faulted
 the depth network's and the renderer's whole working set every 64 frames: on a 10 s 640x360 clip 0.5 M
 faults and 1.3 s of system time, 4 % of the run (``eval/bench_e2e.py``). Both are no-ops where the C
 library is not glibc.
@@ -34,9 +35,9 @@ M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 MMAP_THRESHOLD_BYTES = 1 << 30  # above a 4K float32 RGB frame (100 MB) and the 518 px attention maps
 TRIM_EVERY_FRAMES = 64  # ~2.5 s of 25 fps video between checks; a check is one mallinfo2 call
-# Free heap kept for reuse: above the depth network's activations at a batch of 4 at 518 px (~150 MB)
-# and a batch of four 1080p frames through the renderer (~200 MB of float planes); below it a trim
-# would only hand back pages the next frames fault in again.
+# Free heap always kept for reuse: above the 700-900 MB that lie free between the depth network's
+# passes on a 640x360 or 1080p clip (measured at the checks of eval/bench_e2e.py's runs); below it a
+# trim only hands back pages that the next pass faults in again.
 KEEP_FREE_BYTES = 1 << 30
 
 T = TypeVar("T")

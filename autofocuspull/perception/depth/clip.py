@@ -17,7 +17,7 @@ from autofocuspull.perception.depth.run import (
     DepthStore,
     Progress,
     RegionsFn,
-    run_complete,
+    finished_run,
     run_depth,
 )
 
@@ -50,7 +50,7 @@ def clip_depth(
         raise ValueError("clip_depth: expected a directory-backed StageCache (enabled, with a root)")
     config = config if config is not None else DepthRunConfig()
     memory = ChunkMemory()  # the chunks just computed serve the later stages without a re-read
-    if not run_complete(cache):  # a finished run is read by the store as it is needed, not replayed
+    if finished_run(cache) is None:  # a finished run is read by the store as it is needed, not replayed
         for _ in run_depth(
             frames,
             estimator,

@@ -6,8 +6,8 @@ any frame whose mean absolute grey change against the last keyframe exceeds
 optical flow warp, or hold), aligns keyframes to a running reference (:class:`DepthAligner`),
 and stores chunks of ``chunk_size`` frames in a :class:`StageCache`. An interrupted run resumes
 from the last complete chunk; a finished one is read back without any inference or decoding.
-:class:`DepthStore` serves a frame's aligned depth (or metres, once calibrated) from those chunks
-with at most ``max_chunks`` chunks in memory.
+:class:`DepthStore` serves a frame's aligned depth (or metres, once calibrated) from those chunks,
+holding at most :data:`STORE_MEMORY_BYTES` of them in memory (:class:`ChunkMemory`).
 """
 
 from __future__ import annotations
@@ -237,18 +237,19 @@ def run_depth(
     Yields :class:`DepthFrame` with ``kind="relative_inverse"`` at the estimator's resolution.
     """
     cache = cache if cache is not None and cache.enabled else None
-    meta = cache.load_json(META_NAME) if cache is not None else None
-    if meta is not None and meta.get("complete"):
+    meta = finished_run(cache) if cache is not None else None
+    if meta is not None:
         yield from _replay(cache, int(meta["n_chunks"]), progress, on_chunk)
         return
     cut_set = frozenset(int(c) for c in cuts)
     yield from _compute(frames, estimator, config, cache, progress, n_frames, cut_set, regions, on_chunk)
 
 
-def run_complete(cache: StageCache) -> bool:
-    """Whether ``cache`` holds a finished :func:`run_depth` (a :class:`DepthStore` can read it)."""
+def finished_run(cache: StageCache) -> dict[str, Any] | None:
+    """The metadata of the finished :func:`run_depth` in ``cache`` (a :class:`DepthStore` can read
+    it), or None: nothing there, or a run that was interrupted."""
     meta = cache.load_json(META_NAME) if cache.enabled else None
-    return bool(meta is not None and meta.get("complete"))
+    return meta if meta is not None and meta.get("complete") else None
 
 
 def _replay(
@@ -296,44 +297,43 @@ def _compute(
 ) -> Iterator[DepthFrame]:
     state = _State(DepthAligner(config.align))
     starts: list[int] = []
-    buffer: list[Frame] = []
-    chunk = 0
-    position = 0
-    with contextlib.ExitStack() as stack:  # chunks are written while the next ones are computed
-        writer = stack.enter_context(BackgroundSaves(cache)) if cache is not None else None
-        for frame in frames:
-            if frame.index != position:
-                raise ValueError(
-                    f"run_depth: expected frame index {position}, got {frame.index} (frames must be in order)"
-                )
-            position += 1
-            buffer.append(frame)
-            if len(buffer) == config.chunk_size:
-                yield from _finish_chunk(
-                    buffer, chunk, estimator, config, state, cache, writer, cuts, starts, regions, on_chunk
-                )
-                if progress is not None:
-                    progress(position, n_frames)
-                chunk += 1
-                buffer = []
-        if buffer:
+    n_chunks = position = 0
+    # chunks are written by a background thread while the next ones are computed
+    with BackgroundSaves(cache) if cache is not None else contextlib.nullcontext() as writer:
+        for chunk, buffer in enumerate(_chunks_in_order(frames, config.chunk_size)):
             yield from _finish_chunk(
                 buffer, chunk, estimator, config, state, cache, writer, cuts, starts, regions, on_chunk
             )
+            n_chunks, position = chunk + 1, buffer[-1].index + 1
             if progress is not None:
                 progress(position, n_frames)
-            chunk += 1
     if cache is not None:  # every chunk is on disk (the writer finished) before the run is complete
         cache.save_json(
             META_NAME,
             {
                 "complete": True,
-                "n_chunks": chunk,
+                "n_chunks": n_chunks,
                 "n_frames": position,
                 "source": estimator.source,
                 "segment_starts": starts,
             },
         )
+
+
+def _chunks_in_order(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
+    """Lists of ``size`` frames (the last one shorter), refusing frames out of order (0, 1, 2...)."""
+    buffer: list[Frame] = []
+    for position, frame in enumerate(frames):
+        if frame.index != position:
+            raise ValueError(
+                f"run_depth: expected frame index {position}, got {frame.index} (frames must be in order)"
+            )
+        buffer.append(frame)
+        if len(buffer) == size:
+            yield buffer
+            buffer = []
+    if buffer:
+        yield buffer
 
 
 def _finish_chunk(
@@ -557,8 +557,8 @@ class DepthStore:
     kind = "metric_m"
 
     def __init__(self, cache: StageCache, *, memory: ChunkMemory | None = None) -> None:
-        meta = cache.load_json(META_NAME) if cache.enabled else None
-        if meta is None or not meta.get("complete"):
+        meta = finished_run(cache)
+        if meta is None:
             raise ValueError(
                 f"DepthStore: no finished depth run in {cache.root} (run run_depth to the end first)"
             )
