@@ -246,9 +246,7 @@ def _face_detector(cfg: RackConfig, notes: list[str]) -> Any:
         build = DETECTORS.get(name)
         key = ("faces", name, path, repr(section))
         if nxt is None:
-            return build_model(
-                f"{name} face detector", lambda b=build, p=path: b(p, section), notes, key=key
-            )
+            return build_model(f"{name} face detector", lambda b=build, p=path: b(p, section), notes, key=key)
         got = build_model(
             f"{name} face detector",
             lambda b=build: b(None, section),
@@ -721,7 +719,7 @@ def check_planner(cfg: RackConfig) -> None:
 def plan_from_analysis(analysis: Analysis, cfg: RackConfig, planner: Any = None) -> FocusPlan:
     """Run the configured planner (or ``planner``, a name or a :class:`~autofocuspull.plan.Planner`
     object) over the whole clip."""
-    from autofocuspull.plan import PLANNERS, background_distance_m, load_keyframes
+    from autofocuspull.plan import PLANNERS, background_distance_m, background_distances_m, load_keyframes
 
     chosen = cfg.stages.planner if planner is None else planner
     if planner is None:
@@ -738,6 +736,7 @@ def plan_from_analysis(analysis: Analysis, cfg: RackConfig, planner: Any = None)
         lens=cfg.lens,
         saliency=cfg.cues.saliency,
         keyframes=keyframes,
+        shot_background_m=background_distances_m(analysis.depth, analysis.cut_frames, analysis.info.n_frames),
     )
     section = info.get("config")
     plan = fn(inputs, config_section(cfg, section) if section else None)

@@ -267,6 +267,22 @@ def test_held_product_outranks_the_faceless_hand_that_holds_it():
     assert_allclose(c["object"][0], 0.6)
 
 
+def test_the_hand_of_a_product_shot_weighs_hand_weight_of_its_saliency_while_it_holds():
+    n = 3
+    tr = SubjectTracks.allocate([1, 2], ["person", "cup"], n)
+    tr.xyxy[0] = (0, 0, 80, 70)  # a torso cut by the top of the frame, no face: larger than the cup
+    tr.xyxy[1, :2] = (75, 60, 90, 75)  # held at its corner (22 % of it inside the torso's box)
+    tr.xyxy[1, 2] = (85, 85, 95, 95)  # put down away from it
+    times = np.arange(n) / 10.0
+    full, _ = compute_saliency(tr, (100, 100), times, config=SaliencyConfig(hand_weight=1.0))
+    half, _ = compute_saliency(tr, (100, 100), times)  # hand_weight 0.5
+    assert SaliencyConfig().hand_weight == 0.5
+    assert_allclose(half[0, :2], 0.5 * full[0, :2], rtol=1e-6)
+    assert half[0, 2] == pytest.approx(full[0, 2])  # no longer holding: a person again
+    assert_allclose(half[1], full[1])  # the product is untouched
+    assert (full[0, :2] > full[1, :2]).all() and (half[0, :2] < half[1, :2]).all()
+
+
 def test_user_target_picks_the_subject_under_the_point_until_the_next_pick():
     tr, times = saliency_tracks()
     picks = [UserTarget(0.2, 0.05, 0.05), UserTarget(0.7, 0.5, 0.3)]

@@ -28,6 +28,10 @@ from autofocuspull.plan.viterbi import viterbi_hold
 FPS = 10
 T = 100  # 10 s at 10 fps
 A, B = 1, 2  # track ids: A at 2 m (left), B at 4 m (right)
+# an 85 mm f/2 on full frame: A and B are 0.25 D apart, 5 px of blur on the 200 px wide frame, more
+# than the hold deadband, so a switch between them is a rack (not a same-plane hand-over)
+LENS = Lens(focal_length_mm=85.0, f_number=2.0)
+LENS_50 = Lens(f_number=2.0)  # 50 mm f/2: 6.94 px of blur per dioptre at 200 px
 CFG = PlannerConfig(
     mode="dialogue",
     switch_cost=0.3,
@@ -69,14 +73,12 @@ def speaking(*turns: tuple[int, float, float], n: int = T) -> np.ndarray:
     return sp
 
 
-def make_inputs(sp, saliency=None, tracks=None, cuts_s=()) -> PlanInputs:
+def make_inputs(sp, saliency=None, tracks=None, cuts_s=(), lens=LENS) -> PlanInputs:
     tracks = tracks or two_people(sp.shape[1])
     n = tracks.n_frames
     sal = np.zeros((2, n), np.float32) if saliency is None else saliency
     cues = CueSeries(np.arange(n) / FPS, tracks.track_id, sp.max(axis=0), sp, sal)
-    return PlanInputs(
-        video(n), tracks, cues, list(cuts_s), "test-depth", background_m=10.0, lens=Lens(f_number=2.0)
-    )
+    return PlanInputs(video(n), tracks, cues, list(cuts_s), "test-depth", background_m=10.0, lens=lens)
 
 
 def pulls_of(plan):
@@ -285,7 +287,7 @@ def test_subject_leaving_the_frame_with_nobody_to_take_over_holds_focus_without_
     assert_array_equal(plan.subject_id[60:], -1)
     assert plan.pulls == []  # focus does not move: no rack to the 10 m background
     assert_allclose(plan.focus_m[60:], 2.0)  # where person 1 was
-    assert np.isnan(plan.focus_xy[-1]).all()
+    assert_allclose(plan.focus_xy[-1], (0.25, 0.3))  # and its point: where person 1 was last seen
     reasons = [d["reason"] for d in plan.meta["decisions"] if d["kind"] == "lost"]
     assert reasons == ["person 1 leaves the frame at 6.00 s: nobody takes over, focus stays where it was"]
 
@@ -312,7 +314,9 @@ def test_a_rack_after_an_exit_must_earn_its_switch_cost():
 
 def test_a_subject_found_in_a_shots_first_frames_opens_the_shot_even_at_the_edge():
     """Detector latency at a shot's start is no entrance: a box at the frame's edge first found
-    0.2 s in opens the shot (no pull); found 1 s in at the edge it is an entrance (a pull)."""
+    0.2 s in opens the shot (no pull); found 1 s in at the edge of an empty shot it is preset
+    too; found 3 s in it is an entrance (a pull)."""
+
     def plan_with_first(k: int):
         tr = two_people()
         tr.xyxy[0, :k] = np.nan
@@ -324,7 +328,12 @@ def test_a_subject_found_in_a_shots_first_frames_opens_the_shot_even_at_the_edge
 
     early = plan_with_first(2)
     assert early.pulls == [] and (early.subject_id == A).all()
-    late = plan_with_first(10)
+    # 1 s in, at the edge of a shot that showed nothing before: the first thing the shot is
+    # about, so its mark is preset (no rack from nothing)
+    empty = plan_with_first(10)
+    assert empty.pulls == [] and (empty.subject_id == A).all()
+    # 3 s in (more than prefocus_max_s): an entrance, racked to from the background
+    late = plan_with_first(30)
     assert [(p.from_id, p.to_id) for p in late.pulls] == [(-1, A)]
 
 
@@ -442,11 +451,11 @@ def test_an_empty_shot_opens_on_its_late_detection_instead_of_the_background():
     assert pulls_of(plan) == [(2.0, 2.0, A, B)]  # the hard switch at the cut
     assert_array_equal(plan.subject_id[20:], B)
     assert_allclose(plan.focus_m[20:], 4.0)
-    # entering across the edge: the shot rests on the background until B is there
+    # entering across the edge 1.5 s into a shot that shows nothing else: preset as well
     tr.xyxy[1, 35:] = (150, 10, 200, 90)
     plan = plan_for(tr)
-    assert_array_equal(plan.subject_id[20:35], -1)
-    assert [(p.start_s, p.to_id) for p in plan.pulls][1:] == [(3.5, B)]
+    assert pulls_of(plan) == [(2.0, 2.0, A, B)]
+    assert_array_equal(plan.subject_id[20:], B)
     # found mid-frame 3 s into the shot (> prefocus_max_s): not late, the shot opens empty
     tr.xyxy[1, :50] = np.nan
     tr.xyxy[1, 50:] = (110, 10, 190, 90)
@@ -606,12 +615,13 @@ def test_a_hold_ignores_distance_jitter_under_the_deadband_and_follows_real_move
     tr = two_people()
     jitter = 0.03 * np.where(np.arange(T) % 2 == 0, 1.0, -1.0)  # +-0.03 D about 0.5 D: 0.42 px p-p
     tr.distance_m[0] = 1.0 / (0.5 + jitter)
-    inputs = make_inputs(speaking((0, 0.0, 10.0)), tracks=tr)
+    inputs = make_inputs(speaking((0, 0.0, 10.0)), tracks=tr, lens=LENS_50)
     steady = plan_focus(inputs, dataclasses.replace(CFG, hold_deadband_px=1.0))
     assert np.ptp(1.0 / steady.focus_m) <= 0.06 + 1e-6 and np.ptp(1.0 / steady.focus_m[1:]) == 0.0
     tr.distance_m[0] = np.linspace(2.0, 4.0, T)  # a real move of 0.25 D (1.7 px): followed
     moving = plan_focus(
-        make_inputs(speaking((0, 0.0, 10.0)), tracks=tr), dataclasses.replace(CFG, hold_deadband_px=1.0)
+        make_inputs(speaking((0, 0.0, 10.0)), tracks=tr, lens=LENS_50),
+        dataclasses.replace(CFG, hold_deadband_px=1.0),
     )
     half_band = 0.5 / 6.944
     assert np.abs(1.0 / moving.focus_m - 1.0 / tr.distance_m[0]).max() <= half_band + 1e-6
@@ -620,7 +630,8 @@ def test_a_hold_ignores_distance_jitter_under_the_deadband_and_follows_real_move
                            "holds": [{"start_s": 0.0, "end_s": 10.0, "subject": "a"}]})  # fmt: skip
     tr.distance_m[0] = 1.0 / (0.5 + 10 * jitter)  # +-0.3 D: 4.2 px p-p pulsing, above the band
     pulsing = plan_focus(
-        make_inputs(speaking((0, 0.0, 10.0)), tracks=tr), dataclasses.replace(CFG, hold_deadband_px=1.0)
+        make_inputs(speaking((0, 0.0, 10.0)), tracks=tr, lens=LENS_50),
+        dataclasses.replace(CFG, hold_deadband_px=1.0),
     )
     assert len(focus_reversals(pulsing, grades).at_s) > 50  # reported, not hidden
 
@@ -643,3 +654,92 @@ def test_an_off_screen_speaker_leaves_focus_on_the_person_the_shot_shows():
     off = build_utility(inputs, PlannerConfig(**{**CFG.__dict__, "quiet_saliency_weight": 0.0})).rate[1]
     assert_allclose(on[12:65], CFG.switch_cost / CFG.saliency_switch_cost)  # saliency-mode worth
     assert_allclose(off[12:65], 0.0) and (off[75:] > 0.5).all()
+
+
+def test_a_switch_to_a_subject_at_the_focus_distance_already_set_is_a_hand_over_not_a_rack():
+    """Two subjects at one distance: a switch on looks moves nothing on screen, so it is no pull
+    and the hold goes on; a speaker's turn and a subject still coming in at the edge keep theirs."""
+    sal = np.zeros((2, T), np.float32)
+    sal[0] = np.where(np.arange(T) < 50, 0.8, 0.2)
+    sal[1] = np.where(np.arange(T) < 50, 0.3, 0.9)
+    tr = two_people()
+    tr.distance_m[1] = 2.0  # B beside A, at A's distance
+    plan = plan_focus(make_inputs(np.zeros((2, T), np.float32), saliency=sal, tracks=tr), SAL_CFG)
+    assert plan.pulls == []
+    assert_array_equal(plan.subject_id[:50], A)
+    assert_array_equal(plan.subject_id[50:], B)
+    assert_allclose(plan.focus_m, 2.0)
+    assert_allclose(plan.focus_xy[60], (0.75, 0.3))  # the focus point is on B
+    switch = [d for d in plan.meta["decisions"] if d["kind"] == "saliency"]
+    assert len(switch) == 1 and "handed over, no rack" in switch[0]["reason"]
+    # 1.8 px of blur apart (0.26 D at 6.9 px/D): under the 2 px deadband, still a hand-over
+    tr.distance_m[1] = 1.0 / (0.5 - 0.26)
+    plan = plan_focus(make_inputs(np.zeros((2, T)), saliency=sal, tracks=tr, lens=LENS_50), SAL_CFG)
+    assert plan.pulls == []
+    # a speaker's turn at the same distance is still a pull
+    tr.distance_m[1] = 2.0
+    plan = plan_focus(make_inputs(speaking((0, 0.0, 4.0), (1, 5.0, 9.0)), tracks=tr), CFG)
+    assert [(p.from_id, p.to_id) for p in plan.pulls] == [(A, B)]
+    # B walking in across the right edge at 5 s and taken at once: its distance is a part's, a pull
+    tr.xyxy[1, :50] = np.nan
+    tr.xyxy[1, 50:] = (150, 10, 200, 90)
+    sal[1, :50] = 0.0
+    plan = plan_focus(make_inputs(np.zeros((2, T)), saliency=sal, tracks=tr), SAL_CFG)
+    assert [(p.start_s, p.from_id, p.to_id) for p in plan.pulls] == [(5.0, A, B)]
+
+
+def test_focus_resting_after_an_exit_hands_over_to_a_subject_found_at_that_distance():
+    tr = two_people()
+    tr.xyxy[0, 40:] = np.nan  # A leaves at 4 s with nobody else in frame
+    tr.xyxy[1, :60] = np.nan  # B found mid-frame at 6 s where focus rests (A's distance)
+    tr.distance_m[1] = 2.0
+    sal = (np.full((2, T), 0.5) * tr.present).astype(np.float32)
+    plan = plan_focus(make_inputs(np.zeros((2, T)), saliency=sal, tracks=tr), SAL_CFG)
+    assert plan.pulls == []
+    assert_allclose(plan.focus_m, 2.0)
+    assert_array_equal(plan.subject_id[70:], B)
+    tr.distance_m[1] = 4.0  # found elsewhere in depth: focus racks to it from where it rests
+    plan = plan_focus(make_inputs(np.zeros((2, T)), saliency=sal, tracks=tr), SAL_CFG)
+    assert [(p.from_id, p.to_id, p.from_m, p.to_m) for p in plan.pulls] == [(-1, B, 2.0, 4.0)]
+
+
+class _Depth:
+    """A depth source with one (h, w) map per frame index."""
+
+    def __init__(self, maps):
+        self.maps = maps
+
+    def depth_m_at(self, index: int) -> np.ndarray:
+        return self.maps[index]
+
+
+def test_the_scene_distance_is_the_median_depth_of_the_frames_centre_third_per_shot():
+    from autofocuspull.plan import background_distance_m, background_distances_m
+
+    near = np.full((30, 60), 20.0, np.float32)  # a far backdrop ...
+    near[10:20, 20:40] = 0.5  # ... and a document at 0.5 m exactly on the centre third
+    near[10:12, 20:40] = 50.0  # with a strip of something else crossing it (a fifth of it)
+    far = np.full((30, 60), 150.0, np.float32)  # beyond the range: clipped to 100 m
+    tiny = np.full((30, 60), 0.05, np.float32)  # nearer than a lens focuses: 0.2 m
+    depth = _Depth({0: near, 3: far, 5: tiny})
+    assert background_distance_m(depth) == pytest.approx(0.5)
+    assert background_distance_m(depth, 3) == pytest.approx(100.0)
+    assert background_distance_m(depth, 5) == pytest.approx(0.2)
+    assert_allclose(background_distances_m(depth, [3, 5], 7), [0.5, 0.5, 0.5, 100.0, 100.0, 0.2, 0.2])
+
+
+def test_with_nobody_to_focus_on_focus_is_the_scene_at_the_frames_centre_of_each_shot():
+    tr = two_people()
+    tr.xyxy[:] = np.nan
+    tr.focus_xy[:] = np.nan
+    inputs = make_inputs(np.zeros((2, T)), tracks=tr, cuts_s=[5.0])
+    inputs.shot_background_m = np.where(np.arange(T) < 50, 0.6, 8.0)
+    plan = plan_focus(inputs, SAL_CFG)
+    assert (plan.subject_id == -1).all()
+    assert_allclose(plan.focus_xy, np.tile([0.5, 0.5], (T, 1)))
+    assert_allclose(plan.focus_m[:50], 0.6)
+    assert_allclose(plan.focus_m[50:], 8.0)
+    assert plan.pulls == []  # focus jumps with the cut, it does not rack
+    # without per-shot distances: background_m throughout
+    plan = plan_focus(make_inputs(np.zeros((2, T)), tracks=tr), SAL_CFG)
+    assert_allclose(plan.focus_m, 10.0)

@@ -73,6 +73,19 @@ def test_build_subject_tracks_person_face_object():
     assert not tr.has_face[1].any()
 
 
+def test_a_faceless_person_cut_by_the_top_of_the_frame_is_focused_on_the_chest():
+    """No face: a whole figure's focus point is its head (0.12 down the box); a torso whose box the
+    frame's top cuts has no head in frame, so the point is a quarter down, on the chest. A cup at
+    the top edge keeps the upper-centre rule (the cropped rule is for people)."""
+    rows = [(f, 1, 0, (100, 40, 200, 240), 0.9, None) for f in range(10)]  # a whole figure
+    rows += [(f, 2, 0, (250, 0, 390, 200), 0.9, None) for f in range(10)]  # a torso, head cut off
+    rows += [(f, 3, 41, (10, 0, 50, 40), 0.9, None) for f in range(10)]  # a cup at the top edge
+    tr = build_subject_tracks(tracked(rows), 10, image_size=SIZE, fps=FPS)
+    np.testing.assert_allclose(tr.focus_xy[0, 0], [150 / 400, (40 + 0.12 * 200) / 300], rtol=1e-6)
+    np.testing.assert_allclose(tr.focus_xy[1, 0], [320 / 400, (0.25 * 200) / 300], rtol=1e-6)
+    np.testing.assert_allclose(tr.focus_xy[2, 0], [30 / 400, (0.12 * 40) / 300], rtol=1e-6)
+
+
 def test_long_gap_stays_absent_and_unlinked_face_becomes_subject():
     rows = [(f, 3, FACE_CLASS_ID, [10, 10, 30, 30], 0.9, face_lm(10, 10)) for f in range(10)]
     rows += [(f, 3, FACE_CLASS_ID, [10, 10, 30, 30], 0.9, face_lm(10, 10)) for f in range(25, 35)]

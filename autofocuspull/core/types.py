@@ -232,8 +232,6 @@ class Detections:
         return w * h
 
 
-
-
 # --------------------------------------------------------------------------------------------
 # Subject tracks: dense over the clip's frames
 # --------------------------------------------------------------------------------------------
@@ -524,7 +522,10 @@ class PlanInputs:
     """Everything a planner sees about a clip (the whole clip at once).
 
     ``cuts_s`` are shot-change times (a new shot starts at each); ``background_m`` is the focus
-    distance used when no subject is worth focusing on; ``lens`` the virtual lens the plan is for;
+    distance used when no subject is worth focusing on (the scene at the frame's centre,
+    :func:`~autofocuspull.plan.background_distance_m`), and ``shot_background_m`` (T,) the same per
+    frame, from each shot's first frame (None: ``background_m`` everywhere); ``lens`` the virtual
+    lens the plan is for;
     ``saliency`` the :class:`~autofocuspull.cues.SaliencyConfig` the cues were computed with (a
     planner that reasons about what the cues mean, such as a product held by a person, reads
     the same thresholds); ``keyframes`` the user's focus decisions
@@ -540,9 +541,13 @@ class PlanInputs:
     lens: Lens = field(default_factory=Lens)
     saliency: Any = field(default_factory=_default_saliency)
     keyframes: Sequence[Any] = ()
+    shot_background_m: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         t = self.video.n_frames
+        if self.shot_background_m is not None:
+            scene = check_array("shot_background_m", self.shot_background_m, (t,), np.float64)
+            self.shot_background_m = scene
         if self.tracks.n_frames != t and len(self.tracks):
             raise ValueError(f"PlanInputs.tracks: expected {t} frames, got {self.tracks.n_frames}")
         if len(self.cues.times_s) != t:

@@ -15,10 +15,14 @@ Components, each (S, T) float32 in [0, 1] and 0 where the subject is absent:
   by a person (its box overlaps a person's box by at least ``held_overlap`` of its own area: a hand
   grips a product's edge, so the product's centre often lies outside an arm's box); a person seen
   without a face who holds a product is the hand of a product shot, not a subject, and gets
-  ``hand_prior`` (0) there;
+  ``hand_prior`` (0) there (see also ``hand_weight`` below);
 - ``user``: 1 for the subject a user picked (point and time) from that time until the next pick.
 
-``saliency = max(user, weighted mean of the other components)``.
+``saliency = max(user, weighted mean of the other components)``, the mean scaled by
+``hand_weight`` on the frames where a person is the hand of a product shot: a hand's box is
+larger and more central than the product it holds, so on size and centrality alone the holder
+would outrank what the shot shows (three red cups shuffled by a torso without a head; a box held
+out by an arm).
 """
 
 from __future__ import annotations
@@ -52,6 +56,10 @@ class SaliencyConfig:
     other_prior: float = 0.3
     held_overlap: float = 0.05  # fraction of the product's box area inside a person's box
     hand_prior: float = 0.0
+    # the hand of a product shot (a faceless person holding a product) is worth half its own
+    # saliency while it holds one: what it holds is the shot, yet it is still a figure in frame, so
+    # with nothing held it counts in full again (fitted on the graded set: 0.25, 0.5 or 1)
+    hand_weight: float = 0.5
     w_size: float = 0.30
     w_centrality: float = 0.20
     w_motion: float = 0.10
@@ -125,9 +133,26 @@ def overlap_fraction(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
     return np.nan_to_num(frac, nan=0.0, posinf=0.0)
 
 
+def held_products(tracks: SubjectTracks, cfg: SaliencyConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(S, T) bool each: a product held by a person (its box overlaps a person's box by at least
+    ``held_overlap`` of its own area), and a person seen without a face while holding one (the
+    hand of a product shot)."""
+    held = np.zeros((len(tracks), tracks.n_frames), bool)
+    hands = np.zeros_like(held)
+    people = [i for i, lab in enumerate(tracks.label) if lab == "person"]
+    for i, lab in enumerate(tracks.label):
+        if lab not in PRODUCT_LABELS:
+            continue
+        for p in people:
+            by_p = overlap_fraction(tracks.xyxy[i], tracks.xyxy[p]) >= cfg.held_overlap
+            held[i] |= by_p
+            hands[p] |= by_p & ~tracks.has_face[p]
+    return held & tracks.present, hands & tracks.present
+
+
 def object_component(tracks: SubjectTracks, cfg: SaliencyConfig) -> np.ndarray:
-    """(S, T) class prior; 1 for a held product (its box overlaps a person's by ``held_overlap``
-    of its area), ``hand_prior`` for a person without a face while holding one."""
+    """(S, T) class prior; 1 for a held product (:func:`held_products`), ``hand_prior`` for a
+    person without a face while holding one."""
     prior = np.array(
         [
             cfg.person_prior if lab in PERSON_LABELS
@@ -138,15 +163,8 @@ def object_component(tracks: SubjectTracks, cfg: SaliencyConfig) -> np.ndarray:
         np.float32,
     )  # fmt: skip
     out = np.repeat(prior[:, None], tracks.n_frames, axis=1)
-    people = [i for i, lab in enumerate(tracks.label) if lab == "person"]
-    hands = np.zeros(out.shape, bool)
-    for i, lab in enumerate(tracks.label):
-        if lab not in PRODUCT_LABELS:
-            continue
-        for p in people:
-            held = overlap_fraction(tracks.xyxy[i], tracks.xyxy[p]) >= cfg.held_overlap
-            out[i, held] = 1.0
-            hands[p] |= held & ~tracks.has_face[p]
+    held, hands = held_products(tracks, cfg)
+    out[held] = 1.0
     out[hands] = cfg.hand_prior
     return out * tracks.present
 
@@ -217,6 +235,7 @@ def compute_saliency(
         "object": cfg.w_object,
     }
     mix = sum(weights[k] * comps[k] for k in weights) / sum(weights.values())
+    mix = np.where(held_products(tracks, cfg)[1], cfg.hand_weight * mix, mix)
     comps["user"] = user_component(tracks, times, image_size, user_targets or [])
     sal = np.maximum(comps["user"], mix) * present
     comps = {k: (v * present).astype(np.float32) for k, v in comps.items()}

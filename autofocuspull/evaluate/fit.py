@@ -94,6 +94,7 @@ SEARCH_SPACE: tuple[Param, ...] = (
     Param("cues.saliency.w_object", (0.05, 0.15, 0.3)),
     Param("cues.saliency.person_prior", (0.4, 0.6, 0.8)),
     Param("cues.saliency.product_prior", (0.6, 0.8, 1.0)),
+    Param("cues.saliency.hand_weight", (0.25, 0.5, 1.0)),
     Param("cues.voices.cluster_distance", (0.25, 0.3, 0.4, 0.5, 0.6)),
     Param("cues.voices.voice_weight", (0.0, 0.3, 0.6, 0.8, 1.0)),
     Param("cues.voices.min_evidence", (0.0, 0.25, 0.5, 1.0)),

@@ -26,14 +26,16 @@ from autofocuspull.core.types import CueSeries, Lens, PlanInputs, SubjectTracks,
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_VERSION = 2  # 2: raw readings from perception.distance.raw_subject_distances
+# 2: raw readings from perception.distance.raw_subject_distances; 3: the scene's distance per shot
+SNAPSHOT_VERSION = 3
 
 
 @dataclass
 class ClipSnapshot:
     """A clip's analysis: ``tracks`` with ``distance_m`` holding the RAW per-frame distances (gaps
     up to the track's interpolation filled, not yet smoothed), the cues, cut frames, the focus
-    distance of the background, the depth source and the audio (16 kHz mono, or None)."""
+    distance of the background (the scene at the frame's centre: first frame, and (T,) per shot),
+    the depth source and the audio (16 kHz mono, or None)."""
 
     info: VideoInfo
     tracks: SubjectTracks
@@ -42,6 +44,7 @@ class ClipSnapshot:
     background_m: float
     depth_source: str
     audio_16k: np.ndarray | None
+    shot_background_m: np.ndarray | None = None
 
     @property
     def cuts_s(self) -> list[float]:
@@ -56,6 +59,8 @@ class ClipSnapshot:
         d["version"] = np.asarray(SNAPSHOT_VERSION)
         if self.audio_16k is not None:
             d["audio_16k"] = self.audio_16k.astype(np.float32)
+        if self.shot_background_m is not None:
+            d["shot_background_m"] = np.asarray(self.shot_background_m, np.float64)
         return d
 
     @classmethod
@@ -71,6 +76,7 @@ class ClipSnapshot:
             float(d["background_m"]),
             str(d["depth_source"]),
             d.get("audio_16k"),
+            d.get("shot_background_m"),
         )
 
     def plan_inputs(self, distance_config=None, lens: Lens | None = None) -> PlanInputs:
@@ -98,6 +104,7 @@ class ClipSnapshot:
             self.depth_source,
             background_m=self.background_m,
             lens=lens,
+            shot_background_m=self.shot_background_m,
         )
 
 
@@ -118,7 +125,7 @@ def snapshot_clip(path: str | Path, cfg=None, *, refresh: bool = False) -> ClipS
     from autofocuspull import pipeline
     from autofocuspull.config import RackConfig, section_dict
     from autofocuspull.io import check_input_file, probe, read_audio
-    from autofocuspull.plan import background_distance_m
+    from autofocuspull.plan import background_distance_m, background_distances_m
 
     cfg = cfg or RackConfig()
     path = str(check_input_file(path))
@@ -137,7 +144,9 @@ def snapshot_clip(path: str | Path, cfg=None, *, refresh: bool = False) -> ClipS
     # the voice fusion (each trial fuses the voices with its own settings)
     a = pipeline.analyse(path, cfg, whole_clip_cues=False, raw_distances=True)
     background = background_distance_m(a.depth)
+    per_shot = background_distances_m(a.depth, a.cut_frames, info.n_frames)
     audio = read_audio(path, 16000) if info.has_audio else None
-    snap = ClipSnapshot(info, a.tracks, a.cues, list(a.cut_frames), background, a.depth_source, audio)
+    cuts = list(a.cut_frames)
+    snap = ClipSnapshot(info, a.tracks, a.cues, cuts, background, a.depth_source, audio, per_shot)
     cache.save_npz("snapshot.npz", snap.to_npz_dict())
     return snap

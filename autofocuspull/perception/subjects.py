@@ -58,6 +58,10 @@ class SubjectConfig:
     max_gap_s: float = 1.0
     salient_class_ids: tuple[int, ...] = SALIENT_CLASS_IDS
     head_focus_frac: float = 0.12  # focus point of a faceless person: this far down its box
+    # ... and of one whose box the top of the frame cuts (the head is out of frame: a torso behind
+    # the thing it holds, arms reaching in): the chest, a quarter down what is visible, the middle
+    # of the head-and-chest region its distance is read from (perception.distance person_core)
+    cropped_focus_frac: float = 0.25
 
 
 # --------------------------------------------------------------------------------------------
@@ -119,13 +123,22 @@ def _fill_conf(conf: np.ndarray, box: np.ndarray) -> np.ndarray:
 
 
 def focus_points(
-    box: np.ndarray, face: np.ndarray, lm: np.ndarray, image_size: tuple[int, int], head_frac: float
+    box: np.ndarray,
+    face: np.ndarray,
+    lm: np.ndarray,
+    image_size: tuple[int, int],
+    head_frac: float,
+    cropped_frac: float | None = None,
 ) -> np.ndarray:
-    """(T, 2) normalised focus point: eyes midpoint, else face centre, else upper centre of box."""
+    """(T, 2) normalised focus point: eyes midpoint, else face centre, else upper centre of box:
+    ``head_frac`` of its height down, or ``cropped_frac`` (default ``head_frac``) where the box
+    reaches the top of the frame (within 1 % of its height: the head is cut off)."""
     w, h = image_size
     eyes = lm[:, :2].mean(axis=1)
     face_c = np.stack([(face[:, 0] + face[:, 2]) / 2, face[:, 1] + 0.4 * (face[:, 3] - face[:, 1])], 1)
-    box_c = np.stack([(box[:, 0] + box[:, 2]) / 2, box[:, 1] + head_frac * (box[:, 3] - box[:, 1])], 1)
+    cropped = box[:, 1] <= 0.01 * h
+    frac = np.where(cropped, head_frac if cropped_frac is None else cropped_frac, head_frac)
+    box_c = np.stack([(box[:, 0] + box[:, 2]) / 2, box[:, 1] + frac * (box[:, 3] - box[:, 1])], 1)
     pt = np.where(np.isfinite(eyes).all(1, keepdims=True), eyes, face_c)
     pt = np.where(np.isfinite(pt).all(1, keepdims=True), pt, box_c)
     return (pt / np.array([w, h], np.float32)).astype(np.float32)
@@ -199,10 +212,11 @@ def build_subject_tracks(
         rows.append((oid, class_name(int(cls)), box, nan_face, nan_lm, _fill_conf(conf, box)))
     rows.sort(key=lambda r: r[0])
     tracks = SubjectTracks.allocate([r[0] for r in rows], [r[1] for r in rows], n_frames)
-    for s, (_, _, box, fbox, flm, conf) in enumerate(rows):
+    for s, (_, label, box, fbox, flm, conf) in enumerate(rows):
         tracks.xyxy[s], tracks.face_xyxy[s], tracks.landmarks_px[s] = box, fbox, flm
         tracks.confidence[s] = conf
-        tracks.focus_xy[s] = focus_points(box, fbox, flm, image_size, config.head_focus_frac)
+        cropped = config.cropped_focus_frac if label == "person" else None
+        tracks.focus_xy[s] = focus_points(box, fbox, flm, image_size, config.head_focus_frac, cropped)
     tracks.focus_xy[~tracks.present] = np.nan
     if distance_m is not None:
         tracks.distance_m = check_array("distance_m", distance_m(tracks), (len(tracks), n_frames), np.float32)

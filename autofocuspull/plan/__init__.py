@@ -19,7 +19,7 @@ from autofocuspull.plan.baselines import BASELINE_PLANNERS, BaselineConfig
 from autofocuspull.plan.keyframes import Keyframe, load_keyframes, parse_keyframes
 from autofocuspull.plan.planfile import dumps_plan, load_plan, plan_from_dict, plan_to_dict, save_plan
 from autofocuspull.plan.planner import PlannerConfig, default_planner, plan_focus
-from autofocuspull.plan.rules import background_distance_m
+from autofocuspull.plan.rules import background_distance_m, background_distances_m
 
 
 class Planner(Protocol):
@@ -42,6 +42,7 @@ __all__ = [
     "Planner",
     "PlannerConfig",
     "background_distance_m",
+    "background_distances_m",
     "dumps_plan",
     "load_keyframes",
     "load_plan",

@@ -20,9 +20,9 @@ if TYPE_CHECKING:
 
 
 def subject_name(tracks: SubjectTracks, row: int) -> str:
-    """'person 2' for track row ``row``; 'the background' for -1."""
+    """'person 2' for track row ``row``; 'the scene' for -1 (focus at the frame's centre)."""
     if row < 0:
-        return "the background"
+        return "the scene"
     return f"{tracks.label[row]} {int(tracks.track_id[row])}"
 
 
@@ -61,9 +61,8 @@ def describe_switch(
         why = f"{name} is speaking (since {since:.2f} s): focus moves at {t:.2f} s, after the minimum hold"
         return Switch(f, onset, old, new, "speech", why)
     if new == 0:
-        return Switch(
-            f, f, old, new, "saliency", f"no subject worth focusing on at {t:.2f} s: focus on the background"
-        )
+        why = f"no subject worth focusing on at {t:.2f} s: focus on the scene at the frame's centre"
+        return Switch(f, f, old, new, "saliency", why)
     comps = {k: float(v[new - 1, f]) for k, v in inputs.cues.components.items() if k != "user"}
     if inputs.cues.components.get("user") is not None and inputs.cues.components["user"][new - 1, f] > 0:
         why = "picked by the user"

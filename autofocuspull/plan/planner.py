@@ -76,7 +76,7 @@ from typing import Any
 
 import numpy as np
 
-from autofocuspull.core.arrays import cut_frame_mask, frame_interval_s
+from autofocuspull.core.arrays import cut_frame_mask, frame_interval_s, touches_edge
 from autofocuspull.core.types import FocusPlan, PlanInputs
 from autofocuspull.plan.explain import describe_switch, hold_decisions, planning_notes, subject_name
 from autofocuspull.plan.keyframes import Keyframe, keyframe_constraints, resolve_keyframes
@@ -86,6 +86,7 @@ from autofocuspull.plan.pulls import (
     choice_distances,
     choice_points,
     hold_after_exits,
+    same_plane_handovers,
     steady_holds,
 )
 from autofocuspull.plan.switches import drop_pulls_cut_short, prefocus_late_detections, snap_switches
@@ -200,6 +201,23 @@ class PlannerConfig:
             )
 
 
+def settled_in(inputs: PlanInputs, cut_mask: np.ndarray, cfg: PlannerConfig):
+    """``whole(row, frame)`` for :func:`~autofocuspull.plan.pulls.same_plane_handovers`: false while
+    a subject is still coming in, its box at the frame's edge (``edge_margin``) less than
+    ``min_hold_s`` after it was first seen in the shot (the distance of a part is unsettled)."""
+    tracks, times = inputs.tracks, inputs.cues.times_s
+    size = (inputs.video.width, inputs.video.height)
+    margin = (cfg.edge_margin * size[0], cfg.edge_margin * size[1])
+    shot = np.cumsum(cut_mask)
+
+    def whole(row: int, f: int) -> bool:
+        seen = np.flatnonzero(tracks.present[row, : f + 1] & (shot[: f + 1] == shot[f]))
+        new = not len(seen) or times[f] - times[seen[0]] < cfg.min_hold_s - 1e-9
+        return not (new and touches_edge(tracks.xyxy[row, f], size, margin))
+
+    return whole
+
+
 def plan_focus(
     inputs: PlanInputs,
     config: PlannerConfig | None = None,
@@ -232,8 +250,8 @@ def plan_focus(
     dist = choice_distances(inputs)
     path, cut_short = drop_pulls_cut_short(path, util, dist, times, cut_mask, free, cfg)
     path, prefocused = prefocus_late_detections(path, util, inputs, cut_mask, free, forced, cfg)
-    exits = hold_after_exits(path, dist, cut_mask)
     pts = choice_points(inputs)
+    exits = hold_after_exits(path, dist, cut_mask, pts)
     late = [(s0, first, row + 1) for row, s0, first in util.backfilled]
     for s0, first, new in [*prefocused, *late]:  # a late detection is focused where it was first seen
         dist[new, s0:first] = dist[new, first]
@@ -247,8 +265,17 @@ def plan_focus(
     ]
     f_number = cfg.f_number if cfg.f_number is not None else inputs.lens.f_number
     per_dioptre = blur_px_per_dioptre(inputs.lens, f_number, inputs.video.width)
-    pulls, shown, focus_m = build_pulls(switches, path, dist, times, cut_mask, tracks, cfg, exits)
-    focus_m = steady_holds(focus_m, shown, pulls, times, cut_mask, cfg.hold_deadband_px / per_dioptre)
+    deadband = cfg.hold_deadband_px / per_dioptre
+    same = same_plane_handovers(switches, dist, deadband, settled_in(inputs, cut_mask, cfg))
+    handovers = frozenset(sw.frame for sw in same)
+    switches = [
+        dataclasses.replace(sw, reason=f"{sw.reason} (at the same focus distance: handed over, no rack)")
+        if sw in same
+        else sw
+        for sw in switches
+    ]
+    pulls, shown, focus_m = build_pulls(switches, path, dist, times, cut_mask, tracks, cfg, exits, handovers)
+    focus_m = steady_holds(focus_m, shown, pulls, times, cut_mask, deadband, handovers)
     focus_xy = pts[shown, np.arange(t_n)]
     row_ids = np.concatenate([[NONE_ID], tracks.track_id]).astype(np.int64)
     ids = row_ids[shown]

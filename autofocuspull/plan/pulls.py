@@ -3,13 +3,14 @@ limit in dioptres, easing), a hard jump at a cut; per frame the shown choice and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from autofocuspull.core.arrays import fill_nearest, first_index_at, runs
 from autofocuspull.core.types import Lens, PlanInputs, Pull, SubjectTracks
+from autofocuspull.plan.rules import SCENE_POINT_XY
 from autofocuspull.plan.timeline import NONE_ID
 
 if TYPE_CHECKING:
@@ -34,19 +35,23 @@ def pull_duration_s(from_m: float, to_m: float, cfg: PlannerConfig) -> float:
 
 
 def choice_distances(inputs: PlanInputs) -> np.ndarray:
-    """(K, T) focus distance per choice (background first), NaN gaps filled from the nearest frame."""
+    """(K, T) focus distance per choice (background first: ``shot_background_m``, else
+    ``background_m``), NaN gaps filled from the nearest frame."""
     t = len(inputs.cues.times_s)
-    rows = [np.full(t, inputs.background_m, np.float64)]
+    scene = inputs.shot_background_m if inputs.shot_background_m is not None else inputs.background_m
+    rows = [np.broadcast_to(np.asarray(scene, np.float64), (t,)).copy()]
     for s in range(len(inputs.tracks)):
         d = fill_nearest(inputs.tracks.distance_m[s].astype(np.float64))
-        rows.append(np.where(np.isfinite(d), d, inputs.background_m))
+        rows.append(np.where(np.isfinite(d), d, rows[0]))
     return np.stack(rows)
 
 
 def choice_points(inputs: PlanInputs) -> np.ndarray:
-    """(K, T, 2) normalised focus point per choice (background NaN), gaps filled from nearest frame."""
+    """(K, T, 2) normalised focus point per choice, gaps filled from the nearest frame. The
+    background choice is the scene at the frame's centre (:data:`~autofocuspull.plan.rules.SCENE_POINT_XY`,
+    where its distance is read)."""
     t = len(inputs.cues.times_s)
-    pts = [np.full((t, 2), np.nan)]
+    pts = [np.tile(np.asarray(SCENE_POINT_XY, np.float64), (t, 1))]
     for s in range(len(inputs.tracks)):
         fx = inputs.tracks.focus_xy[s].astype(np.float64)
         pts.append(np.stack([fill_nearest(fx[:, 0]), fill_nearest(fx[:, 1])], -1))
@@ -62,6 +67,7 @@ def build_pulls(
     tracks: SubjectTracks,
     cfg: PlannerConfig,
     exits: frozenset[int] = frozenset(),
+    handovers: frozenset[int] = frozenset(),
 ) -> tuple[list[Pull], np.ndarray, np.ndarray]:
     """Pulls for the switches, and per frame (T,) the shown choice and focus distance (m).
 
@@ -70,7 +76,8 @@ def build_pulls(
     at the next cut at the latest. During a pull the choice shown is the new one and focus moves
     in dioptres along the easing curve between the two subjects' (moving) distances. A switch at
     one of the ``exits`` frames (the subject left, focus stays: :func:`hold_after_exits`) moves
-    nothing and is no pull.
+    nothing and is no pull; nor is one at a ``handovers`` frame (:func:`same_plane_handovers`):
+    focus goes on to the new subject's distance, within the hold deadband.
     """
     t_n = len(times)
     idx = np.arange(t_n)
@@ -83,7 +90,7 @@ def build_pulls(
         t_sw = float(times[sw.frame])
         from_id = int(tracks.track_id[sw.old - 1]) if sw.old > 0 else NONE_ID
         to_id = int(tracks.track_id[sw.new - 1]) if sw.new > 0 else NONE_ID
-        if sw.frame in exits:
+        if sw.frame in exits or sw.frame in handovers:
             continue
         if sw.kind == "cut":
             from_m, to_m = float(dist[sw.old, sw.frame - 1]), float(dist[sw.new, sw.frame])
@@ -114,17 +121,53 @@ def build_pulls(
     return pulls, shown, focus
 
 
-def hold_after_exits(path: np.ndarray, dist: np.ndarray, cut_mask: np.ndarray) -> frozenset[int]:
+HANDOVER_KINDS = ("saliency", "lost")  # switches on looks or at an exit; never speech, a cut or a user's
+
+
+def same_plane_handovers(
+    switches: Sequence[Switch],
+    dist: np.ndarray,
+    deadband_dioptre: float,
+    whole: Callable[[int, int], bool] = lambda row, frame: True,
+) -> list[Switch]:
+    """The switches that move focus less than ``deadband_dioptre`` (the hold deadband, in dioptres):
+    on looks or at an exit (:data:`HANDOVER_KINDS`), to a subject at the focus distance already set
+    (two players side by side, cups shuffled on one table, a label flip that split one object's
+    track, a subject found where focus rests after an exit: ``dist`` row 0 holds that rest distance,
+    :func:`hold_after_exits`). Nothing on screen changes, so a focus puller does not rack: focus is
+    handed over and the hold goes on (no pull; :func:`build_pulls`, :func:`steady_holds`). A
+    speaker's turn keeps its pull however small: it is the decision an editor reviews on the
+    timeline. So does a switch to a subject cut by the frame's edge (``whole(row, frame)`` false
+    for its track row): the distance of a part (a person walking in, their box a sliver at the
+    border) is too uncertain to skip the rack on."""
+    out = []
+    for sw in switches:
+        if sw.kind not in HANDOVER_KINDS or sw.new <= 0 or sw.frame == 0:
+            continue
+        if not whole(sw.new - 1, sw.frame):
+            continue
+        step = abs(1.0 / dist[sw.old, sw.frame - 1] - 1.0 / dist[sw.new, sw.frame])
+        if step < deadband_dioptre:
+            out.append(sw)
+    return out
+
+
+def hold_after_exits(
+    path: np.ndarray, dist: np.ndarray, cut_mask: np.ndarray, pts: np.ndarray | None = None
+) -> frozenset[int]:
     """Where the held subject leaves and nobody takes over, focus stays where the subject left it:
     in place, the background choice's distance (row 0 of ``dist`` (K, T)) on each run of ``path``
-    (T,) that follows a subject inside the same shot becomes that subject's last distance. Runs
-    opening a shot keep the background. Returns the first frames of those runs (no pull there:
-    focus does not move)."""
+    (T,) that follows a subject inside the same shot becomes that subject's last distance, and its
+    focus point (row 0 of ``pts`` (K, T, 2), when given) the subject's last point. Runs opening a
+    shot keep the scene. Returns the first frames of those runs (no pull there: focus does not
+    move)."""
     exits = []
     for a, b in runs(path == 0):
         if a == 0 or cut_mask[a] or path[a - 1] == 0:
             continue
         dist[0, a:b] = dist[path[a - 1], a - 1]
+        if pts is not None:
+            pts[0, a:b] = pts[path[a - 1], a - 1]
         exits.append(a)
     return frozenset(exits)
 
@@ -158,17 +201,20 @@ def steady_holds(
     times: np.ndarray,
     cut_mask: np.ndarray,
     deadband_dioptre: float,
+    handovers: frozenset[int] = frozenset(),
 ) -> np.ndarray:
     """Focus (T,) metres with :func:`backlash` applied over each hold: a run of frames on one
-    choice, outside every pull, within one shot. Pull frames and the background are untouched."""
+    choice (or on subjects handed over at one distance: ``handovers``, their first frames),
+    outside every pull, within one shot. Pull frames and the background are untouched."""
     if deadband_dioptre <= 0:
         return focus_m
     out = focus_m.astype(np.float64).copy()
     free = np.ones(len(times), bool)
     for p in pulls:
         free &= ~((times >= p.start_s) & (times < p.end_s))
-    shot = np.cumsum(cut_mask)
-    key = np.where(free, shown * (int(shot.max()) + 1) + shot, -1)
+    change = np.r_[False, shown[1:] != shown[:-1]]
+    change[[f for f in handovers if 0 < f < len(change)]] = False
+    key = np.where(free, np.cumsum(change | cut_mask), -1)
     for a, b in runs(free):
         start = a
         for k in range(a + 1, b + 1):

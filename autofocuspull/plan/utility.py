@@ -138,8 +138,13 @@ def late_detections(
     inputs: PlanInputs, cut_mask: np.ndarray, cfg: PlannerConfig
 ) -> list[tuple[int, int, int]]:
     """(row, shot start frame, first detection frame) of each subject found late in its shot: first
-    detected after the shot's start with a box clear of the frame's edges, at most
-    ``prefocus_max_s`` into the shot, or at any time as a product held by a person seen since then."""
+    detected after the shot's start with a box clear of the frame's edges (or anywhere, when the
+    shot showed nothing before it), at most ``prefocus_max_s`` into the shot, or at any time as a
+    product held by a person seen since then.
+
+    An entrance at the edge of a shot that so far shows nothing (a title card wiped away, an empty
+    set) is the first thing the shot is about: a focus puller presets its mark rather than resting
+    on nothing and racking as it arrives."""
     tracks, times = inputs.tracks, inputs.cues.times_s
     size = (inputs.video.width, inputs.video.height)
     margin_px = (cfg.edge_margin * size[0], cfg.edge_margin * size[1])
@@ -153,7 +158,8 @@ def late_detections(
                 continue
             first = s0 + int(seen[0])
             opening = times[first] - times[s0] <= cfg.shot_open_s + 1e-9
-            if not opening and touches_edge(tracks.xyxy[row, first], size, margin_px):
+            empty = not present[:, s0:first].any()  # nothing else was in the shot before it
+            if not (opening or empty) and touches_edge(tracks.xyxy[row, first], size, margin_px):
                 continue
             soon = times[first] - times[s0] <= cfg.prefocus_max_s + 1e-9
             if soon or held_since(tracks, row, s0, first, inputs.saliency.held_overlap, present):
