@@ -31,7 +31,8 @@ def test_a_short_yeah_that_opens_a_long_answer_starts_the_turn():
 
 def test_the_same_yeah_under_the_old_rule_racks_late():
     sp = speaking((0, 0.0, 4.0), (1, 4.2, 4.5), (1, 4.9, 10.0))
-    (pull,) = plan_focus(make_inputs(sp), dataclasses.replace(CFG, opening_gap_s=0.0)).pulls
+    old = dataclasses.replace(CFG, opening_gap_s=0.0, reply_gap_s=0.0)  # (a reply, too, else)
+    (pull,) = plan_focus(make_inputs(sp), old).pulls
     assert pull.start_s == pytest.approx(4.9 - CFG.lead_s)
 
 
@@ -58,6 +59,24 @@ def test_an_isolated_short_utterance_and_one_too_far_from_its_turn_are_dropped()
     talk, dropped = clean_talk(sp, T_S, CFG)
     assert dropped == [(1, 20, 23), (1, 60, 63)]
     assert talk[1, 73:].all() and not talk[1, 63:73].any()
+
+
+def test_a_short_reply_after_the_other_gives_up_the_floor_is_a_turn():
+    # A answers 0-6 s; 0.6 s later B says "Thank you." (0.4 s) and nobody talks after it
+    sp = speaking((0, 0.0, 6.0), (1, 6.6, 7.0))
+    talk, dropped = clean_talk(sp, T_S, CFG)
+    assert dropped == [] and talk[1, 66:70].all()
+    (pull,) = plan_focus(make_inputs(sp), CFG).pulls
+    assert (pull.from_id, pull.to_id) == (A, B) and pull.start_s == pytest.approx(6.6 - CFG.lead_s)
+    # A takes the floor back 0.3 s after it: A kept the floor, B's words were a backchannel
+    sp = speaking((0, 0.0, 6.0), (1, 6.6, 7.0), (0, 7.3, 10.0))
+    _, dropped = clean_talk(sp, T_S, CFG)
+    assert dropped == [(1, 66, 70)]
+    assert plan_focus(make_inputs(sp), CFG).pulls == []
+    # 1.5 s after A stopped (more than reply_gap_s): isolated, dropped; reply_gap_s 0: the old rule
+    assert clean_talk(speaking((0, 0.0, 6.0), (1, 7.5, 7.9)), T_S, CFG)[1] == [(1, 75, 79)]
+    old = dataclasses.replace(CFG, reply_gap_s=0.0)
+    assert clean_talk(speaking((0, 0.0, 6.0), (1, 6.6, 7.0)), T_S, old)[1] == [(1, 66, 70)]
 
 
 def test_opening_gap_is_a_config_field_with_a_default_on_its_fitted_grid():

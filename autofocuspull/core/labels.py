@@ -44,6 +44,10 @@ PRODUCT_LABELS = frozenset(
 )  # fmt: skip
 # People: a person box or a face (the stages treat both as "a person")
 PERSON_LABELS = frozenset({"person", "face"})
+# Animals (COCO's): a prior of the saliency cue of their own
+ANIMAL_LABELS = frozenset(
+    {"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"}
+)
 
 # Classes tracked as subjects besides people: the products and the other things a shot can be about
 # (animals, props, screens); vehicles and furniture are scenery unless the salient-object finder

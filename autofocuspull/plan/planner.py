@@ -26,7 +26,8 @@ with utility ``u`` per mode:
   ``p > talk_threshold``, gaps shorter than ``merge_gap_s`` filled, runs shorter than
   ``backchannel_s`` dropped (backchannels never cause a switch) unless they open the same
   speaker's next turn within ``opening_gap_s`` with nobody else talking in between ("Yeah ...
-  [the answer]": the turn starts at the "Yeah"), a decision made on the whole clip;
+  [the answer]": the turn starts at the "Yeah") or reply to a turn that just ended with nobody
+  taking the floor back ("Thank you." after an answer), decisions made on the whole clip;
 - ``saliency``: ``(saliency[s, t] / max_s' saliency[s', t]) ** saliency_contrast``: relative to
   the most salient visible subject of that frame and sharpened, so what a switch weighs is how
   much more a subject matters than the others (a large near face beats a small far one), not
@@ -117,6 +118,10 @@ class PlannerConfig:
     - ``opening_gap_s`` (fitted): longest pause after a short utterance for it still to open the
       same speaker's turn; 0.8 s: pauses inside one speaker's turn are mostly under a second,
       longer ones read as giving the floor back.
+    - ``reply_gap_s`` (fitted): longest silence after another speaker's talk for a short
+      utterance still to answer it (a reply such as "Thank you." is a turn, not a backchannel,
+      when nobody takes the floor back after it); 1 s: most gaps between one speaker's turn and
+      the next are well under a second (about 0.2 s typical), longer ones are a new start.
     - ``merge_gap_s`` (fitted): pauses shorter than this inside one speaker's talk are filled
       (breaths and stops between words, 0.1-0.3 s).
     - ``talk_threshold`` (fitted): speaking probability (times voice activity) above which a
@@ -167,6 +172,7 @@ class PlannerConfig:
     min_hold_s: float = 1.0
     backchannel_s: float = 0.7
     opening_gap_s: float = 0.8
+    reply_gap_s: float = 1.0
     merge_gap_s: float = 0.3
     talk_threshold: float = 0.5
     use_vad: bool = True

@@ -29,10 +29,12 @@ def clean_talk(
 
     A short run is a **turn opening** ("Yeah ... [the answer]") when the same speaker's next kept
     run starts at most ``opening_gap_s`` after it ends and nobody else talks in between: it is
-    joined to that turn, so the turn (and the rack to it) starts at the short run. Otherwise it is
-    a **backchannel** (a short utterance while someone else keeps the floor, or an isolated one)
-    and is dropped: it never causes a switch. Returns the mask and the dropped runs as (row,
-    start, end) frame indices.
+    joined to that turn, so the turn (and the rack to it) starts at the short run. It is a **reply**
+    (:func:`is_reply`: "Thank you." after an answer) when it takes the floor another speaker gave
+    up: kept as it is, a turn of its own. Otherwise it is a **backchannel** (a short utterance
+    while someone else keeps the floor, or an isolated one, most often a detector's blip) and is
+    dropped: it never causes a switch. Returns the mask and the dropped runs as (row, start, end)
+    frame indices.
     """
     dt = frame_interval_s(times_s)
     talk = prob > cfg.talk_threshold
@@ -53,6 +55,9 @@ def clean_talk(
                 talk[s, b:next_kept] = True
                 next_kept = a
                 continue
+            if is_reply(a, b, others, dt, cfg):
+                next_kept = a
+                continue
             talk[s, a:b] = False
             dropped.append((s, a, b))
     dropped.sort()
@@ -63,6 +68,16 @@ def opens_turn(end: int, next_start: int, others: np.ndarray, dt: float, max_gap
     """Whether a short run ending at frame ``end`` opens the same speaker's run starting at
     ``next_start``: the gap is at most ``max_gap_s`` and nobody else (``others`` (T,) bool) talks in it."""
     return (next_start - end) * dt <= max_gap_s + 1e-9 and not others[end:next_start].any()
+
+
+def is_reply(start: int, end: int, others: np.ndarray, dt: float, cfg: PlannerConfig) -> bool:
+    """Whether a short run ``[start, end)`` takes the floor another speaker gave up: someone else
+    (``others`` (T,) bool) stopped talking at most ``reply_gap_s`` before it, nobody else talks
+    during it, and nobody else resumes within ``opening_gap_s`` after it (had they, they kept the
+    floor and it was a backchannel)."""
+    before = others[max(0, start - round(cfg.reply_gap_s / dt)) : start].any()
+    after = others[end : end + round(cfg.opening_gap_s / dt) + 1].any()
+    return bool(before and not others[start:end].any() and not after)
 
 
 def dialogue_region(speech_prob: np.ndarray, times_s: np.ndarray, hold_s: float) -> np.ndarray:
