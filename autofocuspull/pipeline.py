@@ -378,7 +378,11 @@ def compute_clip_cues(
         asd_wanted=asd_wanted,
         speaker=cfg.stages.speaker,
         transcript=file_key(c.transcript.path),
-        tracks=array_key(tracks.xyxy),
+        # what the cues are computed from and indexed by: the boxes, faces and landmarks, and the
+        # ids and labels of the rows (a perception change that renumbers identical boxes must not
+        # be answered with cues for the old ids)
+        tracks=array_key(tracks.xyxy, tracks.face_xyxy, tracks.landmarks_px, tracks.track_id),
+        labels=list(tracks.label),
     )
     cache = _cache(path, "cues", key, cfg)
     hit = cache.load_npz("cues.npz")

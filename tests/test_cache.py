@@ -123,3 +123,30 @@ def test_a_fallback_result_is_never_served_once_the_model_is_there(tmp_path: Pat
     finally:
         DETECTORS.unregister("flaky-objects")
         DETECTORS.unregister("absent-masks")
+
+
+def test_cached_cues_follow_the_tracks_ids_not_only_their_boxes(tmp_path: Path) -> None:
+    """The same boxes under other track ids (a perception change renumbered them) are other cues:
+    the cached ones, indexed by the old ids, must not be served for the new tracks."""
+    from autofocuspull import pipeline
+    from autofocuspull.config import RackConfig, apply_overrides
+    from autofocuspull.core.types import SubjectTracks
+    from autofocuspull.io import probe
+    from autofocuspull.io.democlip import DemoClipConfig, make_demo_clip
+
+    clip = tmp_path / "clip.mp4"
+    make_demo_clip(clip, DemoClipConfig(width=160, height=96, duration_s=1.0))
+    info = probe(clip)
+    cfg = apply_overrides(RackConfig(), [f"run.cache_dir={tmp_path / 'cache'}", "planner.mode=saliency"])
+
+    def tracks(ids: list[int]) -> SubjectTracks:
+        tr = SubjectTracks.allocate(ids, ["person", "cup"], info.n_frames)
+        tr.xyxy[0], tr.xyxy[1] = (10, 10, 60, 90), (100, 40, 130, 70)
+        return tr
+
+    first = pipeline.compute_clip_cues(str(clip), info, tracks([1, 2]), cfg, [])
+    again = pipeline.compute_clip_cues(str(clip), info, tracks([1, 2]), cfg, [])
+    renumbered = pipeline.compute_clip_cues(str(clip), info, tracks([3, 7]), cfg, [])
+    assert first.track_id.tolist() == again.track_id.tolist() == [1, 2]
+    assert renumbered.track_id.tolist() == [3, 7]
+    np.testing.assert_allclose(renumbered.saliency, first.saliency)
