@@ -743,3 +743,21 @@ def test_with_nobody_to_focus_on_focus_is_the_scene_at_the_frames_centre_of_each
     # without per-shot distances: background_m throughout
     plan = plan_focus(make_inputs(np.zeros((2, T)), tracks=tr), SAL_CFG)
     assert_allclose(plan.focus_m, 10.0)
+
+
+def test_a_late_detection_is_preset_at_its_distance_over_its_first_second_not_its_first_reading():
+    from autofocuspull.plan.planner import settled_distance
+
+    times = np.arange(30) / 10.0
+    dist = np.full(30, 2.0)
+    dist[5] = 1.0  # the first reading, 1 D off (a box still growing)
+    dist[6:15] = 2.0
+    assert settled_distance(dist, times, 5) == pytest.approx(2.0)  # median of 10 readings in dioptres
+    tr = two_people()
+    tr.xyxy[0] = np.nan
+    tr.xyxy[1, :15] = np.nan  # B alone, found mid-frame at 1.5 s, its first reading 1 m
+    tr.distance_m[1, 15] = 1.0
+    sal = (np.full((2, T), 0.5) * tr.present).astype(np.float32)
+    plan = plan_focus(make_inputs(np.zeros((2, T)), saliency=sal, tracks=tr), SAL_CFG)
+    assert_array_equal(plan.subject_id, B)
+    assert_allclose(plan.focus_m[:15], 4.0)  # preset where B settles, not at the stray 1 m

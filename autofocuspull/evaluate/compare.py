@@ -14,7 +14,8 @@ order), so subjects are matched by their boxes: each subject of ``plan`` maps to
   either plan (during a rack focus sweeps a wide range, so a pull a frame later is a large error
   for a frame or two; ``onset_max_s`` measures that instead);
 * ``n_pulls`` / ``n_pulls_ref``; ``onset_max_s``: the largest |start difference| of the pulls
-  paired in order (NaN when the counts differ or there are none).
+  paired in order (0 when neither plan has a pull: nothing starts at another time; NaN when the
+  counts differ).
 """
 
 from __future__ import annotations
@@ -71,5 +72,5 @@ def plan_agreement(plan: FocusPlan, ref: FocusPlan) -> dict[str, float]:
         "dioptre_p95_holds": float(np.percentile(held, 95)),
         "n_pulls": float(len(plan.pulls)),
         "n_pulls_ref": float(len(ref.pulls)),
-        "onset_max_s": float(max(onsets)) if onsets and same_count else float("nan"),
+        "onset_max_s": (float(max(onsets)) if onsets else 0.0) if same_count else float("nan"),
     }

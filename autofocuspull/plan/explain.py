@@ -127,7 +127,9 @@ def planning_notes(
             "t_s": t_s0,
             "kind": "prefocus",
             "subject": int(row_ids[new]),
-            "reason": f"{name} is first detected at {t_first:.2f} s away from the frame's edges (found late, "
-            f"not entering): focus is on it from {t_s0:.2f} s",
+            "reason": f"{name} is first detected at {t_first:.2f} s, found late rather than entering (away "
+            "from the frame's edges, in the shot's first frames, in a hand seen since, or in a shot that "
+            f"showed nothing before): focus is on it from {t_s0:.2f} s, at its distance over its first "
+            "second",
         })  # fmt: skip
     return out

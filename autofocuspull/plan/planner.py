@@ -207,6 +207,16 @@ class PlannerConfig:
             )
 
 
+def settled_distance(dist: np.ndarray, times: np.ndarray, first: int, window_s: float = 1.0) -> float:
+    """The distance (m) a subject first seen at frame ``first`` is preset at: the median in dioptres
+    of ``dist`` (T,) over its first ``window_s`` seconds. Its first frame's reading is the least
+    settled one (a box still growing, a detector's first guess, a depth estimate carried over from
+    before it was there); a second is the window the planner weighs a late detection's worth on."""
+    span = (times >= times[first]) & (times < times[first] + window_s)
+    span[first] = True
+    return float(1.0 / np.median(1.0 / dist[span]))
+
+
 def settled_in(inputs: PlanInputs, cut_mask: np.ndarray, cfg: PlannerConfig):
     """``whole(row, frame)`` for :func:`~autofocuspull.plan.pulls.same_plane_handovers`: false while
     a subject is still coming in, its box at the frame's edge (``edge_margin``) less than
@@ -260,7 +270,7 @@ def plan_focus(
     exits = hold_after_exits(path, dist, cut_mask, pts)
     late = [(s0, first, row + 1) for row, s0, first in util.backfilled]
     for s0, first, new in [*prefocused, *late]:  # a late detection is focused where it was first seen
-        dist[new, s0:first] = dist[new, first]
+        dist[new, s0:first] = settled_distance(dist[new], times, first)
         pts[new, s0:first] = pts[new, first]
     user_at = {rk.frame: rk for rk in resolved}
     switches = [
