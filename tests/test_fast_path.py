@@ -4,7 +4,10 @@ The slow path is what the speed-ups replaced: the depth network on every frame, 
 forward pass, faces detected on every frame, person masks on every 3rd. The fast path is
 ``RackConfig()``: depth on keyframes (shot starts, every ``depth.keyframe_interval`` frames, large
 motion over the frame or inside a subject's box) propagated by optical flow between them; faces
-every 2nd frame, masks every 6th. Both run on 3 s of a real interview (speech, one seated subject)
+every 2nd frame, masks every 6th. Both run on 3 s of a real interview (speech, one seated subject),
+from 1 s in, after the title card is wiped away (in a wipe half the frame is the card: the depth of
+the man appearing there is ill-defined in both paths, and since the shot opens on him, preset at
+that depth, the hold's deadband keeps either path's guess for the whole excerpt: 0.05 D apart),
 at 320x180 with a tiny random-weight Depth Anything loaded the real way, at the same network input
 size: what a smaller input does to a *trained* network's depth cannot be judged with random
 weights (at 518 vs 308 px the random network's maps differ arbitrarily, and the focus distances
@@ -52,23 +55,24 @@ SLOW = {
 }
 
 
-def _short_clip(src: Path, dst: Path, seconds: float, size_wh: tuple[int, int]) -> Path:
+def _short_clip(src: Path, dst: Path, seconds: float, size_wh: tuple[int, int], start_s: float = 0.0) -> Path:
     info = probe(src)
-    n = round(seconds * float(info.frame_rate))
+    k0 = round(start_s * float(info.frame_rate))
+    n = k0 + round(seconds * float(info.frame_rate))
     head = itertools.takewhile(lambda f: f.index < n, iter_frames(src, info))
-    frames = (cv2.resize(f.rgb, size_wh, interpolation=cv2.INTER_AREA) for f in head)
+    frames = (cv2.resize(f.rgb, size_wh, interpolation=cv2.INTER_AREA) for f in head if f.index >= k0)
     audio = read_audio(src, 48000)
     assert audio is not None
-    write_clip(dst, frames, rate=info.frame_rate, audio=[AudioSpec(audio[: int(seconds * 48000)], 48000)])
+    part = audio[int(start_s * 48000) : int((start_s + seconds) * 48000)]
+    write_clip(dst, frames, rate=info.frame_rate, audio=[AudioSpec(part, 48000)])
     return dst
 
 
-def _interview_setup(tmp_path: Path, seconds: float) -> tuple[Path, RackConfig]:
-    """``seconds`` of the real interview at 320x180, the shared detector weights in the test's
-    model cache, and a config with a tiny random depth network loaded the real way."""
-    clip = _short_clip(
-        footage("dev/talking_head_guardian_interview.mp4"), tmp_path / "clip.mp4", seconds, (320, 180)
-    )
+def _interview_setup(tmp_path: Path, seconds: float, start_s: float = 0.0) -> tuple[Path, RackConfig]:
+    """``seconds`` of the real interview from ``start_s`` at 320x180, the shared detector weights in
+    the test's model cache, and a config with a tiny random depth network loaded the real way."""
+    src = footage("dev/talking_head_guardian_interview.mp4")
+    clip = _short_clip(src, tmp_path / "clip.mp4", seconds, (320, 180), start_s)
     models = cache_dir() / "models"
     models.mkdir(parents=True)
     for name in ("yunet", "yolox-nano", "deeplabv3", "light-asd", "light-asd-head"):
@@ -88,7 +92,7 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.mark.slow
 @pytest.mark.shared
 def test_fast_path_plans_and_renders_within_tolerance_of_the_slow_path(tmp_path: Path) -> None:
-    clip, base = _interview_setup(tmp_path, 3.0)
+    clip, base = _interview_setup(tmp_path, 3.0, start_s=1.0)  # after the title card's wipe
     fast = rack(clip, tmp_path / "fast.mp4", base)
     slow = rack(clip, tmp_path / "slow.mp4", apply_overrides(base, SLOW))
 

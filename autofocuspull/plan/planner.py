@@ -35,7 +35,8 @@ with utility ``u`` per mode:
 - ``auto``: dialogue utility in dialogue regions (voice activity > 0.5, widened by
   ``auto_hold_s`` each side), saliency utility elsewhere.
 
-The background choice has utility 0; a subject that is absent (or never has a distance) cannot be
+The background choice has utility 0 (its focus is the scene at the frame's centre, at the centre
+third's depth per shot: :mod:`.rules`); a subject that is absent (or never has a distance) cannot be
 chosen; missing distances of a visible subject are taken from its nearest frame with one.
 
 Focus-pulling principles on top of the objective (each one general, none tuned to a clip):
@@ -48,13 +49,20 @@ Focus-pulling principles on top of the objective (each one general, none tuned t
   ``coast_s`` between two detections, or for less than ``coast_s`` before its shot (or the clip)
   ends, stays focusable at its last place and distance with utility 0, so a lost frame at the
   end of a clip does not rack to the background.
+- **A switch that moves focus less than the hold deadband is a hand-over, not a rack**: on looks
+  or at an exit, to a subject at the distance focus is already set to (two players side by side,
+  a label flip that split one object), no pull is made and the hold goes on; a speaker's turn and
+  a subject still coming in at the frame's edge keep their pulls
+  (:func:`~autofocuspull.plan.pulls.same_plane_handovers`).
 - **Never start a pull that a cut will interrupt**: a switch inside a shot whose pull plus
   ``min_hold_s`` would not fit before the next cut is dropped (the old subject is held to the
   cut; the new one is taken by a hard switch at the cut if it is still the choice there).
 - **Pre-focus on late detections**: a subject first found away from the frame's edges (its box
   clear of every border by ``edge_margin`` of the frame) at most ``prefocus_max_s`` into its
   shot did not walk in; the detector found it late (blur, a turn, a morph). So is a product first
-  found in the hand of a person seen since the shot began, however late (the hand brought it).
+  found in the hand of a person seen since the shot began, however late (the hand brought it), and
+  anything entering a shot that showed nothing before it (a title card wiped away: its mark is
+  preset). A preset subject is focused at its distance over its first second.
   A shot that opens on no focusable subject may choose such a subject from its start, at the
   subject's mean utility over its first second. And when the plan switches to such a subject on
   saliency (not on speech) within ``prefocus_window_s`` of its first detection, having held one
