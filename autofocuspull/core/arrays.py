@@ -1,12 +1,15 @@
 """Small array helpers shared by the stages: the frame interval, time-to-frame lookup (first frame at
 or after a time, nearest frame), shots (cut masks, shot numbers, shot starts), runs of a mask, frame
-edges. Each concept has its one definition here."""
+edges, batches of a stream. Each concept has its one definition here."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 DEFAULT_FRAME_INTERVAL_S = 0.04  # 25 fps: only a clip of fewer than 2 frames has no interval to measure
 TIME_TOLERANCE_S = 1e-6  # times this close are the same instant: a microsecond is far below any frame
@@ -94,3 +97,15 @@ def touches_edge(xyxy_px: np.ndarray, image_size: tuple[int, int], margin_xy_px:
     (w, h), (mx, my) = image_size, margin_xy_px
     x0, y0, x1, y1 = (float(v) for v in xyxy_px)
     return x0 <= mx or y0 <= my or x1 >= w - mx or y1 >= h - my
+
+
+def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of ``size`` consecutive items of a stream (the last one shorter), read lazily."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

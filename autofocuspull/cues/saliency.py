@@ -155,9 +155,11 @@ def held_products(tracks: SubjectTracks, cfg: SaliencyConfig) -> tuple[np.ndarra
     return held & tracks.present, hands & tracks.present
 
 
-def object_component(tracks: SubjectTracks, cfg: SaliencyConfig) -> np.ndarray:
-    """(S, T) class prior; 1 for a held product (:func:`held_products`), ``hand_prior`` for a
-    person without a face while holding one."""
+def object_component(
+    tracks: SubjectTracks, cfg: SaliencyConfig, held: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
+    """(S, T) class prior; 1 for a held product, ``hand_prior`` for a person without a face while
+    holding one (``held``: :func:`held_products`, computed when not given)."""
     prior = np.array(
         [
             cfg.person_prior if lab in PERSON_LABELS
@@ -169,8 +171,8 @@ def object_component(tracks: SubjectTracks, cfg: SaliencyConfig) -> np.ndarray:
         np.float32,
     )  # fmt: skip
     out = np.repeat(prior[:, None], tracks.n_frames, axis=1)
-    held, hands = held_products(tracks, cfg)
-    out[held] = 1.0
+    products, hands = held_products(tracks, cfg) if held is None else held
+    out[products] = 1.0
     out[hands] = cfg.hand_prior
     return out * tracks.present
 
@@ -224,13 +226,14 @@ def compute_saliency(
     cfg = config or SaliencyConfig()
     times = check_array("times_s", times_s, (tracks.n_frames,), np.float64)
     present = tracks.present
+    held, hands = held_products(tracks, cfg)
     comps = {
         "size": size_component(tracks.xyxy, image_size, cfg.size_full),
         "centrality": centrality_component(tracks.xyxy, image_size),
         "motion": motion_component(tracks.xyxy, image_size, times, cfg.motion_scale),
         "entering": entering_component(present, times, cfg.enter_s),
         "facing": facing_component(tracks.landmarks_px, tracks.has_face),
-        "object": object_component(tracks, cfg),
+        "object": object_component(tracks, cfg, (held, hands)),
     }
     weights = {
         "size": cfg.w_size,
@@ -241,7 +244,7 @@ def compute_saliency(
         "object": cfg.w_object,
     }
     mix = sum(weights[k] * comps[k] for k in weights) / sum(weights.values())
-    mix = np.where(held_products(tracks, cfg)[1], cfg.hand_weight * mix, mix)
+    mix = np.where(hands, cfg.hand_weight * mix, mix)
     comps["user"] = user_component(tracks, times, image_size, user_targets or [])
     sal = np.maximum(comps["user"], mix) * present
     comps = {k: (v * present).astype(np.float32) for k, v in comps.items()}

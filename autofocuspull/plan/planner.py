@@ -85,7 +85,7 @@ from typing import Any
 
 import numpy as np
 
-from autofocuspull.core.arrays import cut_frame_mask, frame_interval_s, touches_edge
+from autofocuspull.core.arrays import cut_frame_mask, frame_interval_s, shot_start_frame, touches_edge
 from autofocuspull.core.types import FocusPlan, PlanInputs
 from autofocuspull.plan.explain import describe_switch, hold_decisions, planning_notes, subject_name
 from autofocuspull.plan.keyframes import Keyframe, keyframe_constraints, resolve_keyframes
@@ -100,7 +100,7 @@ from autofocuspull.plan.pulls import (
 )
 from autofocuspull.plan.switches import drop_pulls_cut_short, prefocus_late_detections, snap_switches
 from autofocuspull.plan.timeline import NONE_ID
-from autofocuspull.plan.utility import build_utility, exit_targets
+from autofocuspull.plan.utility import build_utility, edge_margin_px, exit_targets
 from autofocuspull.plan.viterbi import viterbi_hold
 
 MODES = ("dialogue", "saliency", "auto")
@@ -230,13 +230,12 @@ def settled_in(inputs: PlanInputs, cut_mask: np.ndarray, cfg: PlannerConfig):
     a subject is still coming in, its box at the frame's edge (``edge_margin``) less than
     ``min_hold_s`` after it was first seen in the shot (the distance of a part is unsettled)."""
     tracks, times = inputs.tracks, inputs.cues.times_s
-    size = (inputs.video.width, inputs.video.height)
-    margin = (cfg.edge_margin * size[0], cfg.edge_margin * size[1])
-    shot = np.cumsum(cut_mask)
+    size, margin = edge_margin_px(inputs, cfg)
 
     def whole(row: int, f: int) -> bool:
-        seen = np.flatnonzero(tracks.present[row, : f + 1] & (shot[: f + 1] == shot[f]))
-        new = not len(seen) or times[f] - times[seen[0]] < cfg.min_hold_s - 1e-9
+        s0 = shot_start_frame(cut_mask, f)
+        seen = np.flatnonzero(tracks.present[row, s0 : f + 1])
+        new = not len(seen) or times[f] - times[s0 + seen[0]] < cfg.min_hold_s - 1e-9
         return not (new and touches_edge(tracks.xyxy[row, f], size, margin))
 
     return whole

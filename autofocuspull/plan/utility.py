@@ -149,6 +149,12 @@ def held_since(
     )
 
 
+def edge_margin_px(inputs: PlanInputs, cfg: PlannerConfig) -> tuple[tuple[int, int], tuple[float, float]]:
+    """The frame's (width, height) and the ``edge_margin`` band along its borders, (x, y) pixels."""
+    size = (inputs.video.width, inputs.video.height)
+    return size, (cfg.edge_margin * size[0], cfg.edge_margin * size[1])
+
+
 def late_detections(
     inputs: PlanInputs, cut_mask: np.ndarray, cfg: PlannerConfig
 ) -> list[tuple[int, int, int]]:
@@ -161,8 +167,7 @@ def late_detections(
     set) is the first thing the shot is about: a focus puller presets its mark rather than resting
     on nothing and racking as it arrives."""
     tracks, times = inputs.tracks, inputs.cues.times_s
-    size = (inputs.video.width, inputs.video.height)
-    margin_px = (cfg.edge_margin * size[0], cfg.edge_margin * size[1])
+    size, margin_px = edge_margin_px(inputs, cfg)
     starts = [0, *np.flatnonzero(cut_mask).tolist(), tracks.n_frames]
     present = tracks.present
     out = []

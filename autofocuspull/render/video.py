@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as nnf
 from tqdm.auto import tqdm
 
+from autofocuspull.core.arrays import batches
 from autofocuspull.core.types import Frame, Lens, check_array
 from autofocuspull.render.api import check_depth, check_focus, default_dtype, render_batch_u8, upload
 from autofocuspull.render.layered import (
@@ -72,17 +73,6 @@ def upsample_depth(
     return q.mul_(scale).reciprocal_()
 
 
-def _batches(frames: Iterable[Frame], batch_size: int) -> Iterator[list[Frame]]:
-    batch: list[Frame] = []
-    for fr in frames:
-        batch.append(fr)
-        if len(batch) == batch_size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def render_video(
     frames: Iterable[Frame],
     depth_at: Callable[[Frame], np.ndarray],
@@ -132,7 +122,7 @@ def render_video(
             batch, depths, focus_m, f_number, lens, config, dev, dt, depth_upsample, core, transfer
         )
 
-    prepared = ((b, _batch_depths(b, depth_at, len(focus_m))) for b in _batches(frames, batch_size))
+    prepared = ((b, _batch_depths(b, depth_at, len(focus_m))) for b in batches(frames, batch_size))
     try:
         if workers == 1:
             for batch, depths in prepared:

@@ -23,6 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from autofocuspull.core.arrays import batches
 from autofocuspull.core.cache import BackgroundSaves, StageCache
 from autofocuspull.core.types import DepthFrame, Frame
 from autofocuspull.perception.depth.align import AlignConfig, DepthAligner, static_mask
@@ -300,7 +301,7 @@ def _compute(
     n_chunks = position = 0
     # chunks are written by a background thread while the next ones are computed
     with BackgroundSaves(cache) if cache is not None else contextlib.nullcontext() as writer:
-        for chunk, buffer in enumerate(_chunks_in_order(frames, config.chunk_size)):
+        for chunk, buffer in enumerate(batches(_in_order(frames), config.chunk_size)):
             yield from _finish_chunk(
                 buffer, chunk, estimator, config, state, cache, writer, cuts, starts, regions, on_chunk
             )
@@ -320,20 +321,14 @@ def _compute(
         )
 
 
-def _chunks_in_order(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
-    """Lists of ``size`` frames (the last one shorter), refusing frames out of order (0, 1, 2...)."""
-    buffer: list[Frame] = []
+def _in_order(frames: Iterable[Frame]) -> Iterator[Frame]:
+    """``frames``, refusing one out of order (indices 0, 1, 2...)."""
     for position, frame in enumerate(frames):
         if frame.index != position:
             raise ValueError(
                 f"run_depth: expected frame index {position}, got {frame.index} (frames must be in order)"
             )
-        buffer.append(frame)
-        if len(buffer) == size:
-            yield buffer
-            buffer = []
-    if buffer:
-        yield buffer
+        yield frame
 
 
 def _finish_chunk(
