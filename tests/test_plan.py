@@ -230,6 +230,31 @@ def test_a_pull_that_a_cut_would_interrupt_is_not_started():
     assert pulls_of(plan) == [(3.0, 3.0, A, B)]
 
 
+def test_no_rack_to_a_subject_gone_again_before_the_rack_and_the_hold_are_over():
+    """A hand passing through a shot: A leaves at 3 s (focus rests at 2 m), B at 4 m is in frame
+    4.0-4.6 s only (less than its 0.5 s rack plus the 1 s hold), then C at 2 m comes in and
+    stays. Racking to B at 4.0 s and away again at its exit would be a hunt: focus holds the rest
+    and hands over to C. B staying 2 s is racked to."""
+
+    def inputs(b_end: int) -> PlanInputs:
+        tr = SubjectTracks.allocate([A, B, 3], ["person"] * 3, T)
+        tr.xyxy[0, :30], tr.focus_xy[0], tr.distance_m[0] = (10, 10, 90, 90), (0.25, 0.3), 2.0
+        tr.xyxy[1, 40:b_end], tr.focus_xy[1], tr.distance_m[1] = (110, 10, 190, 90), (0.75, 0.3), 4.0
+        tr.xyxy[2, 46:], tr.focus_xy[2], tr.distance_m[2] = (60, 10, 140, 90), (0.5, 0.3), 2.0
+        sal = (np.array([[0.5], [0.9], [0.4]]) * tr.present).astype(np.float32)
+        cues = CueSeries(np.arange(T) / FPS, tr.track_id, np.zeros(T), np.zeros((3, T)), sal)
+        return PlanInputs(video(), tr, cues, [], "test-depth", background_m=10.0, lens=LENS)
+
+    plan = plan_focus(inputs(46), SAL_CFG)
+    assert plan.pulls == []
+    assert_allclose(plan.focus_m, 2.0)
+    assert_array_equal(plan.subject_id[50:], 3)
+    holds = [d for d in plan.meta["decisions"] if d["kind"] == "hold" and "gone again" in d["reason"]]
+    assert [d["t_s"] for d in holds] == [4.0]
+    plan = plan_focus(inputs(60), SAL_CFG)  # B in frame 4-6 s: worth the rack
+    assert [(p.from_id, p.to_id) for p in plan.pulls][:1] == [(-1, B)]
+
+
 def test_strong_and_weak_user_keyframes_override():
     sp = speaking((0, 0.5, 9.5))
     kfs = [Keyframe(2.0, subject=B, strength="strong"), Keyframe(6.0, subject=A, strength="weak")]
@@ -701,6 +726,14 @@ def test_focus_resting_after_an_exit_hands_over_to_a_subject_found_at_that_dista
     tr.distance_m[1] = 4.0  # found elsewhere in depth: focus racks to it from where it rests
     plan = plan_focus(make_inputs(np.zeros((2, T)), saliency=sal, tracks=tr), SAL_CFG)
     assert [(p.from_id, p.to_id, p.from_m, p.to_m) for p in plan.pulls] == [(-1, B, 2.0, 4.0)]
+    # the rack starts where focus rests and runs monotonically to B: never via the background
+    # (the scene's distance, read over the pull's frames, made focus jump there at its start)
+    pull = plan.pulls[0]
+    span = (plan.times_s >= pull.start_s) & (plan.times_s < pull.end_s)
+    assert span.sum() > 1
+    assert_allclose(plan.focus_m[: np.flatnonzero(span)[0]], 2.0)
+    assert np.all((plan.focus_m[span] >= 2.0 - 1e-6) & (plan.focus_m[span] <= 4.0 + 1e-6))
+    assert np.all(np.diff(plan.focus_m[span]) >= -1e-9)
 
 
 class _Depth:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autofocuspull.core.arrays import frame_interval_s, runs
+from autofocuspull.core.arrays import cut_frame_mask, frame_interval_s, runs
 from autofocuspull.core.types import PlanInputs, SubjectTracks
 from autofocuspull.plan.keyframes import ResolvedKeyframe
 from autofocuspull.plan.switches import Switch
@@ -109,8 +109,10 @@ def planning_notes(
     inputs: PlanInputs,
     row_ids: np.ndarray,
 ) -> list[dict]:
-    """Explain the pulls dropped before a cut and the late detections focused from the shot's start."""
+    """Explain the pulls dropped before a cut or an exit and the late detections focused from the
+    shot's start."""
     times, tracks = inputs.cues.times_s, inputs.tracks
+    cut_mask = cut_frame_mask(times, inputs.cuts_s)
     out = []
     for f, c, old, new in cut_short:
         held, wanted = subject_name(tracks, old - 1), subject_name(tracks, new - 1)
@@ -119,7 +121,8 @@ def planning_notes(
             "kind": "hold",
             "subject": int(row_ids[old]),
             "reason": f"held on {held}: a pull to {wanted} at {float(times[f]):.2f} s would be cut short "
-            f"by the cut at {float(times[c]):.2f} s",
+            + (f"by the cut at {float(times[c]):.2f} s" if cut_mask[c] else
+               f"as {wanted} is gone again at {float(times[c]):.2f} s"),
         })  # fmt: skip
     for s0, first, new in prefocused:
         name, t_first, t_s0 = subject_name(tracks, new - 1), float(times[first]), float(times[s0])

@@ -271,7 +271,10 @@ def plan_focus(
     )
     path = snap_switches(path, util, free, hold_frames)
     dist = choice_distances(inputs)
-    path, cut_short = drop_pulls_cut_short(path, util, dist, times, cut_mask, free, cfg)
+    f_number = cfg.f_number if cfg.f_number is not None else inputs.lens.f_number
+    per_dioptre = blur_px_per_dioptre(inputs.lens, f_number, inputs.video.width)
+    deadband = cfg.hold_deadband_px / per_dioptre
+    path, cut_short = drop_pulls_cut_short(path, util, dist, times, cut_mask, free, cfg, deadband)
     path, prefocused = prefocus_late_detections(path, util, inputs, cut_mask, free, forced, cfg)
     pts = choice_points(inputs)
     exits = hold_after_exits(path, dist, cut_mask, pts)
@@ -286,9 +289,6 @@ def plan_focus(
         )
         for f in np.flatnonzero(path[1:] != path[:-1]) + 1
     ]
-    f_number = cfg.f_number if cfg.f_number is not None else inputs.lens.f_number
-    per_dioptre = blur_px_per_dioptre(inputs.lens, f_number, inputs.video.width)
-    deadband = cfg.hold_deadband_px / per_dioptre
     same = same_plane_handovers(switches, dist, deadband, settled_in(inputs, cut_mask, cfg))
     handovers = frozenset(sw.frame for sw in same)
     switches = [

@@ -160,14 +160,24 @@ def hold_after_exits(
     (T,) that follows a subject inside the same shot becomes that subject's last distance, and its
     focus point (row 0 of ``pts`` (K, T, 2), when given) the subject's last point. Runs opening a
     shot keep the scene. Returns the first frames of those runs (no pull there: focus does not
-    move)."""
+    move).
+
+    The rest distance holds from the exit to the shot's end (a later exit overwrites it from its
+    own frame on): a pull out of the rest to the next subject starts where focus rests and racks
+    from there, over frames where the path is already on that subject. Row 0 after a subject
+    serves only such rests and the pulls out of them (a switch to row 0 after a subject is an
+    exit), so the scene's distance is never read there; reading it made focus jump to the
+    background at the first frame of the pull."""
     exits = []
-    for a, b in runs(path == 0):
+    cut_frames = np.flatnonzero(cut_mask)
+    for a, _ in runs(path == 0):
         if a == 0 or cut_mask[a] or path[a - 1] == 0:
             continue
-        dist[0, a:b] = dist[path[a - 1], a - 1]
+        later = cut_frames[cut_frames > a]
+        end = int(later[0]) if len(later) else len(path)
+        dist[0, a:end] = dist[path[a - 1], a - 1]
         if pts is not None:
-            pts[0, a:b] = pts[path[a - 1], a - 1]
+            pts[0, a:end] = pts[path[a - 1], a - 1]
         exits.append(a)
     return frozenset(exits)
 

@@ -62,17 +62,33 @@ def drop_pulls_cut_short(
     cut_mask: np.ndarray,
     free: np.ndarray,
     cfg: PlannerConfig,
+    deadband_dioptre: float = 0.0,
 ) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
-    """Hold the old choice to the next cut instead of a pull that would not finish and hold
-    ``min_hold_s`` before it. Returns the new path and the dropped (frame, cut frame, old, new)."""
+    """Hold the old choice instead of a pull that would not finish and hold ``min_hold_s`` before
+    the new choice is gone: before the next cut, or before the new subject stops being focusable
+    (it leaves the frame: a hand passing through, someone crossing). A focus puller does not rack
+    to what is gone again before the rack has settled; the rack and the rack away again would be
+    a hunt. The old choice is held over those frames only where it can be (still focusable; the
+    scene always is); whatever the path does after them is kept. A switch to a subject gone again
+    that moves focus less than ``deadband_dioptre`` (the hold deadband) is kept: it is a hand-over
+    at one distance, no rack (:func:`~autofocuspull.plan.pulls.same_plane_handovers`), and the
+    subject may be one whose track breaks up (a cup whose detections drop out while it is shuffled).
+
+    Returns the new path and the dropped (frame, end frame, old, new); the end frame is a cut
+    frame, or the first frame the new subject is no longer focusable."""
     path = path.copy()
     dropped = []
     for f in _auto_switches(path, free):
         old, new = int(path[f - 1]), int(path[f])
-        later = np.flatnonzero(cut_mask[f + 1 :])
-        if old == new or not len(later):
+        if old == new:
             continue
-        c = f + 1 + int(later[0])
+        ends = np.flatnonzero(cut_mask[f + 1 :]) + f + 1
+        step = abs(1.0 / dist[old, f - 1] - 1.0 / dist[new, f])
+        if new > 0 and step >= deadband_dioptre:
+            ends = np.r_[ends, np.flatnonzero(~util.focusable[new - 1, f:]) + f]
+        if not len(ends):
+            continue
+        c = int(ends.min())
         need_s = pull_duration_s(float(dist[old, f - 1]), float(dist[new, f]), cfg) + cfg.min_hold_s
         if times[c] - times[f] >= need_s or free[f:c].any():
             continue
