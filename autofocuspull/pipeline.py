@@ -478,7 +478,8 @@ def voice_windows(path: str, info: VideoInfo, cues: CueSeries, cfg: RackConfig, 
     if not info.has_audio:
         return None
     vcfg = cfg.cues.voices
-    windows_of = {k: getattr(vcfg, k) for k in ("window_s", "hop_s", "min_speech", "weights_path")}
+    fields = ("window_s", "hop_s", "min_speech", "min_run_s", "weights_path")
+    windows_of = {k: getattr(vcfg, k) for k in fields}
     key = stage_key(_sections(cfg, ("cues.vad",)), ("autofocuspull.cues.voices",), windows=windows_of)
     cache = _cache(path, "voices", key, cfg)
     hit = cache.load_npz("windows.npz")

@@ -15,6 +15,7 @@ from autofocuspull.cues.voices import (
     assign_voices,
     build_voice_encoder,
     cluster_voices,
+    embed_speech_windows,
     fuse_speaking,
     mel_filterbank,
     mel_power,
@@ -107,3 +108,57 @@ def test_ge2e_embeds_a_voice_like_signal_when_installed():
     audio = (0.05 * rng.standard_normal(16000)).astype(np.float32)
     e = enc.embed(mel_power(audio)[None, :100])
     assert e.shape == (1, 256) and np.linalg.norm(e[0]) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_a_short_run_takes_the_voice_of_its_own_window_not_the_nearest_one():
+    # windows of voice 0 up to 1.5 s, voice 1 at 2.2 s: the run 1.8-2.4 s is voice 1's even where
+    # voice 0's window at 1.5 s is nearer (frames at 1.8 s), and a run with no window of its own
+    # (3.5-3.6 s) takes the nearest window's
+    e = np.zeros((4, 256), np.float32)
+    e[:3, 0], e[3, 1] = 1.0, 1.0
+    windows = VoiceWindows(np.array([0.5, 1.0, 1.5, 2.2]), e)
+    labels = np.array([0, 0, 0, 1])
+    times = np.round(np.arange(0, 4, 0.1), 6)
+    runs_s = ((0.0, 1.6), (1.8, 2.5), (3.5, 3.7))
+    speech = np.any([(times >= a) & (times < b) for a, b in runs_s], axis=0).astype(np.float32)
+    voice = voice_per_frame(windows, labels, speech, times)
+    assert voice[(times >= 1.8) & (times < 2.5)].tolist() == [1] * 7
+    assert voice[times < 1.6].tolist() == [0] * 16
+    assert voice[(times >= 3.5) & (times < 3.7)].tolist() == [1, 1]
+
+
+class _LengthEncoder:
+    """A stand-in encoder: the embedding says how many mel frames it was given (one-hot)."""
+
+    def embed(self, mels):
+        out = np.zeros((len(mels), 256), np.float32)
+        out[:, min(mels.shape[1], 255)] = 1.0
+        return out
+
+
+def test_a_short_utterance_no_window_can_embed_is_embedded_on_its_own():
+    # 3 s of speech, silence, then "Thank you." (0.4 s at 5.0-5.4 s): 40 % of any 1 s window,
+    # under min_speech, so no window holds it; it is embedded from its own 40 mel frames
+    times = np.round(np.arange(0, 6.5, 0.04), 6)
+    speech = np.where((times < 3.0) | ((times >= 5.0) & (times < 5.4)), 1.0, 0.0)
+    audio = np.random.default_rng(0).normal(0, 0.1, int(6.5 * 16000)).astype(np.float32)
+    win = embed_speech_windows(audio, speech, times, _LengthEncoder(), VoiceConfig())
+    assert np.all(np.diff(win.centres_s) > 0)
+    assert win.centres_s[-1] == pytest.approx(5.2)
+    assert win.embeddings[-1].argmax() == 40  # its own frames only
+    assert set(win.embeddings[:-1].argmax(axis=1).tolist()) == {100}  # the 1 s windows
+    # a blip under min_run_s is not embedded
+    win = embed_speech_windows(audio, speech, times, _LengthEncoder(), VoiceConfig(min_run_s=0.5))
+    assert win.centres_s[-1] < 3.0
+
+
+def test_a_talking_head_one_face_one_voice_keeps_its_voice():
+    # one face, one voice: no other voice or face to compare with, so the speaker model's own
+    # threshold (logit 0) is the reference; the face it rates speaking takes the voice
+    voice = np.array([-1, 0, 0, 0, 0, 0, 0, -1])
+    speaking = np.array([[0.2, 0.8, 0.8, 0.7, 0.8, 0.8, 0.8, 0.2]], np.float32)  # steady: no rise
+    has_face = np.ones((1, 8), bool)
+    ev = voice_face_evidence(voice, speaking, has_face, VoiceConfig(prior_frames=4.0))
+    assert assign_voices(ev, VoiceConfig()) == {0: 0}
+    quiet = np.array([[0.2, 0.2, 0.3, 0.2, 0.1, 0.2, 0.2, 0.2]], np.float32)  # rated silent: no voice
+    assert assign_voices(voice_face_evidence(voice, quiet, has_face, VoiceConfig(prior_frames=4.0))) == {}

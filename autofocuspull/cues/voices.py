@@ -9,7 +9,9 @@ planner that sees the whole clip can do better:
    (Wan et al. 2018; 3-layer LSTM on 40 mel bands, 256-d L2-normalised embedding; Apache-2.0).
 2. **Diarisation**: the windows are clustered by average-linkage agglomerative clustering on
    cosine distance, cut at ``cluster_distance`` (at most ``max_voices`` voices); every speech frame
-   takes the voice of the nearest window centre.
+   takes the voice of the nearest window centred in its own run of speech (one utterance), else
+   of the nearest window. A short utterance that no window holds (a closing "Thank you.") is
+   embedded on its own from its speech frames, so it is not given the voice of the turn before.
 3. **Assignment**: evidence that face f is voice c is pooled over *all* of c's frames where f is
    visible: the mean of f's speaking logit there minus f's mean logit over all its speech frames
    (per-track normalisation: a face the model always rates high, or always low, is judged on how
@@ -35,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from autofocuspull.core.arrays import runs
 from autofocuspull.core.errors import ModelUnavailableError
 from autofocuspull.core.types import SubjectTracks, check_array
 
@@ -58,6 +61,11 @@ class VoiceConfig:
     windows on the wide two-shot). ``min_speech``: share of a window's frames that must be speech
     for it to be embedded. ``cluster_distance`` (fitted): cosine distance at which clusters stop
     merging (GE2E same-speaker windows sit at about 0.1-0.3, different speakers above 0.4).
+    ``min_run_s``: a run of speech that no window can embed (shorter than ``min_speech`` of a
+    window, with silence around it: "Thank you." closing an interview, 0.4 s) is embedded on its
+    own, from its speech frames only, when it lasts at least this long; 0.3 s is a word or two,
+    the shortest utterance that can open or close a turn (shorter runs are blips of the voice
+    activity detector, and too short for an embedding that says whose voice it is).
     ``max_voices``: cap on voices per clip. ``prior_frames`` (fitted): shrinkage of the evidence
     (25 frames = 1 s at 25 fps). ``min_evidence`` (fitted): normalised logit a face must gain when
     a voice speaks to be that voice. ``voice_weight`` (fitted): share of the diarised voice in the
@@ -68,6 +76,7 @@ class VoiceConfig:
     window_s: float = 1.0
     hop_s: float = 0.25
     min_speech: float = 0.5
+    min_run_s: float = 0.3
     cluster_distance: float = 0.4
     max_voices: int = 6
     prior_frames: float = 25.0
@@ -201,6 +210,13 @@ class VoiceWindows:
     embeddings: np.ndarray
 
 
+def speech_runs(speech_prob: np.ndarray, times_s: np.ndarray) -> list[tuple[float, float]]:
+    """(start_s, end_s) of each run of frames with voice activity > 0.5 (end: the last frame's
+    time plus one frame interval)."""
+    dt = float(np.median(np.diff(times_s))) if len(times_s) > 1 else 0.0
+    return [(float(times_s[a]), float(times_s[b - 1]) + dt) for a, b in runs(np.asarray(speech_prob) > 0.5)]
+
+
 def embed_speech_windows(
     audio_16k: np.ndarray,
     speech_prob: np.ndarray,
@@ -208,7 +224,9 @@ def embed_speech_windows(
     encoder: VoiceEncoder,
     config: VoiceConfig | None = None,
 ) -> VoiceWindows:
-    """GE2E embedding of every window of ``window_s`` (every ``hop_s``) that is mostly speech."""
+    """GE2E embedding of every window of ``window_s`` (every ``hop_s``) that is mostly speech, and
+    of every run of speech no such window is centred in (at least ``min_run_s`` long: embedded
+    from its own frames, centred on the run). Sorted by centre."""
     cfg = config or VoiceConfig()
     mel = mel_power(audio_16k)
     speech = np.asarray(speech_prob) > 0.5
@@ -219,13 +237,24 @@ def embed_speech_windows(
     for c in centres:
         inside = (times_s >= c - cfg.window_s / 2) & (times_s < c + cfg.window_s / 2)
         if inside.any() and speech[inside].mean() >= cfg.min_speech:
-            keep.append(c)
-    if not keep:
+            starts_at = round((c - cfg.window_s / 2) * 100)
+            if starts_at + win <= len(mel):
+                keep.append(c)
+    out_c, out_e = [], []
+    if keep:
+        batch = np.stack([mel[round((c - cfg.window_s / 2) * 100) :][:win] for c in keep])
+        out_c, out_e = list(keep), list(encoder.embed(batch))
+    for a, b in speech_runs(speech_prob, times_s):
+        covered = any(a <= c < b for c in keep)
+        frames = mel[round(a * 100) : min(round(b * 100), len(mel))]
+        if covered or b - a < cfg.min_run_s - 1e-9 or len(frames) < round(cfg.min_run_s * 100):
+            continue
+        out_c.append((a + b) / 2)
+        out_e.append(encoder.embed(frames[None])[0])
+    if not out_c:
         return VoiceWindows(np.zeros(0), np.zeros((0, 256), np.float32))
-    starts = [round((c - cfg.window_s / 2) * 100) for c in keep]
-    batch = np.stack([mel[s : s + win] for s in starts if s + win <= len(mel)])
-    keep = [c for c, s in zip(keep, starts, strict=True) if s + win <= len(mel)]
-    return VoiceWindows(np.asarray(keep, np.float64), encoder.embed(batch))
+    order = np.argsort(out_c, kind="stable")
+    return VoiceWindows(np.asarray(out_c, np.float64)[order], np.stack(out_e).astype(np.float32)[order])
 
 
 def cluster_voices(windows: VoiceWindows, config: VoiceConfig | None = None) -> np.ndarray:
@@ -247,13 +276,19 @@ def cluster_voices(windows: VoiceWindows, config: VoiceConfig | None = None) -> 
 def voice_per_frame(
     windows: VoiceWindows, labels: np.ndarray, speech_prob: np.ndarray, times_s: np.ndarray
 ) -> np.ndarray:
-    """(T,) int64 voice of each speech frame (its nearest window's), -1 elsewhere."""
+    """(T,) int64 voice of each speech frame, -1 elsewhere: the voice of the nearest window
+    centred in the frame's own run of speech, else of the nearest window (a run is one
+    utterance: across a pause the nearest window may be the other speaker's)."""
     out = np.full(len(times_s), -1, np.int64)
     if not len(labels):
         return out
-    speech = np.flatnonzero(np.asarray(speech_prob) > 0.5)
-    nearest = np.abs(times_s[speech, None] - windows.centres_s[None, :]).argmin(axis=1)
-    out[speech] = labels[nearest]
+    centres = windows.centres_s
+    spans = runs(np.asarray(speech_prob) > 0.5)
+    for (a, b), (i, j) in zip(speech_runs(speech_prob, times_s), spans, strict=True):
+        own = np.flatnonzero((centres >= a) & (centres < b))
+        pool = own if len(own) else np.arange(len(centres))
+        nearest = pool[np.abs(times_s[i:j, None] - centres[None, pool]).argmin(axis=1)]
+        out[i:j] = labels[nearest]
     return out
 
 
@@ -276,16 +311,21 @@ def voice_face_evidence(
 
     The reference a face's logits are compared with is its own mean while *other* voices speak
     (per-track normalisation) when it was seen for at least ``prior_frames`` of them; a face seen
-    only while one voice speaks (a close-up after a cut) is compared with the clip's median face
-    logit over speech instead, so it is not normalised into having no evidence.
+    only while one voice speaks (a close-up after a cut) is compared with the median logit of the
+    *other* faces over speech instead, so it is not normalised into having no evidence. With no
+    other face either (a talking head: one face, one voice) the reference is logit 0, the speaker
+    model's own decision threshold: compared with itself, the one face would have no evidence
+    and its voice would be taken for an off-screen one.
     """
     cfg = config or VoiceConfig()
     n_v = int(voice.max()) + 1 if len(voice) and voice.max() >= 0 else 0
     ev = np.zeros((n_v, len(speaking)))
     logit = _logit(speaking)
     all_faces = has_face & (voice >= 0)[None, :]
-    clip_ref = float(np.median(logit[all_faces])) if all_faces.any() else 0.0
     for s in range(len(speaking)):
+        other_faces = np.delete(all_faces, s, axis=0)
+        other_logits = np.delete(logit, s, axis=0)[other_faces]
+        clip_ref = float(np.median(other_logits)) if len(other_logits) >= cfg.prior_frames else 0.0
         for v in range(n_v):
             m = has_face[s] & (voice == v)
             if not m.any():
