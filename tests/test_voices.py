@@ -52,8 +52,10 @@ def test_evidence_pools_each_voice_and_normalises_per_track():
     cfg = VoiceConfig(prior_frames=0.0)
     ev = voice_face_evidence(voice, speaking, has_face, cfg)
     logit = lambda p: np.log(p / (1 - p))  # noqa: E731
-    assert ev[0, 0] == pytest.approx(logit(0.9) - logit(0.6))  # face 0 vs its own other-voice mean
-    assert ev[1, 1] == pytest.approx(logit(0.3) - logit(0.1))
+    # each frame: the mean of (vs the other face in the frame) and (vs its own other-voice mean)
+    assert ev[0, 0] == pytest.approx(((logit(0.9) - logit(0.1)) + (logit(0.9) - logit(0.6))) / 2)
+    assert ev[1, 1] == pytest.approx(((logit(0.3) - logit(0.6)) + (logit(0.3) - logit(0.1))) / 2)
+    assert ev[1, 0] < 0 < ev[1, 1]  # face 0 is rated higher than face 1 but falls when voice 1 talks
     assert assign_voices(ev, cfg) == {0: 0, 1: 1}
     shrunk = voice_face_evidence(voice, speaking, has_face, VoiceConfig(prior_frames=4.0))
     assert shrunk[0, 0] == pytest.approx(ev[0, 0] * 4 / 8)
@@ -162,3 +164,4 @@ def test_a_talking_head_one_face_one_voice_keeps_its_voice():
     assert assign_voices(ev, VoiceConfig()) == {0: 0}
     quiet = np.array([[0.2, 0.2, 0.3, 0.2, 0.1, 0.2, 0.2, 0.2]], np.float32)  # rated silent: no voice
     assert assign_voices(voice_face_evidence(voice, quiet, has_face, VoiceConfig(prior_frames=4.0))) == {}
+

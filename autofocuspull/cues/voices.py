@@ -13,10 +13,12 @@ planner that sees the whole clip can do better:
    of the nearest window. A short utterance that no window holds (a closing "Thank you.") is
    embedded on its own from its speech frames, so it is not given the voice of the turn before.
 3. **Assignment**: evidence that face f is voice c is pooled over *all* of c's frames where f is
-   visible: the mean of f's speaking logit there minus f's mean logit over all its speech frames
-   (per-track normalisation: a face the model always rates high, or always low, is judged on how
-   its scores rise when that voice talks), shrunk towards 0 by ``prior_frames`` pseudo-frames (a
-   face seen for a few frames of a voice is weak evidence). Each face takes the voice with the
+   visible: f's speaking logit there minus a reference, the other faces in the same frame where
+   there are any (who on screen is rated higher while c talks), else f's own mean while other
+   voices talk (per-track normalisation: a face the model always rates high, or always low, is
+   judged on how its scores rise when that voice talks), else the model's threshold
+   (:func:`voice_face_evidence`); shrunk towards 0 by ``prior_frames`` pseudo-frames (a face seen
+   for a few frames of a voice is weak evidence). Each face takes the voice with the
    most evidence when it exceeds ``min_evidence`` (a voice may have several tracks: one person
    split by cuts); a voice with no face is off screen.
 4. **Fusion**: ``speaking = (1 - voice_weight) * asd + voice_weight * [f's voice speaks]``.
@@ -309,30 +311,43 @@ def voice_face_evidence(
     docstring); ``voice`` (T,) per-frame voice (-1: none), ``speaking`` (S, T) ASD probability,
     ``has_face`` (S, T) bool.
 
-    The reference a face's logits are compared with is its own mean while *other* voices speak
-    (per-track normalisation) when it was seen for at least ``prior_frames`` of them; a face seen
-    only while one voice speaks (a close-up after a cut) is compared with the median logit of the
-    *other* faces over speech instead, so it is not normalised into having no evidence. With no
-    other face either (a talking head: one face, one voice) the reference is logit 0, the speaker
-    model's own decision threshold: compared with itself, the one face would have no evidence
-    and its voice would be taken for an off-screen one.
+    Each of s's frames while v speaks compares s's logit with two references, and the frame's
+    evidence is the mean of the comparisons it has:
+
+    * the mean logit of the *other faces in the same frame*, when there are any: who of the
+      faces on screen the speaker model rates higher while this voice talks. A frame-by-frame
+      contrast is immune to what moves every face's score together (noise in the soundtrack, a
+      shot's lighting);
+    * s's own mean while *other* voices speak, when s was seen for at least ``prior_frames`` of
+      them (per-track normalisation: a face the model always rates high, or always low, beside
+      another is judged on how its scores rise when this voice talks).
+
+    With neither (a close-up seen only while one voice speaks, a talking head: one face, one
+    voice) the reference is logit 0, the speaker model's own decision threshold: compared with
+    itself, the face would have no evidence and its voice would be taken for an off-screen one.
+
+    The differences are summed and shrunk by ``prior_frames`` pseudo-frames of no evidence.
     """
     cfg = config or VoiceConfig()
     n_v = int(voice.max()) + 1 if len(voice) and voice.max() >= 0 else 0
     ev = np.zeros((n_v, len(speaking)))
     logit = _logit(speaking)
-    all_faces = has_face & (voice >= 0)[None, :]
+    seen = has_face.astype(np.float64)
+    sum_all, n_all = (logit * seen).sum(axis=0), seen.sum(axis=0)
     for s in range(len(speaking)):
-        other_faces = np.delete(all_faces, s, axis=0)
-        other_logits = np.delete(logit, s, axis=0)[other_faces]
-        clip_ref = float(np.median(other_logits)) if len(other_logits) >= cfg.prior_frames else 0.0
+        n_other = n_all - seen[s]
+        co = (sum_all - logit[s] * seen[s]) / np.maximum(n_other, 1.0)
         for v in range(n_v):
             m = has_face[s] & (voice == v)
             if not m.any():
                 continue
             others = has_face[s] & (voice >= 0) & (voice != v)
-            ref = float(logit[s, others].mean()) if others.sum() >= cfg.prior_frames else clip_ref
-            ev[v, s] = float((logit[s, m] - ref).sum()) / (m.sum() + cfg.prior_frames)
+            has_own = others.sum() >= cfg.prior_frames
+            d_own = logit[s, m] - (float(logit[s, others].mean()) if has_own else 0.0)
+            d_co = logit[s, m] - co[m]
+            both = 0.5 * (d_co + d_own) if has_own else d_co
+            d = np.where(n_other[m] > 0, both, d_own)
+            ev[v, s] = float(d.sum()) / (m.sum() + cfg.prior_frames)
     return ev
 
 
