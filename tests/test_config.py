@@ -63,6 +63,8 @@ def test_toml_round_trip_of_defaults_and_of_changed_values(tmp_path: Path) -> No
 
 
 def test_set_values_are_typed_from_the_dataclass() -> None:
+    shipped_lead_s = RackConfig().planner.lead_s
+    assert shipped_lead_s != 0.75
     cfg = apply_overrides(
         RackConfig(),
         [
@@ -81,7 +83,7 @@ def test_set_values_are_typed_from_the_dataclass() -> None:
     assert cfg.depth.keyframe_interval == 4 and cfg.run.use_cache is False
     assert cfg.encode.preset == "veryfast" and cfg.perception.faces.model_path is None
     assert cfg.perception.distance.person_core == (0.3, 0.1, 0.7, 0.5)
-    assert RackConfig().planner.lead_s == 0.3  # frozen: the defaults are untouched
+    assert RackConfig().planner.lead_s == shipped_lead_s  # frozen: the defaults are untouched
 
 
 @pytest.mark.parametrize(
@@ -228,5 +230,5 @@ def test_changing_the_planner_section_reruns_only_planning(tmp_path: Path) -> No
     new = _stage_dirs(cache) - after_cues
     assert "subjects" in {d.split("-")[0] for d in new}  # cues re-run only if the tracks changed
     meta = plan_a.meta["run_config"]
-    assert meta["planner"]["lead_s"] == 0.3 and meta["run"]["cache_dir"] == str(cache)
+    assert meta["planner"]["lead_s"] == RackConfig().planner.lead_s and meta["run"]["cache_dir"] == str(cache)
     assert meta["perception"]["distance"]["face_core"] == [0.25, 0.2, 0.75, 0.7]

@@ -10,7 +10,7 @@ import pytest
 from conftest import DEMO_GRADES
 
 from autofocuspull.cli import main
-from autofocuspull.config import ConfigError, load_config
+from autofocuspull.config import ConfigError, RackConfig, load_config
 from autofocuspull.evaluate.experiment import git_commit, load_experiment
 from autofocuspull.io.democlip import DemoClipConfig, make_demo_clip
 
@@ -32,7 +32,8 @@ def test_variants_are_base_then_their_own_sections(tmp_path: Path) -> None:
     v = load_experiment(spec)
     assert list(v) == ["default", "long-lead", "center"]
     assert all(c.run.device == "cpu" for c in v.values())
-    assert v["long-lead"].planner.lead_s == 0.75 and v["default"].planner.lead_s == 0.3
+    assert v["long-lead"].planner.lead_s == 0.75
+    assert v["default"].planner.lead_s == RackConfig().planner.lead_s
     assert v["center"].stages.planner == "center"
     spec.write_text(SPEC + "[variants.bad.planner]\nleed_s = 1\n")
     with pytest.raises(ConfigError, match=r"\[variants.bad\]: unknown config key 'planner.leed_s'"):

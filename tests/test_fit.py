@@ -23,6 +23,7 @@ from autofocuspull.evaluate.fit import (
 )
 from autofocuspull.evaluate.grades import parse_grades
 from autofocuspull.evaluate.snapshot import ClipSnapshot
+from autofocuspull.plan.planner import PlannerConfig
 
 
 def graded_clip(stem: str, onset_s: float) -> FitClip:
@@ -68,7 +69,8 @@ def test_fit_finds_the_lead_the_grades_ask_for_and_loo_scores_held_out_clips():
     clips = [graded_clip(f"c{i}", onset) for i, onset in enumerate((3.0, 4.0, 5.0))]
     scorer = Scorer(clips, FitConfig(space=SPACE))
     start = default_values(SPACE)
-    assert start == {"planner.lead_s": 0.3, "planner.switch_cost": 0.5}
+    shipped = PlannerConfig()
+    assert start == {"planner.lead_s": shipped.lead_s, "planner.switch_cost": shipped.switch_cost}
     values, objective = coordinate_descent(scorer, range(3), start)
     assert values["planner.lead_s"] == 0.6
     m = scorer.metrics(values)[0]

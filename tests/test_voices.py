@@ -164,4 +164,3 @@ def test_a_talking_head_one_face_one_voice_keeps_its_voice():
     assert assign_voices(ev, VoiceConfig()) == {0: 0}
     quiet = np.array([[0.2, 0.2, 0.3, 0.2, 0.1, 0.2, 0.2, 0.2]], np.float32)  # rated silent: no voice
     assert assign_voices(voice_face_evidence(voice, quiet, has_face, VoiceConfig(prior_frames=4.0))) == {}
-

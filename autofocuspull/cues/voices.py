@@ -71,8 +71,10 @@ class VoiceConfig:
     ``max_voices``: cap on voices per clip. ``prior_frames`` (fitted): shrinkage of the evidence
     (25 frames = 1 s at 25 fps). ``min_evidence`` (fitted): normalised logit a face must gain when
     a voice speaks to be that voice. ``voice_weight`` (fitted): share of the diarised voice in the
-    fused speaking probability. ``weights_path``: a local ``pretrained.pt`` (None: the installed
-    wheel's).
+    fused speaking probability; 1 (fitted 0.6 -> 1): a face with a voice speaks exactly when its
+    voice does, Light-ASD's per-frame score only decides, pooled over the clip, which face has
+    which voice (and decides alone when the encoder is missing). ``weights_path``: a local
+    ``pretrained.pt`` (None: the installed wheel's).
     """
 
     window_s: float = 1.0
@@ -83,7 +85,7 @@ class VoiceConfig:
     max_voices: int = 6
     prior_frames: float = 25.0
     min_evidence: float = 0.0
-    voice_weight: float = 0.6
+    voice_weight: float = 1.0
     weights_path: str | None = None
 
 
