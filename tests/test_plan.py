@@ -627,21 +627,19 @@ def test_saliency_follows_a_near_subject_that_leaves_and_returns():
     shipped ``saliency_switch_cost`` asks for 6 s of a clearly more salient subject), and not when
     A is back for only 6 s.
     """
-    n = 12 * FPS
-    tr = two_people(n)
-    t = np.arange(n) / FPS
-    away = (t >= 3.0) & (t < 6.0)
-    tr.xyxy[0, away] = np.nan
-    sal = np.stack([np.where(away, 0.0, 0.54), np.full(n, 0.41)]).astype(np.float32)
-    plan = plan_focus(make_inputs(np.zeros((2, n), np.float32), sal, tr), PlannerConfig(mode="saliency"))
+
+    def plan_of(seconds: int):
+        n = seconds * FPS
+        tr = two_people(n)
+        t = np.arange(n) / FPS
+        away = (t >= 3.0) & (t < 6.0)
+        tr.xyxy[0, away] = np.nan
+        sal = np.stack([np.where(away, 0.0, 0.54), np.full(n, 0.41)]).astype(np.float32)
+        return plan_focus(make_inputs(np.zeros((2, n), np.float32), sal, tr), PlannerConfig(mode="saliency"))
+
+    plan = plan_of(12)
     assert [(p.from_id, p.to_id) for p in plan.pulls] == [(A, B)]  # back for 6 s: not worth it
-    n = 24 * FPS
-    tr = two_people(n)
-    t = np.arange(n) / FPS
-    away = (t >= 3.0) & (t < 6.0)
-    tr.xyxy[0, away] = np.nan
-    sal = np.stack([np.where(away, 0.0, 0.54), np.full(n, 0.41)]).astype(np.float32)
-    plan = plan_focus(make_inputs(np.zeros((2, n), np.float32), sal, tr), PlannerConfig(mode="saliency"))
+    plan = plan_of(24)
     assert plan.subject_id[0] == A and plan.subject_id[int(4.5 * FPS)] == B and plan.subject_id[-1] == A
     assert [(p.from_id, p.to_id) for p in plan.pulls] == [(A, B), (B, A)]
     assert 2.9 <= plan.pulls[0].start_s <= 3.05 and 5.95 <= plan.pulls[1].start_s <= 6.5
