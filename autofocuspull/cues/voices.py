@@ -13,14 +13,14 @@ planner that sees the whole clip can do better:
    of the nearest window. A short utterance that no window holds (a closing "Thank you.") is
    embedded on its own from its speech frames, so it is not given the voice of the turn before.
 3. **Assignment**: evidence that face f is voice c is pooled over *all* of c's frames where f is
-   visible: f's speaking logit there minus a reference, the other faces in the same frame where
-   there are any (who on screen is rated higher while c talks), else f's own mean while other
-   voices talk (per-track normalisation: a face the model always rates high, or always low, is
-   judged on how its scores rise when that voice talks), else the model's threshold
-   (:func:`voice_face_evidence`); shrunk towards 0 by ``prior_frames`` pseudo-frames (a face seen
-   for a few frames of a voice is weak evidence). Each face takes the voice with the
-   most evidence when it exceeds ``min_evidence`` (a voice may have several tracks: one person
-   split by cuts); a voice with no face is off screen.
+   visible: f's speaking logit there against the other faces in the same frame (who on screen
+   is rated higher while c talks) and against f's own mean while other voices talk (per-track
+   normalisation: a face the model always rates high, or always low, is judged on how its scores
+   rise when that voice talks), the mean of the two where both exist, the model's threshold
+   where neither does (:func:`voice_face_evidence`); shrunk towards 0 by ``prior_frames``
+   pseudo-frames (a face seen for a few frames of a voice is weak evidence). Each face takes the
+   voice with the most evidence when it exceeds ``min_evidence`` (a voice may have several
+   tracks: one person split by cuts); a voice with no face is off screen.
 4. **Fusion**: ``speaking = (1 - voice_weight) * asd + voice_weight * [f's voice speaks]``.
 
 The encoder weights ship inside the ``resemblyzer`` wheel: ``pip install --no-deps
@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from autofocuspull.core.arrays import runs
+from autofocuspull.core.arrays import frame_interval_s, runs
 from autofocuspull.core.errors import ModelUnavailableError
 from autofocuspull.core.types import SubjectTracks, check_array
 
@@ -214,11 +214,12 @@ class VoiceWindows:
     embeddings: np.ndarray
 
 
-def speech_runs(speech_prob: np.ndarray, times_s: np.ndarray) -> list[tuple[float, float]]:
-    """(start_s, end_s) of each run of frames with voice activity > 0.5 (end: the last frame's
-    time plus one frame interval)."""
-    dt = float(np.median(np.diff(times_s))) if len(times_s) > 1 else 0.0
-    return [(float(times_s[a]), float(times_s[b - 1]) + dt) for a, b in runs(np.asarray(speech_prob) > 0.5)]
+def speech_runs(speech_prob: np.ndarray, times_s: np.ndarray) -> list[tuple[int, int, float, float]]:
+    """(first frame, end frame, start_s, end_s) of each run of frames with voice activity > 0.5
+    (end_s: the last frame's time plus one frame interval)."""
+    dt = frame_interval_s(times_s)
+    spans = runs(np.asarray(speech_prob) > 0.5)
+    return [(a, b, float(times_s[a]), float(times_s[b - 1]) + dt) for a, b in spans]
 
 
 def embed_speech_windows(
@@ -237,18 +238,17 @@ def embed_speech_windows(
     win = round(cfg.window_s * 100)
     end_s = min(float(times_s[-1]), len(mel) / 100.0) if len(times_s) else 0.0
     centres = np.arange(cfg.window_s / 2, max(end_s - cfg.window_s / 2, 0.0) + 1e-9, cfg.hop_s)
-    keep = []
+    keep, starts = [], []
     for c in centres:
         inside = (times_s >= c - cfg.window_s / 2) & (times_s < c + cfg.window_s / 2)
-        if inside.any() and speech[inside].mean() >= cfg.min_speech:
-            starts_at = round((c - cfg.window_s / 2) * 100)
-            if starts_at + win <= len(mel):
-                keep.append(c)
+        start = round((c - cfg.window_s / 2) * 100)
+        if inside.any() and speech[inside].mean() >= cfg.min_speech and start + win <= len(mel):
+            keep.append(c)
+            starts.append(start)
     out_c, out_e = [], []
     if keep:
-        batch = np.stack([mel[round((c - cfg.window_s / 2) * 100) :][:win] for c in keep])
-        out_c, out_e = list(keep), list(encoder.embed(batch))
-    for a, b in speech_runs(speech_prob, times_s):
+        out_c, out_e = list(keep), list(encoder.embed(np.stack([mel[s : s + win] for s in starts])))
+    for _, _, a, b in speech_runs(speech_prob, times_s):
         covered = any(a <= c < b for c in keep)
         frames = mel[round(a * 100) : min(round(b * 100), len(mel))]
         if covered or b - a < cfg.min_run_s - 1e-9 or len(frames) < round(cfg.min_run_s * 100):
@@ -287,8 +287,7 @@ def voice_per_frame(
     if not len(labels):
         return out
     centres = windows.centres_s
-    spans = runs(np.asarray(speech_prob) > 0.5)
-    for (a, b), (i, j) in zip(speech_runs(speech_prob, times_s), spans, strict=True):
+    for i, j, a, b in speech_runs(speech_prob, times_s):
         own = np.flatnonzero((centres >= a) & (centres < b))
         pool = own if len(own) else np.arange(len(centres))
         nearest = pool[np.abs(times_s[i:j, None] - centres[None, pool]).argmin(axis=1)]
