@@ -22,7 +22,9 @@ from autofocuspull.plan import (
     plan_focus,
     save_plan,
 )
-from autofocuspull.plan.pulls import ease, pull_duration_s
+from autofocuspull.plan.planner import handover_planes
+from autofocuspull.plan.pulls import choice_distances, ease, pull_duration_s
+from autofocuspull.plan.utility import build_utility
 from autofocuspull.plan.viterbi import viterbi_hold
 
 FPS = 10
@@ -129,6 +131,42 @@ def test_viterbi_matches_brute_force(hold):
         u = rng.uniform(0, 1, (3, 7))
         path = viterbi_hold(u, 0.35, hold)
         assert_allclose(objective(u, path, 0.35), brute_force(u, 0.35, hold), rtol=0, atol=1e-5)
+
+
+def brute_force_pairs(u: np.ndarray, cost: np.ndarray, hold: int) -> float:
+    """As :func:`brute_force`, with a (K, K) cost per switch from row to column."""
+    k_n, t_n = u.shape
+    best = -np.inf
+    for path in itertools.product(range(k_n), repeat=t_n):
+        seg_starts = [0] + [t for t in range(1, t_n) if path[t] != path[t - 1]]
+        if all(seg_starts[i + 1] - seg_starts[i] >= hold for i in range(1, len(seg_starts) - 1)):
+            paid = sum(cost[path[t - 1], path[t]] for t in seg_starts[1:])
+            best = max(best, sum(u[k, t] for t, k in enumerate(path)) - paid)
+    return best
+
+
+@pytest.mark.parametrize("hold", [0, 2, 3])
+def test_viterbi_with_hand_overs_matches_brute_force(hold):
+    """Choices 0 and 1 on one plane (0.5 D), 2 elsewhere (1 D): a switch between 0 and 1 costs the
+    hand-over's 0.05, any other 0.35."""
+    rng = np.random.default_rng(10 + hold)
+    planes = np.repeat([[0.5], [0.51], [1.0]], 7, axis=1)
+    cost = np.full((3, 3), 0.35)
+    cost[0, 1] = cost[1, 0] = 0.05
+    for _ in range(6):
+        u = rng.uniform(0, 1, (3, 7))
+        path = viterbi_hold(u, 0.35, hold, plane_dioptre=planes, deadband_dioptre=0.1, handover_cost=0.05)
+        got = u[path, np.arange(7)].sum() - sum(cost[a, b] for a, b in itertools.pairwise(path) if a != b)
+        assert_allclose(got, brute_force_pairs(u, cost, hold), rtol=0, atol=1e-5)
+        # no pair within the deadband (or no hand-over price below the switch's): the plain solve
+        plain = viterbi_hold(u, 0.35, hold)
+        assert_array_equal(viterbi_hold(u, 0.35, hold, plane_dioptre=planes, handover_cost=0.05), plain)
+        nan = np.full_like(planes, np.nan)
+        assert_array_equal(
+            viterbi_hold(u, 0.35, hold, plane_dioptre=nan, deadband_dioptre=0.1, handover_cost=0.05), plain
+        )
+        same = viterbi_hold(u, 0.35, hold, plane_dioptre=planes, deadband_dioptre=0.1, handover_cost=0.35)
+        assert_array_equal(same, plain)
 
 
 def test_viterbi_forced_and_lost_subject():
@@ -725,7 +763,45 @@ def test_a_switch_to_a_subject_at_the_focus_distance_already_set_is_a_hand_over_
     tr.xyxy[1, 50:] = (150, 10, 200, 90)
     sal[1, :50] = 0.0
     plan = plan_focus(make_inputs(np.zeros((2, T)), saliency=sal, tracks=tr), SAL_CFG)
+    assert plan.pulls == []  # cheaper to wait: handed over once in for min_hold_s (6 s), no rack
+    assert plan.subject_id[59] == A and plan.subject_id[60] == B
+    full = dataclasses.replace(SAL_CFG, handover_s=SAL_CFG.saliency_switch_cost)  # no discount
+    plan = plan_focus(make_inputs(np.zeros((2, T)), saliency=sal, tracks=tr), full)
     assert [(p.start_s, p.from_id, p.to_id) for p in plan.pulls] == [(5.0, A, B)]
+
+
+def test_a_hand_over_on_looks_need_only_earn_handover_s_not_the_racks_cost():
+    """B a little more salient for 3 s: 0.291 / s * 3 s = 0.873 saliency-s, 0.175 utility-s (scaled
+    by switch_cost / saliency_switch_cost = 0.2), less than the two racks' 0.6: at 4 m focus holds
+    A. At A's distance each switch is a hand-over costing handover_s * 0.2 = 0.04: 0.08 < 0.175, so
+    focus is handed to B and back with no pull; at handover_s = 1 s (0.2 each) it holds again."""
+    sal = saliency_rows(0.8, 0.95, 30, 60)
+    quiet = np.zeros((2, T), np.float32)
+    plan = plan_focus(make_inputs(quiet, saliency=sal), SAL_CFG)
+    assert plan.pulls == [] and np.all(plan.subject_id == A)
+    tr = two_people()
+    tr.distance_m[1] = 2.0
+    plan = plan_focus(make_inputs(quiet, saliency=sal, tracks=tr), SAL_CFG)
+    assert plan.pulls == []
+    assert_array_equal(plan.subject_id[30:60], B)
+    assert_array_equal(plan.subject_id[:30], A)
+    assert_array_equal(plan.subject_id[60:], A)
+    assert_allclose(plan.focus_m, 2.0)
+    slow = dataclasses.replace(SAL_CFG, handover_s=1.0)
+    plan = plan_focus(make_inputs(quiet, saliency=sal, tracks=tr), slow)
+    assert plan.pulls == [] and np.all(plan.subject_id == A)
+    # hand-over prices only where a switch would be a hand-over: not on dialogue frames (a speaker's
+    # turn keeps its pull), not into "nobody", not to a subject still coming in at the edge
+    inputs = make_inputs(speaking((0, 0.0, 3.0)), tracks=tr)
+    auto = dataclasses.replace(CFG, mode="auto", auto_hold_s=2.0)
+    util = build_utility(inputs, auto)
+    entering = np.zeros((2, T), bool)
+    entering[1, 80:] = True
+    planes = handover_planes(choice_distances(inputs), util, entering)
+    assert util.dialogue[:50].all() and not util.dialogue[60:].any()
+    assert np.isnan(planes[0]).all() and np.isnan(planes[:, util.dialogue]).all()
+    assert_allclose(planes[1:, 60:80], 0.5)
+    assert np.isnan(planes[2, 80:]).all() and np.allclose(planes[1, 80:], 0.5)
 
 
 def test_focus_resting_after_an_exit_hands_over_to_a_subject_found_at_that_distance():

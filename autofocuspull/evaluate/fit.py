@@ -73,6 +73,7 @@ class Param:
 SEARCH_SPACE: tuple[Param, ...] = (
     Param("planner.switch_cost", (0.2, 0.35, 0.5, 0.75, 1.0, 1.5)),
     Param("planner.saliency_switch_cost", (0.75, 1.0, 1.5, 2.5, 4.0, 6.0)),
+    Param("planner.handover_s", (0.0, 0.2, 0.5, 1.0, 2.0)),
     Param("planner.min_hold_s", (0.5, 0.75, 1.0, 1.5, 2.0)),
     Param("planner.lead_s", (0.0, 0.15, 0.3, 0.45, 0.6)),
     Param("planner.backchannel_s", (0.3, 0.5, 0.7, 1.0, 1.4)),

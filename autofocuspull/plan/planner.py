@@ -53,7 +53,9 @@ Focus-pulling principles on top of the objective (each one general, none tuned t
   or at an exit, to a subject at the distance focus is already set to (two players side by side,
   a label flip that split one object), no pull is made and the hold goes on; a speaker's turn and
   a subject still coming in at the frame's edge keep their pulls
-  (:func:`~autofocuspull.plan.pulls.same_plane_handovers`).
+  (:func:`~autofocuspull.plan.pulls.same_plane_handovers`). Since nothing on screen moves, the
+  solver prices such a switch at ``handover_s`` of looks, not at the rack's
+  ``saliency_switch_cost`` (:func:`handover_planes`): cups shuffled on one table are followed.
 - **Never start a pull that a cut will interrupt**: a switch inside a shot whose pull plus
   ``min_hold_s`` would not fit before the next cut is dropped (the old subject is held to the
   cut; the new one is taken by a hard switch at the cut if it is still the choice there).
@@ -85,7 +87,7 @@ from typing import Any
 
 import numpy as np
 
-from autofocuspull.core.arrays import cut_frame_mask, frame_interval_s, shot_start_frame, touches_edge
+from autofocuspull.core.arrays import cut_frame_mask, frame_interval_s
 from autofocuspull.core.types import FocusPlan, PlanInputs
 from autofocuspull.plan.explain import describe_switch, hold_decisions, planning_notes, subject_name
 from autofocuspull.plan.keyframes import Keyframe, keyframe_constraints, resolve_keyframes
@@ -100,7 +102,7 @@ from autofocuspull.plan.pulls import (
 )
 from autofocuspull.plan.switches import drop_pulls_cut_short, prefocus_late_detections, snap_switches
 from autofocuspull.plan.timeline import NONE_ID
-from autofocuspull.plan.utility import build_utility, edge_margin_px, exit_targets
+from autofocuspull.plan.utility import Utility, build_utility, edge_margin_px, exit_targets
 from autofocuspull.plan.viterbi import viterbi_hold
 
 MODES = ("dialogue", "saliency", "auto")
@@ -160,6 +162,13 @@ class PlannerConfig:
       least ``switch_cost``): focus pullers rarely rack for looks; 6 s of a clearly more salient
       subject (fitted 1.5 -> 6: on the no-story, product and animal clips every rack for looks
       was a hunt).
+    - ``handover_s`` (fitted): seconds of a clearly more salient subject a switch on looks must
+      earn when it is a hand-over (the new subject within the hold deadband of the old one's
+      distance, settled, outside dialogue): focus does not move, so the 6 s that keep racks for
+      looks rare would only keep the focus point off what the shot is about (the hand with the
+      cups, the box held up rather than the torso behind it); 0.2 s, a speaker's turn's worth
+      (``switch_cost``), keeps box jitter from flipping the point back and forth. At or above
+      ``saliency_switch_cost`` it changes nothing.
     - ``coast_s`` (fitted): a subject missing for less than this is a detector dropout, not a
       departure; 2 s covers a head turned away, a cup shuffled under a hand, a product turned
       edge-on (fitted 0.5 -> 2).
@@ -203,6 +212,7 @@ class PlannerConfig:
     auto_hold_s: float = 2.0
     saliency_contrast: float = 2.0
     saliency_switch_cost: float = 6.0
+    handover_s: float = 0.2
     coast_s: float = 2.0
     prefocus_window_s: float = 1.0
     edge_margin: float = 0.02
@@ -239,20 +249,37 @@ def settled_distance(dist: np.ndarray, times: np.ndarray, first: int, window_s: 
     return float(1.0 / np.median(1.0 / dist[span]))
 
 
-def settled_in(inputs: PlanInputs, cut_mask: np.ndarray, cfg: PlannerConfig):
-    """``whole(row, frame)`` for :func:`~autofocuspull.plan.pulls.same_plane_handovers`: false while
-    a subject is still coming in, its box at the frame's edge (``edge_margin``) less than
-    ``min_hold_s`` after it was first seen in the shot (the distance of a part is unsettled)."""
+def entering_mask(inputs: PlanInputs, cut_mask: np.ndarray, cfg: PlannerConfig) -> np.ndarray:
+    """(S, T) bool: a subject still coming in, its box at the frame's edge (``edge_margin``) less
+    than ``min_hold_s`` after it was first seen in the shot (or not yet seen in it): the distance of
+    a part (a person walking in, their box a sliver at the border) is unsettled."""
     tracks, times = inputs.tracks, inputs.cues.times_s
-    size, margin = edge_margin_px(inputs, cfg)
+    (w, h), (mx, my) = edge_margin_px(inputs, cfg)
+    x0, y0, x1, y1 = np.moveaxis(tracks.xyxy.astype(np.float64), -1, 0)
+    with np.errstate(invalid="ignore"):  # NaN boxes (absent) touch nothing
+        edge = (x0 <= mx) | (y0 <= my) | (x1 >= w - mx) | (y1 >= h - my)
+    shot = np.cumsum(cut_mask) - cut_mask[0]
+    new = np.ones_like(edge)
+    for row in range(len(tracks)):
+        for sid in np.unique(shot):
+            frames = np.flatnonzero(shot == sid)
+            seen = frames[tracks.present[row, frames]]
+            if len(seen):
+                after = frames[frames >= seen[0]]
+                new[row, after] = times[after] - times[seen[0]] < cfg.min_hold_s - 1e-9
+    return new & edge
 
-    def whole(row: int, f: int) -> bool:
-        s0 = shot_start_frame(cut_mask, f)
-        seen = np.flatnonzero(tracks.present[row, s0 : f + 1])
-        new = not len(seen) or times[f] - times[s0 + seen[0]] < cfg.min_hold_s - 1e-9
-        return not (new and touches_edge(tracks.xyxy[row, f], size, margin))
 
-    return whole
+def handover_planes(dist: np.ndarray, util: Utility, entering: np.ndarray) -> np.ndarray:
+    """(K, T) dioptres of each choice where a switch to a choice at the same distance would be a
+    hand-over (:func:`~autofocuspull.plan.pulls.same_plane_handovers`), NaN elsewhere: never into
+    or out of "nobody" (row 0), nor to a subject still coming in (``entering`` (S, T)), nor on
+    frames planned on dialogue (a speaker's turn keeps its pull however small)."""
+    planes = 1.0 / dist
+    planes[0] = np.nan
+    planes[1:][entering] = np.nan
+    planes[:, util.dialogue] = np.nan
+    return planes
 
 
 def plan_focus(
@@ -280,14 +307,23 @@ def plan_focus(
     cut_mask = cut_frame_mask(times, inputs.cuts_s)
     free = cut_mask | free_user
     hold_frames = int(np.ceil(cfg.min_hold_s / dt - 1e-6))
-    path = viterbi_hold(
-        util.rate * dt, cfg.switch_cost, hold_frames, free, forced, free_into=exit_targets(util, hold_frames)
-    )
-    path = snap_switches(path, util, free, hold_frames)
     dist = choice_distances(inputs)
+    entering = entering_mask(inputs, cut_mask, cfg)
     f_number = cfg.f_number if cfg.f_number is not None else inputs.lens.f_number
     per_dioptre = blur_px_per_dioptre(inputs.lens, f_number, inputs.video.width)
     deadband = cfg.hold_deadband_px / per_dioptre
+    path = viterbi_hold(
+        util.rate * dt,
+        cfg.switch_cost,
+        hold_frames,
+        free,
+        forced,
+        free_into=exit_targets(util, hold_frames),
+        plane_dioptre=handover_planes(dist, util, entering),
+        deadband_dioptre=deadband,
+        handover_cost=cfg.handover_s * cfg.switch_cost / cfg.saliency_switch_cost,
+    )
+    path = snap_switches(path, util, free, hold_frames)
     path, cut_short = drop_pulls_cut_short(path, util, dist, times, cut_mask, free, cfg, deadband)
     path, prefocused = prefocus_late_detections(path, util, inputs, cut_mask, free, forced, cfg)
     pts = choice_points(inputs)
@@ -303,7 +339,7 @@ def plan_focus(
         )
         for f in np.flatnonzero(path[1:] != path[:-1]) + 1
     ]
-    same = same_plane_handovers(switches, dist, deadband, settled_in(inputs, cut_mask, cfg))
+    same = same_plane_handovers(switches, dist, deadband, lambda row, f: not entering[row, f])
     handovers = frozenset(sw.frame for sw in same)
     switches = [
         dataclasses.replace(sw, reason=f"{sw.reason} (at the same focus distance: handed over, no rack)")

@@ -13,7 +13,10 @@ subject left the frame) is forced, so it costs nothing: otherwise the cost of th
 switch would be charged against ever choosing a subject that later leaves. With ``free_into``
 that free exit is limited to the destinations marked (the planner marks "nobody", where focus
 rests, and subjects that stay for a hold), so a chain of brief tracks is not followed rack after
-free rack. Solved exactly by Viterbi in O(T * K * hold).
+free rack. With ``plane_dioptre`` a switch between two choices whose focus distances lie within
+``deadband_dioptre`` of each other at that frame (a hand-over: focus does not move) costs
+``handover_cost`` instead of ``switch_cost``; that solve is O(T * K * (K + hold)). Solved exactly by
+Viterbi in O(T * K * hold) otherwise.
 """
 
 from __future__ import annotations
@@ -37,6 +40,28 @@ def _best_other(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return best, src
 
 
+def _pair_cost(dioptre: np.ndarray, deadband: float, cost: float, handover: float) -> np.ndarray:
+    """(K, K) cost of a switch from choice i (rows) to k (columns): ``handover`` between choices
+    less than ``deadband`` dioptres apart (NaN distances never are), ``cost`` otherwise."""
+    with np.errstate(invalid="ignore"):
+        near = np.abs(dioptre[:, None] - dioptre[None, :]) < deadband
+    return np.where(near, handover, cost)
+
+
+def _best_from(
+    vals: np.ndarray, pair: np.ndarray, lost: np.ndarray, free_into: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each destination k, the max over sources i != k of ``vals[i] - pair[i, k]`` and its
+    argmax; leaving a lost source is free (into the ``free_into`` destinations only, when given)."""
+    pair = pair.copy()
+    free_k = np.ones(len(vals), bool) if free_into is None else free_into
+    pair[np.ix_(lost, free_k)] = 0.0
+    score = vals[:, None] - pair
+    np.fill_diagonal(score, -np.inf)
+    src = np.argmax(score, axis=0)  # first maximum, as _best_other's stable order
+    return score[src, np.arange(len(vals))], src
+
+
 def viterbi_hold(
     utility: np.ndarray,
     switch_cost: float,
@@ -44,6 +69,9 @@ def viterbi_hold(
     free_switch: np.ndarray | None = None,
     forced: np.ndarray | None = None,
     free_into: np.ndarray | None = None,
+    plane_dioptre: np.ndarray | None = None,
+    deadband_dioptre: float = 0.0,
+    handover_cost: float | None = None,
 ) -> np.ndarray:
     """Optimal choice per frame: utility (K, T) float64 (-inf = cannot focus) -> (T,) int64.
 
@@ -53,7 +81,9 @@ def viterbi_hold(
     possible (each switch costs ``TIE_EPS * (T - t) / T`` more), then the current choice is kept.
     ``free_into`` (K, T) bool: when given, leaving a lost choice at frame t is free only into the
     choices marked at t (the planner: "nobody", where focus rests, and subjects that stay long
-    enough to hold); into any other it costs as a switch does.
+    enough to hold); into any other it costs as a switch does. ``plane_dioptre`` (K, T) float64:
+    each choice's focus distance in dioptres; a switch between two choices less than
+    ``deadband_dioptre`` apart costs ``handover_cost`` (same units as ``switch_cost``).
     """
     u = check_array("utility", utility, (None, None), np.float64)
     k_n, t_n = u.shape
@@ -61,6 +91,9 @@ def viterbi_hold(
         np.zeros(t_n, bool) if free_switch is None else check_array("free_switch", free_switch, (t_n,), bool)
     )
     pin = np.full(t_n, FREE) if forced is None else check_array("forced", forced, (t_n,), np.int64)
+    planes = None
+    if plane_dioptre is not None and handover_cost is not None and handover_cost < switch_cost:
+        planes = check_array("plane_dioptre", plane_dioptre, (k_n, t_n), np.float64)
     h = max(int(hold_frames), 0)
     d = max(h + 1, 2)
     eligible_from = max(h - 1, 0)
@@ -87,12 +120,17 @@ def viterbi_hold(
         j_best = np.argmax(elig[:, ::-1], axis=1)
         j_best = d - 1 - j_best  # prefer the longest dwell on ties
         out_val = elig[np.arange(k_n), j_best]
-        cost = 0.0 if free[t] else switch_cost + TIE_EPS * (t_n - t) / t_n
-        best, src = _best_other(out_val - np.where(lost, 0.0, cost))  # leaving a lost subject is free
-        if free_into is not None and lost.any() and cost > 0:  # ... but only into these
-            best_paid, src_paid = _best_other(out_val - cost)
-            paid = ~free_into[:, t]
-            best, src = np.where(paid, best_paid, best), np.where(paid, src_paid, src)
+        tie = TIE_EPS * (t_n - t) / t_n
+        cost = 0.0 if free[t] else switch_cost + tie
+        if planes is not None and cost > 0:
+            pair = _pair_cost(planes[:, t], deadband_dioptre, cost, handover_cost + tie)
+            best, src = _best_from(out_val, pair, lost, None if free_into is None else free_into[:, t])
+        else:
+            best, src = _best_other(out_val - np.where(lost, 0.0, cost))  # leaving a lost subject is free
+            if free_into is not None and lost.any() and cost > 0:  # ... but only into these
+                best_paid, src_paid = _best_other(out_val - cost)
+                paid = ~free_into[:, t]
+                best, src = np.where(paid, best_paid, best), np.where(paid, src_paid, src)
         new = np.empty_like(v)
         new[:, 0] = best
         new[:, 1:d] = v[:, 0 : d - 1]
