@@ -50,6 +50,8 @@ def test_touches_edge_with_a_margin_per_axis() -> None:
     assert touches_edge(np.array([4, 10, 90, 40]), size, (5, 5))
     assert touches_edge(np.array([10, 10, 90, 46]), size, (5, 5))
     assert not touches_edge(np.array([10, 10, 90, 46]), size, (5, 3))
+    many = np.array([[[10, 10, 90, 40], [4, 10, 90, 40]], [[np.nan] * 4, [10, 10, 90, 46]]])
+    assert_array_equal(touches_edge(many, size, (5, 5)), [[False, True], [False, True]])
 
 
 # --- time-to-index and shots: the one definition every stage uses ---------------------------------

@@ -5,7 +5,7 @@ edges, batches of a stream. Each concept has its one definition here."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -92,11 +92,14 @@ def fill_nearest(values: np.ndarray, where: np.ndarray | None = None) -> np.ndar
     return out
 
 
-def touches_edge(xyxy_px: np.ndarray, image_size: tuple[int, int], margin_xy_px: tuple[float, float]) -> bool:
-    """Whether a box (4,) in pixels lies within ``margin_xy_px`` (x, y) of a border of a (w, h) frame."""
+def touches_edge(xyxy_px: np.ndarray, image_size: tuple[int, int], margin_xy_px: tuple[float, float]) -> Any:
+    """Whether boxes (..., 4) in pixels lie within ``margin_xy_px`` (x, y) of a border of a (w, h)
+    frame: a bool for one box (4,), a (...) bool array for many. A NaN box (absent) touches nothing."""
     (w, h), (mx, my) = image_size, margin_xy_px
-    x0, y0, x1, y1 = (float(v) for v in xyxy_px)
-    return x0 <= mx or y0 <= my or x1 >= w - mx or y1 >= h - my
+    x0, y0, x1, y1 = np.moveaxis(np.asarray(xyxy_px, np.float64), -1, 0)
+    with np.errstate(invalid="ignore"):
+        out = (x0 <= mx) | (y0 <= my) | (x1 >= w - mx) | (y1 >= h - my)
+    return bool(out) if out.ndim == 0 else out
 
 
 def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:

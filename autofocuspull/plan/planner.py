@@ -87,7 +87,7 @@ from typing import Any
 
 import numpy as np
 
-from autofocuspull.core.arrays import cut_frame_mask, frame_interval_s
+from autofocuspull.core.arrays import cut_frame_mask, frame_interval_s, touches_edge
 from autofocuspull.core.types import FocusPlan, PlanInputs
 from autofocuspull.plan.explain import describe_switch, hold_decisions, planning_notes, subject_name
 from autofocuspull.plan.keyframes import Keyframe, keyframe_constraints, resolve_keyframes
@@ -254,10 +254,7 @@ def entering_mask(inputs: PlanInputs, cut_mask: np.ndarray, cfg: PlannerConfig) 
     than ``min_hold_s`` after it was first seen in the shot (or not yet seen in it): the distance of
     a part (a person walking in, their box a sliver at the border) is unsettled."""
     tracks, times = inputs.tracks, inputs.cues.times_s
-    (w, h), (mx, my) = edge_margin_px(inputs, cfg)
-    x0, y0, x1, y1 = np.moveaxis(tracks.xyxy.astype(np.float64), -1, 0)
-    with np.errstate(invalid="ignore"):  # NaN boxes (absent) touch nothing
-        edge = (x0 <= mx) | (y0 <= my) | (x1 >= w - mx) | (y1 >= h - my)
+    edge = touches_edge(tracks.xyxy, *edge_margin_px(inputs, cfg))
     shot = np.cumsum(cut_mask) - cut_mask[0]
     new = np.ones_like(edge)
     for row in range(len(tracks)):
